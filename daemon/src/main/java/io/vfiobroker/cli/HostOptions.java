@@ -1,0 +1,26 @@
+package io.vfiobroker.cli;
+
+import io.vfiobroker.host.LinuxSysfsHost;
+import io.vfiobroker.inventory.InventoryScanner;
+import io.vfiobroker.inventory.PciIds;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** The host-root and output options every read command shares. */
+public final class HostOptions {
+
+    @Option(names = "--root", paramLabel = "DIR", description = "host root to read sys/, dev/ and proc/ below (default: /)")
+    Path root = Path.of("/");
+
+    @Option(names = "--json", description = "print JSON instead of a table")
+    boolean json;
+
+    InventoryScanner scanner() {
+        if (!Files.isDirectory(root)) {
+            throw new IllegalArgumentException("host root " + root + " does not exist or is not a directory");
+        }
+        return new InventoryScanner(new LinuxSysfsHost(root), PciIds.system());
+    }
+}

@@ -1,0 +1,41 @@
+package io.vfiobroker.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** Entry point of the {@code vfio-broker} command. Exit codes: 0 ok, 1 failure, 2 usage. */
+@Command(name = "vfio-broker", mixinStandardHelpOptions = true, version = "vfio-broker 0.1.0",
+        description = "Hands VFIO devices to unprivileged programs, by policy.",
+        subcommands = {DevicesCommand.class, GroupsCommand.class, IommuCommand.class, GenerateHostCommand.class,
+                DaemonCommand.class})
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        int code = run(args);
+        if (code != 0 || !DaemonCommand.started()) System.exit(code);
+    }
+
+    /** Runs a command line and returns its exit code (used by tests, which must not exit the JVM). */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            commandLine.getErr().println("vfio-broker: " + message(e));
+            return 1;
+        });
+        return cl.execute(args);
+    }
+
+    private static String message(Throwable e) {
+        Throwable t = e;
+        while ((t.getMessage() == null || t instanceof java.io.UncheckedIOException) && t.getCause() != null) t = t.getCause();
+        return t.getMessage() == null ? t.toString() : t.getMessage();
+    }
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required");
+    }
+}

@@ -1,0 +1,47 @@
+package io.vfiobroker.config;
+
+import io.vfiobroker.host.LinuxSysfsHost;
+import io.vfiobroker.host.SysfsHost;
+import io.vfiobroker.hostgen.HostSpec;
+import io.vfiobroker.hostgen.HostTreeGenerator;
+import io.vfiobroker.inventory.InventoryScanner;
+import io.vfiobroker.inventory.PciIds;
+import io.vfiobroker.json.DomainJson;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import tools.jackson.databind.JacksonModule;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Wires the host port: the real root, or a demo tree generated at start-up. */
+@Configuration(proxyBeanMethods = false)
+public class HostConfiguration {
+
+    private static final Logger log = LoggerFactory.getLogger(HostConfiguration.class);
+
+    @Bean
+    SysfsHost sysfsHost(BrokerProperties props) throws IOException {
+        Path root = props.root();
+        if (props.demo()) {
+            root = Files.createTempDirectory("vfio-broker-demo-").resolve("host");
+            HostTreeGenerator.generate(HostSpec.demo(), root);
+            log.info("event=demo-host root={}", root);
+        }
+        log.info("event=host-root root={}", root);
+        return new LinuxSysfsHost(root);
+    }
+
+    @Bean
+    InventoryScanner inventoryScanner(SysfsHost host) {
+        return new InventoryScanner(host, PciIds.system());
+    }
+
+    @Bean
+    JacksonModule domainJsonModule() {
+        return DomainJson.module();
+    }
+}

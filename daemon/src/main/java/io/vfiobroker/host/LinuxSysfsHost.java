@@ -1,0 +1,111 @@
+package io.vfiobroker.host;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** The real file system below a root directory. */
+public class LinuxSysfsHost implements SysfsHost {
+
+    // sysfs attributes are at most a page; reading into a small reused buffer keeps a full scan cheap.
+    private static final int MAX_ATTRIBUTE = 4096;
+    private static final ThreadLocal<ByteBuffer> BUFFER = ThreadLocal.withInitial(() -> ByteBuffer.allocate(MAX_ATTRIBUTE));
+
+    private final Path root;
+
+    public LinuxSysfsHost(Path root) {
+        Path abs = root.toAbsolutePath().normalize();
+        if (!Files.isDirectory(abs)) {
+            throw new HostPathException("host root " + abs + " is not a directory");
+        }
+        if (!abs.toString().equals("/") && !Files.isDirectory(abs.resolve("sys"))) {
+            throw new HostPathException("host root " + abs + " has no sys/ directory: not a host tree");
+        }
+        this.root = abs;
+    }
+
+    @Override
+    public Path root() {
+        return root;
+    }
+
+    /** Resolves a relative path, refusing absolute paths and any ".." or empty component. */
+    protected Path resolve(String path) {
+        if (path.isEmpty() || path.startsWith("/")) {
+            throw new HostPathException("host path '" + path + "' must be relative to the host root");
+        }
+        for (String part : path.split("/", -1)) {
+            if (part.isEmpty() || part.equals(".") || part.equals("..")) {
+                throw new HostPathException("host path '" + path + "' has an invalid component '" + part + "'");
+            }
+        }
+        return root.resolve(path);
+    }
+
+    @Override
+    public Optional<String> read(String path) {
+        Path file = resolve(path);
+        ByteBuffer buf = BUFFER.get();
+        buf.clear();
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            while (buf.hasRemaining() && ch.read(buf) > 0) {
+                // sysfs hands out an attribute in one read; loop only for regular files in generated trees
+            }
+        } catch (NoSuchFileException | NotDirectoryException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            // EACCES, EIO or EINVAL on a write-only or unreadable attribute: the fact is unavailable
+            return Optional.empty();
+        }
+        return Optional.of(new String(buf.array(), 0, buf.position(), StandardCharsets.UTF_8).strip());
+    }
+
+    @Override
+    public Optional<String> linkName(String path) {
+        try {
+            Path target = Files.readSymbolicLink(resolve(path));
+            Path name = target.getFileName();
+            return name == null ? Optional.empty() : Optional.of(name.toString());
+        } catch (IOException | UnsupportedOperationException e) {
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public List<String> list(String path) {
+        List<String> names = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(resolve(path))) {
+            for (Path p : ds) names.add(p.getFileName().toString());
+        } catch (IOException e) {
+            return List.of();
+        }
+        return names;
+    }
+
+    @Override
+    public boolean exists(String path) {
+        return Files.exists(resolve(path), LinkOption.NOFOLLOW_LINKS) || Files.exists(resolve(path));
+    }
+
+    @Override
+    public void write(String path, String value) throws IOException {
+        Path file = resolve(path);
+        // No CREATE: writing to an attribute that does not exist is an error, as it is in sysfs (which, like
+        // the shell's "echo >", ignores O_TRUNC).
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer data = ByteBuffer.wrap(value.getBytes(StandardCharsets.UTF_8));
+            while (data.hasRemaining()) ch.write(data);
+        }
+    }
+}

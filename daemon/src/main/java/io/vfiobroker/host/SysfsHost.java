@@ -1,0 +1,30 @@
+package io.vfiobroker.host;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The host's sysfs, /dev and /proc, seen below a root directory ("/" in production, a generated tree in tests
+ * and demo). Paths are relative ("sys/bus/pci/devices") and must be built from validated components; the
+ * implementation refuses any path that would leave the root.
+ */
+public interface SysfsHost {
+
+    /** The directory everything is read below. */
+    Path root();
+
+    /** The trimmed text of a file, or empty when it does not exist or cannot be read. */
+    Optional<String> read(String path);
+
+    /** The last component of a symlink's target (a driver or group name), or empty when there is no link. */
+    Optional<String> linkName(String path);
+
+    /** Entry names of a directory, empty when it does not exist. */
+    List<String> list(String path);
+
+    boolean exists(String path);
+
+    /** Writes a value the way the kernel wants sysfs attributes written: one write, no truncation games. */
+    void write(String path, String value) throws java.io.IOException;
+}

@@ -1,0 +1,376 @@
+package io.vfiobroker.hostgen;
+
+import io.vfiobroker.domain.PciAddress;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Writes a synthetic host (sysfs, /dev and /proc pieces) laid out exactly as the kernel lays out its own:
+ * devices live under /sys/devices/pci.../, /sys/bus/pci/devices holds relative symlinks to them, and
+ * driver, iommu_group, iommu, physfn and virtfn are links. Every device has a config file with a valid
+ * PCI header, so pciutils can read the tree too.
+ */
+public final class HostTreeGenerator {
+
+    /** One function to write. */
+    private record Fn(PciAddress address, String dir, int vendor, int device, int subVendor, int subDevice,
+                      int classCode, String driver, int group, int numa, boolean bootVga, List<String> reset) {
+    }
+
+    private final Path root;
+    private final List<Fn> functions = new ArrayList<>();
+    private final Set<String> drivers = new LinkedHashSet<>();
+    private int nextGroup = 0;
+    private int nextPort = 0;
+
+    private HostTreeGenerator(Path root) {
+        this.root = root;
+    }
+
+    /** Generates the tree below {@code root} (created if needed; must be empty or absent). */
+    public static Path generate(HostSpec spec, Path root) {
+        try {
+            Files.createDirectories(root);
+            try (var s = Files.list(root)) {
+                if (s.findAny().isPresent()) throw new IllegalArgumentException("host tree target " + root + " is not empty");
+            }
+            new HostTreeGenerator(root).write(spec);
+            return root;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write host tree under " + root + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void write(HostSpec spec) throws IOException {
+        // Host bridge: in no group (the kernel does group it on some platforms; it never matters for assignment).
+        addFunction(new PciAddress(0, 0, 0, 0), "sys/devices/pci0000:00/0000:00:00.0", 0x8086, 0x09a2, 0x8086, 0x0000,
+                0x060000, null, -1, -1, false, List.of());
+
+        String vfioOr = spec.vfioLoaded() ? "vfio-pci" : null;
+        if (spec.bootDisk()) {
+            Endpoint ep = endpoint(spec, 0);
+            fn(ep, 0, 0x144d, 0xa80a, 0x144d, 0xa801, 0x010802, "nvme", List.of("flr", "bus"));
+            writeBlock(ep.address(0), ep.dir(0), "nvme0", "nvme0n1", true);
+        }
+        if (spec.dataDisk()) {
+            Endpoint ep = endpoint(spec, 0);
+            fn(ep, 0, 0x8086, 0x0a54, 0x8086, 0x4702, 0x010802, "nvme", List.of("flr", "bus"));
+            writeBlock(ep.address(0), ep.dir(0), "nvme1", "nvme1n1", false);
+        }
+        if (spec.activeNic()) {
+            Endpoint ep = endpoint(spec, 0);
+            fn(ep, 0, 0x8086, 0x1533, 0x8086, 0x0001, 0x020000, "igb", List.of("flr", "bus"));
+            writeNet(ep.dir(0), "eno1", true);
+        }
+        if (spec.consoleVga()) {
+            Endpoint ep = endpoint(spec, 0);
+            Fn vga = fn(ep, 0, 0x1a03, 0x2000, 0x1a03, 0x2000, 0x030000, "ast", List.of("bus"));
+            functions.set(functions.indexOf(vga), new Fn(vga.address(), vga.dir(), vga.vendor(), vga.device(), vga.subVendor(),
+                    vga.subDevice(), vga.classCode(), vga.driver(), vga.group(), vga.numa(), true, vga.reset()));
+        }
+        if (spec.gpu()) {
+            Endpoint ep = endpoint(spec, 1 % spec.numaNodes());
+            int g = group(spec, ep, true);
+            fnInGroup(ep, 0, 0x10de, 0x24b0, 0x10de, 0x14ad, 0x030000, "nouveau", g, List.of("flr", "bus"));
+            fnInGroup(ep, 1, 0x10de, 0x228b, 0x10de, 0x14ad, 0x040300, "snd_hda_intel", g, List.of("bus"));
+        }
+        if (spec.edu()) {
+            Endpoint ep = endpoint(spec, 0);
+            fn(ep, 0, 0x1234, 0x11e8, 0x1af4, 0x1100, 0x00ff00, null, List.of("bus"));
+        }
+        for (int i = 0; i < spec.nicPfs(); i++) {
+            writeSriovNic(spec, i, vfioOr);
+        }
+
+        for (Fn f : functions) writeFunction(spec, f);
+        writeDrivers(spec);
+        writeIommu(spec);
+        writeModulesAndDev(spec);
+        writeProc(spec);
+    }
+
+    /** A root port with its secondary bus; with the BRIDGE layout, a PCIe-to-PCI bridge below it as well. */
+    private record Endpoint(String portDir, int domain, int bus, int group) {
+        PciAddress address(int function) {
+            return new PciAddress(domain, bus, 0, function);
+        }
+
+        String dir(int function) {
+            return portDir + "/" + address(function);
+        }
+    }
+
+    private Endpoint endpoint(HostSpec spec, int numa) {
+        int port = nextPort++;
+        int domain = port / 240;
+        int local = port % 240;
+        String hostDir = String.format("sys/devices/pci%04x:00", domain);
+        // Root ports take 00:01.0 .. 00:1e.7 (248 slots); their secondary buses count up from 1.
+        PciAddress portAddr = new PciAddress(domain, 0, 1 + local / 8, local % 8);
+        String portDir = hostDir + "/" + portAddr;
+        addFunction(portAddr, portDir, 0x8086, 0x347a, 0x8086, 0x0000, 0x060400, "pcieport", nextGroup++, numa(spec, numa),
+                false, List.of());
+        int bus = 1 + local;
+        if (spec.layout() == HostSpec.GroupLayout.BRIDGE) {
+            // A conventional PCI bridge cannot isolate what sits behind it: bridge and endpoint share a group.
+            PciAddress bridge = new PciAddress(domain, bus, 0, 0);
+            String bridgeDir = portDir + "/" + bridge;
+            int g = nextGroup++;
+            addFunction(bridge, bridgeDir, 0x1b21, 0x1080, 0x0000, 0x0000, 0x060400, null, g, numa(spec, numa), false, List.of());
+            // The endpoint goes on the bridge's own secondary bus, numbered past the root-port range.
+            return new Endpoint(bridgeDir, domain, 0x80 + (local % 0x7f), g);
+        }
+        return new Endpoint(portDir, domain, bus, -1);
+    }
+
+    private int numa(HostSpec spec, int node) {
+        return spec.numaNodes() == 1 ? -1 : node % spec.numaNodes();
+    }
+
+    private int group(HostSpec spec, Endpoint ep, boolean shared) {
+        return ep.group() >= 0 ? ep.group() : nextGroup++;
+    }
+
+    private Fn fn(Endpoint ep, int function, int vendor, int device, int sv, int sd, int cls, String driver, List<String> reset) {
+        return fnInGroup(ep, function, vendor, device, sv, sd, cls, driver, ep.group() >= 0 ? ep.group() : nextGroup++, reset);
+    }
+
+    private Fn fnInGroup(Endpoint ep, int function, int vendor, int device, int sv, int sd, int cls, String driver, int group,
+                         List<String> reset) {
+        return addFunction(ep.address(function), ep.dir(function), vendor, device, sv, sd, cls, driver, group, -1, false, reset);
+    }
+
+    private Fn addFunction(PciAddress a, String dir, int vendor, int device, int sv, int sd, int cls, String driver, int group,
+                           int numa, boolean bootVga, List<String> reset) {
+        Fn f = new Fn(a, dir, vendor, device, sv, sd, cls, driver, group, numa, bootVga, reset);
+        functions.add(f);
+        if (driver != null) drivers.add(driver);
+        return f;
+    }
+
+    private void writeSriovNic(HostSpec spec, int index, String vfioOr) throws IOException {
+        int node = index % spec.numaNodes();
+        Endpoint ep = endpoint(spec, node);
+        int numa = numa(spec, node);
+        boolean shared = spec.layout() != HostSpec.GroupLayout.PER_DEVICE;
+        int pfGroup = ep.group() >= 0 ? ep.group() : nextGroup++;
+        PciAddress pf = ep.address(0);
+        String pfDir = ep.dir(0);
+        functions.add(new Fn(pf, pfDir, 0x8086, 0x1572, 0x8086, 0x0007, 0x020000, "i40e", pfGroup, numa, false, List.of("flr", "bus")));
+        drivers.add("i40e");
+        mkdirs(pfDir);
+        text(pfDir + "/sriov_totalvfs", "64");
+        text(pfDir + "/sriov_numvfs", Integer.toString(spec.vfsPerPf()));
+        text(pfDir + "/sriov_offset", "16");
+        text(pfDir + "/sriov_stride", "1");
+        text(pfDir + "/sriov_vf_device", "154c");
+        writeNet(pfDir, String.format("ens%df0", index + 1), false);
+        for (int v = 0; v < spec.vfsPerPf(); v++) {
+            // VF routing IDs: PF + offset 16 + v * stride 1, i.e. bus:02.0 onwards.
+            int rid = 16 + v;
+            PciAddress vf = new PciAddress(pf.domain(), pf.bus(), rid >> 3, rid & 7);
+            String vfDir = ep.portDir() + "/" + vf;
+            int g = shared ? pfGroup : nextGroup++;
+            functions.add(new Fn(vf, vfDir, 0x8086, 0x154c, 0x8086, 0x0000, 0x020000, spec.vfDriver(), g, numa, false, List.of("flr")));
+            if (spec.vfDriver() != null) drivers.add(spec.vfDriver());
+            mkdirs(vfDir);
+            link(pfDir + "/virtfn" + v, vfDir);
+            link(vfDir + "/physfn", pfDir);
+        }
+    }
+
+    private void writeFunction(HostSpec spec, Fn f) throws IOException {
+        String d = f.dir();
+        mkdirs(d);
+        text(d + "/vendor", String.format("0x%04x", f.vendor()));
+        text(d + "/device", String.format("0x%04x", f.device()));
+        text(d + "/subsystem_vendor", String.format("0x%04x", f.subVendor()));
+        text(d + "/subsystem_device", String.format("0x%04x", f.subDevice()));
+        text(d + "/class", String.format("0x%06x", f.classCode()));
+        text(d + "/revision", "0x01");
+        text(d + "/numa_node", Integer.toString(f.numa()));
+        text(d + "/driver_override", "(null)");
+        text(d + "/enable", f.driver() != null ? "1" : "0");
+        text(d + "/irq", "0");
+        text(d + "/modalias", String.format("pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X", f.vendor(), f.device(),
+                f.subVendor(), f.subDevice(), f.classCode() >> 16, (f.classCode() >> 8) & 0xff, f.classCode() & 0xff));
+        if (!f.reset().isEmpty()) text(d + "/reset_method", String.join(" ", f.reset()));
+        if ((f.classCode() >> 16) == 0x03) text(d + "/boot_vga", f.bootVga() ? "1" : "0");
+        for (String attr : List.of("remove", "rescan", "reset")) text(d + "/" + attr, "");
+        Files.write(root.resolve(d + "/config"), configHeader(f));
+        link("sys/bus/pci/devices/" + f.address(), d);
+        if (f.driver() != null) {
+            link(d + "/driver", "sys/bus/pci/drivers/" + f.driver());
+            link("sys/bus/pci/drivers/" + f.driver() + "/" + f.address(), d);
+        }
+        if (f.group() >= 0 && spec.iommu() != HostSpec.Iommu.NONE) {
+            String g = "sys/kernel/iommu_groups/" + f.group();
+            link(d + "/iommu_group", g);
+            link(g + "/devices/" + f.address(), d);
+            if (!Files.exists(root.resolve(g + "/type"))) text(g + "/type", "DMA");
+            link(d + "/iommu", "sys/devices/virtual/iommu/" + unitName(spec));
+            link("sys/devices/virtual/iommu/" + unitName(spec) + "/devices/" + f.address(), d);
+            if ("vfio-pci".equals(f.driver())) mkfile("dev/vfio/" + f.group());
+        }
+    }
+
+    /** A type-0 (or, for bridges, type-1) configuration header with ids, class and a capabilities-free status. */
+    private static byte[] configHeader(Fn f) {
+        byte[] c = new byte[256];
+        le16(c, 0x00, f.vendor());
+        le16(c, 0x02, f.device());
+        le16(c, 0x04, f.driver() != null ? 0x0406 : 0x0000);
+        c[0x08] = 0x01;
+        c[0x09] = (byte) f.classCode();
+        c[0x0a] = (byte) (f.classCode() >> 8);
+        c[0x0b] = (byte) (f.classCode() >> 16);
+        boolean bridge = (f.classCode() >> 8) == 0x0604;
+        c[0x0e] = (byte) (bridge ? 0x01 : 0x00);
+        if (bridge) {
+            c[0x18] = (byte) f.address().bus();
+        } else {
+            le16(c, 0x2c, f.subVendor());
+            le16(c, 0x2e, f.subDevice());
+            c[0x3d] = 0x01; // INTA#
+        }
+        return c;
+    }
+
+    private static void le16(byte[] b, int off, int v) {
+        b[off] = (byte) v;
+        b[off + 1] = (byte) (v >> 8);
+    }
+
+    private void writeBlock(PciAddress ctrl, String ctrlDir, String ctrlName, String disk, boolean holdsRoot) throws IOException {
+        String nsDir = ctrlDir + "/nvme/" + ctrlName + "/" + disk;
+        mkdirs(nsDir + "/holders");
+        text(nsDir + "/dev", "259:" + (holdsRoot ? 0 : 3));
+        link("sys/block/" + disk, nsDir);
+        link("sys/class/block/" + disk, nsDir);
+        if (holdsRoot) {
+            for (int p = 1; p <= 2; p++) {
+                String part = nsDir + "/" + disk + "p" + p;
+                mkdirs(part + "/holders");
+                text(part + "/dev", "259:" + p);
+                text(part + "/partition", Integer.toString(p));
+                link("sys/class/block/" + disk + "p" + p, part);
+            }
+        }
+    }
+
+    private void writeNet(String devDir, String ifname, boolean up) throws IOException {
+        String netDir = devDir + "/net/" + ifname;
+        mkdirs(netDir);
+        text(netDir + "/operstate", up ? "up" : "down");
+        text(netDir + "/flags", up ? "0x1003" : "0x1002");
+        link("sys/class/net/" + ifname, netDir);
+    }
+
+    private void writeDrivers(HostSpec spec) throws IOException {
+        Set<String> all = new LinkedHashSet<>(drivers);
+        if (spec.vfioLoaded()) all.add("vfio-pci");
+        all.add("pci-stub");
+        for (String drv : all) {
+            String d = "sys/bus/pci/drivers/" + drv;
+            mkdirs(d);
+            for (String attr : List.of("bind", "unbind", "new_id", "remove_id")) text(d + "/" + attr, "");
+        }
+        text("sys/bus/pci/drivers_probe", "");
+        text("sys/bus/pci/rescan", "");
+        text("sys/bus/pci/drivers_autoprobe", "1");
+    }
+
+    private static String unitName(HostSpec spec) {
+        return spec.iommu() == HostSpec.Iommu.AMD ? "ivhd0" : "dmar0";
+    }
+
+    private void writeIommu(HostSpec spec) throws IOException {
+        mkdirs("sys/kernel/iommu_groups");
+        mkdirs("sys/class/iommu");
+        if (spec.iommu() == HostSpec.Iommu.NONE) return;
+        String unit = "sys/devices/virtual/iommu/" + unitName(spec);
+        mkdirs(unit + "/devices");
+        if (spec.iommu() == HostSpec.Iommu.AMD) {
+            mkdirs(unit + "/amd-iommu");
+            text(unit + "/amd-iommu/cap", "0x190b6423");
+            text(unit + "/amd-iommu/features", "0x25bf732fa2295afe:0x1d");
+        } else {
+            mkdirs(unit + "/intel-iommu");
+            text(unit + "/intel-iommu/version", "1:0");
+            text(unit + "/intel-iommu/address", "fed90000");
+            text(unit + "/intel-iommu/cap", "d2008c40660462");
+            // Bit 3 of ecap is Interrupt Remapping support.
+            text(unit + "/intel-iommu/ecap", spec.iommu() == HostSpec.Iommu.INTEL_IR ? "f050da" : "f050d2");
+        }
+        link("sys/class/iommu/" + unitName(spec), unit);
+    }
+
+    private void writeModulesAndDev(HostSpec spec) throws IOException {
+        mkdirs("dev");
+        if (spec.vfioLoaded()) {
+            text("sys/module/vfio/parameters/enable_unsafe_noiommu_mode", "N");
+            mkdirs("sys/module/vfio_pci/parameters");
+            text("sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", "N");
+            mkfile("dev/vfio/vfio");
+        }
+        if (spec.iommufd()) {
+            text("sys/module/iommufd/parameters/allow_unsafe_interrupts", "N");
+            mkfile("dev/iommu");
+        }
+        for (String drv : drivers) {
+            if (!drv.contains("-")) mkdirs("sys/module/" + drv);
+        }
+    }
+
+    private void writeProc(HostSpec spec) throws IOException {
+        StringBuilder interrupts = new StringBuilder("            CPU0       CPU1\n");
+        boolean ir = spec.iommu() == HostSpec.Iommu.INTEL_IR || spec.iommu() == HostSpec.Iommu.AMD;
+        interrupts.append("   0:         41          0   ").append(ir ? "IR-IO-APIC" : "IO-APIC").append("    2-edge      timer\n");
+        interrupts.append("  24:          0       1200  ").append(ir ? "IR-PCI-MSIX" : "PCI-MSIX").append("-0000:01:00.0    0-edge      nvme0q0\n");
+        text("proc/interrupts", interrupts.toString());
+        StringBuilder mounts = new StringBuilder("sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\nproc /proc proc rw 0 0\n");
+        if (spec.bootDisk()) {
+            mounts.append("/dev/nvme0n1p2 / ext4 rw,relatime 0 0\n/dev/nvme0n1p1 /boot/efi vfat rw,relatime 0 0\n");
+        }
+        text("proc/mounts", mounts.toString());
+        text("proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
+        StringBuilder route = new StringBuilder("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n");
+        if (spec.activeNic()) {
+            route.append("eno1\t00000000\t0100A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n");
+            route.append("eno1\t0000A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n");
+        }
+        text("proc/net/route", route.toString());
+    }
+
+    private void mkdirs(String rel) throws IOException {
+        Files.createDirectories(root.resolve(rel));
+    }
+
+    private void mkfile(String rel) throws IOException {
+        Path p = root.resolve(rel);
+        Files.createDirectories(p.getParent());
+        if (!Files.exists(p)) Files.createFile(p);
+    }
+
+    private void text(String rel, String content) throws IOException {
+        Path p = root.resolve(rel);
+        Files.createDirectories(p.getParent());
+        Files.writeString(p, content.isEmpty() || content.endsWith("\n") ? content : content + "\n", StandardCharsets.UTF_8);
+    }
+
+    /** A symlink whose target is relative to the link's directory, as the kernel's are. */
+    private void link(String from, String to) throws IOException {
+        Path link = root.resolve(from);
+        Files.createDirectories(link.getParent());
+        Path target = link.getParent().relativize(root.resolve(to));
+        if (!Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) Files.createSymbolicLink(link, target);
+    }
+}

@@ -1,0 +1,50 @@
+package io.vfiobroker.json;
+
+import io.vfiobroker.domain.InterruptRemapping;
+import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.domain.PciClass;
+import tools.jackson.core.JsonGenerator;
+import tools.jackson.databind.SerializationContext;
+import tools.jackson.databind.SerializationFeature;
+import tools.jackson.databind.ValueSerializer;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.module.SimpleModule;
+
+/** How domain values look on the wire (REST and the CLI's --json): addresses and classes as strings. */
+public final class DomainJson {
+
+    private DomainJson() {
+    }
+
+    public static SimpleModule module() {
+        SimpleModule m = new SimpleModule("vfio-broker-domain");
+        m.addSerializer(PciAddress.class, new ToText<>(PciAddress.class, PciAddress::toString));
+        m.addSerializer(PciClass.class, new ToText<>(PciClass.class, PciClass::hex));
+        m.addSerializer(InterruptRemapping.class, new ToText<>(InterruptRemapping.class, InterruptRemapping::wireName));
+        return m;
+    }
+
+    public static JsonMapper mapper() {
+        return JsonMapper.builder().addModule(module()).enable(SerializationFeature.INDENT_OUTPUT).build();
+    }
+
+    private static final class ToText<T> extends ValueSerializer<T> {
+        private final Class<T> type;
+        private final java.util.function.Function<T, String> text;
+
+        ToText(Class<T> type, java.util.function.Function<T, String> text) {
+            this.type = type;
+            this.text = text;
+        }
+
+        @Override
+        public Class<?> handledType() {
+            return type;
+        }
+
+        @Override
+        public void serialize(T value, JsonGenerator gen, SerializationContext ctxt) {
+            gen.writeString(text.apply(value));
+        }
+    }
+}
