@@ -33,7 +33,9 @@ final class GroupsCommand implements Callable<Integer> {
                     g.devices().stream().map(Object::toString).collect(Collectors.joining(",")),
                     g.blockers().isEmpty() ? null : String.join("; ", g.blockers()));
         }
-        t.print(out);
+        if (groups.isEmpty()) out.println("no IOMMU groups: the kernel has no IOMMU enabled (check intel_iommu=/amd_iommu= and the firmware's DMAR/IVRS table)");
+        else t.print(out);
+        out.flush();
         return 0;
     }
 }

@@ -98,7 +98,7 @@ public final class HostTreeGenerator {
     }
 
     /** A root port with its secondary bus; with the BRIDGE layout, a PCIe-to-PCI bridge below it as well. */
-    private record Endpoint(String portDir, int domain, int bus, int group) {
+    private record Endpoint(String portDir, int domain, int bus, int group, int numa) {
         PciAddress address(int function) {
             return new PciAddress(domain, bus, 0, function);
         }
@@ -126,9 +126,9 @@ public final class HostTreeGenerator {
             int g = nextGroup++;
             addFunction(bridge, bridgeDir, 0x1b21, 0x1080, 0x0000, 0x0000, 0x060400, null, g, numa(spec, numa), false, List.of());
             // The endpoint goes on the bridge's own secondary bus, numbered past the root-port range.
-            return new Endpoint(bridgeDir, domain, 0x80 + (local % 0x7f), g);
+            return new Endpoint(bridgeDir, domain, 0x80 + (local % 0x7f), g, numa(spec, numa));
         }
-        return new Endpoint(portDir, domain, bus, -1);
+        return new Endpoint(portDir, domain, bus, -1, numa(spec, numa));
     }
 
     private int numa(HostSpec spec, int node) {
@@ -145,7 +145,7 @@ public final class HostTreeGenerator {
 
     private Fn fnInGroup(Endpoint ep, int function, int vendor, int device, int sv, int sd, int cls, String driver, int group,
                          List<String> reset) {
-        return addFunction(ep.address(function), ep.dir(function), vendor, device, sv, sd, cls, driver, group, -1, false, reset);
+        return addFunction(ep.address(function), ep.dir(function), vendor, device, sv, sd, cls, driver, group, ep.numa(), false, reset);
     }
 
     private Fn addFunction(PciAddress a, String dir, int vendor, int device, int sv, int sd, int cls, String driver, int group,
