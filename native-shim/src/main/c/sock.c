@@ -118,7 +118,7 @@ long vb_recv_fds(int sock, void *buf, unsigned long len, int *fds, int maxfds, i
 	} while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return -errno;
-	int n = 0;
+	int n = 0, dropped = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
@@ -128,11 +128,13 @@ long vb_recv_fds(int sock, void *buf, unsigned long len, int *fds, int maxfds, i
 		for (int i = 0; i < k; i++) {
 			if (n < maxfds)
 				fds[n++] = got[i];
-			else
+			else {
 				close(got[i]);
+				dropped++;
+			}
 		}
 	}
-	if (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
+	if (dropped || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
 		for (int i = 0; i < n; i++)
 			close(fds[i]);
 		*nfds = 0;

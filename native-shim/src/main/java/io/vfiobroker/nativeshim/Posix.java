@@ -35,7 +35,7 @@ public final class Posix {
         return (int) NativeException.check(Shim.LIB.vb_pwrite(fd, data, data.length, offset), "pwrite", context);
     }
 
-    /** poll(2) for {@code events} on every fd; returns each fd's revents (all 0 on timeout, -1 waits forever). */
+    /** poll(2) for {@code events} on up to 64 fds; returns each fd's revents (all 0 on timeout, -1 waits forever). */
     public static short[] poll(int[] fds, int events, int timeoutMs) {
         short[] ev = new short[fds.length];
         Arrays.fill(ev, (short) events);

@@ -55,6 +55,8 @@ class InProcessSyscallsTest {
             assertThatThrownBy(() -> UnixSockets.recvFds(b.fd(), 16, 1))
                     .isInstanceOf(NativeException.class)
                     .hasMessage("recvmsg: EMSGSIZE (fd " + b.fd() + ")");
+            UnixSockets.sendFds(a.fd(), bytes("y"), f.fd());
+            assertThatThrownBy(() -> UnixSockets.recvFds(b.fd(), 16, 0)).hasMessageStartingWith("recvmsg: EMSGSIZE");
             assertThat(openFds()).isEqualTo(before);
         }
     }
