@@ -4,14 +4,13 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -84,13 +83,9 @@ public class LinuxSysfsHost implements SysfsHost {
 
     @Override
     public List<String> list(String path) {
-        List<String> names = new ArrayList<>();
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(resolve(path))) {
-            for (Path p : ds) names.add(p.getFileName().toString());
-        } catch (IOException e) {
-            return List.of();
-        }
-        return names;
+        // java.io.File.list returns plain names: no Path per entry, which matters on 8k-device hosts.
+        String[] names = resolve(path).toFile().list();
+        return names == null ? List.of() : Arrays.asList(names);
     }
 
     @Override

@@ -23,6 +23,13 @@ public interface SysfsHost {
     /** Entry names of a directory, empty when it does not exist. */
     List<String> list(String path);
 
+    /** Reads symlink targets' last components for every link in a directory (one listing, no per-link stat). */
+    default java.util.Map<String, String> linkNames(String dir) {
+        java.util.Map<String, String> out = new java.util.HashMap<>();
+        for (String e : list(dir)) linkName(dir + "/" + e).ifPresent(t -> out.put(e, t));
+        return out;
+    }
+
     boolean exists(String path);
 
     /** Writes a value the way the kernel wants sysfs attributes written: one write, no truncation games. */

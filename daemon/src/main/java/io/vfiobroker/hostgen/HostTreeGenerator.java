@@ -202,6 +202,7 @@ public final class HostTreeGenerator {
         text(d + "/irq", "0");
         text(d + "/modalias", String.format("pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X", f.vendor(), f.device(),
                 f.subVendor(), f.subDevice(), f.classCode() >> 16, (f.classCode() >> 8) & 0xff, f.classCode() & 0xff));
+        text(d + "/uevent", uevent(f.address(), f.driver(), f.vendor(), f.device(), f.subVendor(), f.subDevice(), f.classCode()));
         if (!f.reset().isEmpty()) text(d + "/reset_method", String.join(" ", f.reset()));
         if ((f.classCode() >> 16) == 0x03) text(d + "/boot_vga", f.bootVga() ? "1" : "0");
         for (String attr : List.of("remove", "rescan", "reset")) text(d + "/" + attr, "");
@@ -220,6 +221,15 @@ public final class HostTreeGenerator {
             link("sys/devices/virtual/iommu/" + unitName(spec) + "/devices/" + f.address(), d);
             if ("vfio-pci".equals(f.driver())) mkfile("dev/vfio/" + f.group());
         }
+    }
+
+    /** The kernel's PCI uevent text: upper-case hex, class without leading zeros, DRIVER only when bound. */
+    public static String uevent(PciAddress a, String driver, int vendor, int device, int subVendor, int subDevice, int classCode) {
+        return (driver != null ? "DRIVER=" + driver + "\n" : "")
+                + String.format("PCI_CLASS=%X%nPCI_ID=%04X:%04X%nPCI_SUBSYS_ID=%04X:%04X%nPCI_SLOT_NAME=%s%n", classCode, vendor, device,
+                subVendor, subDevice, a)
+                + String.format("MODALIAS=pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X%n", vendor, device, subVendor, subDevice,
+                classCode >> 16, (classCode >> 8) & 0xff, classCode & 0xff);
     }
 
     /** A type-0 (or, for bridges, type-1) configuration header with ids, class and a capabilities-free status. */

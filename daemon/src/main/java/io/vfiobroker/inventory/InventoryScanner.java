@@ -46,10 +46,11 @@ public final class InventoryScanner {
 
     public HostInventory scan() {
         List<PciAddress> addresses = deviceAddresses();
-        // Each device is a dozen small reads: spread them over the cores, keep the output ordered.
+        Map<String, String> unitOf = deviceUnits();
+        // Each device is a handful of small reads: spread them over the cores, keep the output ordered.
         List<Device> devices = addresses.size() < 64
-                ? addresses.stream().map(this::readDevice).toList()
-                : ForkJoinPool.commonPool().submit(() -> addresses.parallelStream().map(this::readDevice).toList()).join();
+                ? addresses.stream().map(a -> readDevice(a, unitOf)).toList()
+                : ForkJoinPool.commonPool().submit(() -> addresses.parallelStream().map(a -> readDevice(a, unitOf)).toList()).join();
         KernelSupport kernel = kernelSupport();
         return new HostInventory(devices, groups(devices), iommuUnits(kernel), kernel);
     }
@@ -57,7 +58,7 @@ public final class InventoryScanner {
     /** One device, or empty when the host has no such function. */
     public Optional<Device> device(PciAddress address) {
         if (!host.exists(DEVICES + address)) return Optional.empty();
-        return Optional.of(readDevice(address));
+        return Optional.of(readDevice(address, deviceUnits()));
     }
 
     public List<PciAddress> deviceAddresses() {
@@ -68,15 +69,45 @@ public final class InventoryScanner {
                 .toList();
     }
 
-    public Device readDevice(PciAddress address) {
+    /** Device name to IOMMU unit, from each unit's devices/ directory: one listing instead of a link per device. */
+    private Map<String, String> deviceUnits() {
+        Map<String, String> unitOf = new java.util.HashMap<>();
+        for (String unit : host.list("sys/class/iommu")) {
+            for (String dev : host.list("sys/class/iommu/" + unit + "/devices")) unitOf.put(dev, unit);
+        }
+        return unitOf;
+    }
+
+    private Device readDevice(PciAddress address, Map<String, String> unitOf) {
         String dir = DEVICES + address + "/";
         Set<String> entries = new HashSet<>(host.list(dir.substring(0, dir.length() - 1)));
-        String vendor = hexId(host.read(dir + "vendor"));
-        String device = hexId(host.read(dir + "device"));
-        String subVendor = entries.contains("subsystem_vendor") ? hexId(host.read(dir + "subsystem_vendor")) : null;
-        String subDevice = entries.contains("subsystem_device") ? hexId(host.read(dir + "subsystem_device")) : null;
-        int classCode = host.read(dir + "class").map(InventoryScanner::parseHex).orElse(0);
-        String driver = entries.contains("driver") ? host.linkName(dir + "driver").orElse(null) : null;
+        String vendor;
+        String device;
+        String subVendor = null;
+        String subDevice = null;
+        int classCode;
+        String driver = null;
+        // The kernel's uevent carries ids, class and driver in one read (and, unlike config space, a VF's real ids).
+        Map<String, String> uevent = entries.contains("uevent") ? keyValues(host.read(dir + "uevent").orElse("")) : Map.of();
+        String pciId = uevent.get("PCI_ID");
+        if (pciId != null && pciId.length() == 9) {
+            vendor = pciId.substring(0, 4).toLowerCase();
+            device = pciId.substring(5).toLowerCase();
+            String subsys = uevent.get("PCI_SUBSYS_ID");
+            if (subsys != null && subsys.length() == 9) {
+                subVendor = subsys.substring(0, 4).toLowerCase();
+                subDevice = subsys.substring(5).toLowerCase();
+            }
+            classCode = parseHex(uevent.getOrDefault("PCI_CLASS", "0"));
+            driver = uevent.get("DRIVER");
+        } else {
+            vendor = hexId(host.read(dir + "vendor"));
+            device = hexId(host.read(dir + "device"));
+            subVendor = entries.contains("subsystem_vendor") ? hexId(host.read(dir + "subsystem_vendor")) : null;
+            subDevice = entries.contains("subsystem_device") ? hexId(host.read(dir + "subsystem_device")) : null;
+            classCode = host.read(dir + "class").map(InventoryScanner::parseHex).orElse(0);
+            driver = entries.contains("driver") ? host.linkName(dir + "driver").orElse(null) : null;
+        }
         String override = entries.contains("driver_override")
                 ? host.read(dir + "driver_override").filter(s -> !s.isEmpty() && !s.equals("(null)")).orElse(null)
                 : null;
@@ -88,7 +119,7 @@ public final class InventoryScanner {
         Integer group = entries.contains("iommu_group")
                 ? host.linkName(dir + "iommu_group").map(InventoryScanner::parseIntOrNull).orElse(null)
                 : null;
-        String unit = entries.contains("iommu") ? host.linkName(dir + "iommu").orElse(null) : null;
+        String unit = unitOf.get(address.toString());
         Sriov sriov = null;
         if (entries.contains("sriov_totalvfs")) {
             List<PciAddress> vfs = entries.stream().filter(e -> e.startsWith("virtfn"))
@@ -108,16 +139,22 @@ public final class InventoryScanner {
                 driver, override, numa, reset, bootVga, group, unit, sriov, physfn);
     }
 
+    private static Map<String, String> keyValues(String text) {
+        Map<String, String> m = new java.util.HashMap<>();
+        for (String line : text.split("\n")) {
+            int eq = line.indexOf('=');
+            if (eq > 0) m.put(line.substring(0, eq), line.substring(eq + 1));
+        }
+        return m;
+    }
+
+    /** Groups from the devices' iommu_group links, which the kernel keeps in step with /sys/kernel/iommu_groups. */
     private List<IommuGroup> groups(List<Device> devices) {
-        Map<PciAddress, Device> byAddress = devices.stream()
-                .collect(Collectors.toMap(Device::address, d -> d, (a, b) -> a, LinkedHashMap::new));
+        Map<PciAddress, Device> byAddress = new java.util.HashMap<>();
         Map<Integer, List<PciAddress>> members = new TreeMap<>();
-        for (String name : host.list("sys/kernel/iommu_groups")) {
-            Integer id = parseIntOrNull(name);
-            if (id == null) continue;
-            List<PciAddress> list = host.list("sys/kernel/iommu_groups/" + name + "/devices").stream()
-                    .filter(PciAddress::isValid).map(PciAddress::parse).sorted().toList();
-            members.put(id, list);
+        for (Device d : devices) {
+            byAddress.put(d.address(), d);
+            if (d.iommuGroup() != null) members.computeIfAbsent(d.iommuGroup(), k -> new ArrayList<>()).add(d.address());
         }
         List<IommuGroup> groups = new ArrayList<>(members.size());
         members.forEach((id, list) -> groups.add(group(id, list, byAddress)));

@@ -49,6 +49,7 @@ class KernelLayoutTest {
         file(edu + "/class", "0x00ff00");
         file(edu + "/numa_node", "-1");
         file(edu + "/driver_override", "(null)");
+        file(edu + "/uevent", "DRIVER=vfio-pci\nPCI_CLASS=FF00\nPCI_ID=1234:11E8\nPCI_SUBSYS_ID=1AF4:1100\nPCI_SLOT_NAME=0000:00:03.0");
         link(edu + "/iommu_group", "../../../kernel/iommu_groups/3");
         link(edu + "/iommu", "../../virtual/iommu/dmar0");
         link(edu + "/driver", "../../../bus/pci/drivers/vfio-pci");
@@ -66,6 +67,8 @@ class KernelLayoutTest {
 
         Device d = inv.device(PciAddress.parse("0000:00:03.0")).orElseThrow();
         assertThat(d.vendorDevice()).isEqualTo("1234:11e8");
+        assertThat(d.subsystemVendorId()).isEqualTo("1af4");
+        assertThat(d.pciClass().code()).isEqualTo(0x00ff00);
         assertThat(d.driver()).isEqualTo("vfio-pci");
         assertThat(d.driverOverride()).isNull();
         assertThat(d.iommuGroup()).isEqualTo(3);
