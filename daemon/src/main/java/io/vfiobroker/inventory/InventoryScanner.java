@@ -120,6 +120,7 @@ public final class InventoryScanner {
                 ? host.linkName(dir + "iommu_group").map(InventoryScanner::parseIntOrNull).orElse(null)
                 : null;
         String unit = unitOf.get(address.toString());
+        if (unit == null && entries.contains("iommu")) unit = host.linkName(dir + "iommu").orElse(null);
         Sriov sriov = null;
         if (entries.contains("sriov_totalvfs")) {
             List<PciAddress> vfs = entries.stream().filter(e -> e.startsWith("virtfn"))

@@ -59,6 +59,7 @@ class KernelLayoutTest {
         file("sys/devices/virtual/iommu/dmar0/intel-iommu/ecap", "f00f5e");
         file("sys/devices/virtual/iommu/dmar0/intel-iommu/cap", "12008c22260286");
         link("sys/class/iommu/dmar0", "../../devices/virtual/iommu/dmar0");
+        link("sys/devices/virtual/iommu/dmar0/devices/0000:00:03.0", "../../../../pci0000:00/0000:00:03.0");
         file("sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", "N");
         Files.createDirectories(root.resolve("sys/module/vfio"));
         Files.createDirectories(root.resolve("sys/module/vfio_pci"));
