@@ -32,11 +32,11 @@ for tool in make gcc flex bison bc; do command -v "$tool" >/dev/null || die "$to
 [ -f /usr/include/libelf.h ] || die "libelf-dev missing (run prepare.sh)"
 
 work="$CACHE/build/custom-6.12"
-rm -rf "$work" && mkdir -p "$work"
+rm -rf "$work" && mkdir -p "$work/dl" && chmod 0777 "$work/dl"   # apt's _apt user downloads into it
 log "downloading linux-source-6.12=$src_version"
-(cd "$work" && apt-get download -q "linux-source-6.12=$src_version" >/dev/null)
-dpkg -x "$work"/linux-source-6.12_*.deb "$work/deb"
-rm -f "$work"/linux-source-6.12_*.deb
+(cd "$work/dl" && apt-get download -q "linux-source-6.12=$src_version" >/dev/null)
+dpkg -x "$work"/dl/linux-source-6.12_*.deb "$work/deb"
+rm -rf "$work/dl"
 log "unpacking source"
 tar -C "$work" -xf "$work"/deb/usr/src/linux-source-6.12.tar.xz
 rm -rf "$work/deb"
@@ -67,4 +67,7 @@ echo "$src_version" > "$tmp/version"
 mv -T "$tmp" "$entry"
 cd / && rm -rf "$work"
 set_pointer custom-6.12 "$entry"
+for old in "$CACHE"/kernels/custom-6.12-*; do   # superseded by a new key: never used again
+  [ "$old" = "$entry" ] || rm -rf "$old"
+done
 log "custom 6.12 kernel ready: $entry"

@@ -9,7 +9,8 @@ kdir=$(readlink -f "$CACHE/$name" || true)
 [ -n "$kdir" ] && [ -d "$kdir" ] || die "kernel $name not in $CACHE (run e2e/vm/prepare.sh)"
 
 busybox=$(command -v busybox) || die "busybox missing (run prepare.sh)"
-"$busybox" cpio --help 2>&1 | grep -q -- '-H' || die "$busybox lacks cpio -H (need busybox-static)"
+cpio_help=$("$busybox" cpio --help 2>&1 || true)   # captured: grep -q on a pipe could SIGPIPE busybox
+[[ $cpio_help == *-H* ]] || die "$busybox lacks cpio -H (need busybox-static)"
 
 key=$( { echo "$kdir"; cat "$0" "$E2E_VM_DIR/guest-init.sh"; "$busybox" 2>&1 | head -1; } | sha256sum | cut -c1-16)
 out="$CACHE/initramfs/$name-$key.cpio.gz"
@@ -74,6 +75,7 @@ if [ -d "$kdir/modules" ]; then
 fi
 
 mkdir -p "$CACHE/initramfs"
+rm -f "$CACHE/initramfs/$name-"*.cpio.gz   # superseded builds for this kernel
 (cd "$stage" && find . | "$busybox" cpio -o -H newc 2>/dev/null) | gzip -1 > "$out.tmp"
 mv "$out.tmp" "$out"
 log "initramfs for $name: $out (modules: $(tr '\n' ' ' < "$stage/etc/modules.order"))"
