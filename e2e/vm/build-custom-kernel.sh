@@ -1,25 +1,21 @@
 #!/usr/bin/env bash
 # Builds a minimal 6.12 kernel with IOMMUFD + VFIO cdev from Debian's linux-source-6.12 (no Debian
 # kernel enables CONFIG_IOMMUFD). Everything is built in, so the initramfs needs no modules.
-# Cached by: hash of this script, the linux-source-6.12 version apt would install, the gcc version.
+# Options: custom-kernel.options. Cached by: hash of those options, the linux-source-6.12 version apt would install, the gcc version.
 source "$(dirname "$0")/common.sh"
 
-# Built-in options the VM and a JVM inside it need; each must end up =y or the build fails.
-OPTIONS="
-64BIT PCI PCI_MSI PCI_MMCONFIG ACPI IOMMU_SUPPORT INTEL_IOMMU INTEL_IOMMU_DEFAULT_ON IRQ_REMAP X86_X2APIC
-IOMMUFD VFIO VFIO_GROUP VFIO_CONTAINER VFIO_IOMMU_TYPE1 VFIO_DEVICE_CDEV VFIO_PCI VFIO_PCI_CORE
-VIRTIO_MENU VIRTIO_PCI NET NETWORK_FILESYSTEMS NET_9P NET_9P_VIRTIO 9P_FS
-DEVTMPFS DEVTMPFS_MOUNT BLK_DEV_INITRD RD_GZIP TTY SERIAL_8250 SERIAL_8250_CONSOLE PRINTK PRINTK_TIME
-BINFMT_ELF BINFMT_SCRIPT PROC_FS PROC_SYSCTL SYSFS TMPFS SHMEM MULTIUSER FILE_LOCKING FHANDLE
-POSIX_TIMERS HIGH_RES_TIMERS ADVISE_SYSCALLS
-FUTEX EPOLL EVENTFD SIGNALFD TIMERFD MEMFD_CREATE AIO SYSVIPC MEMBARRIER RSEQ UNIX INET NETDEVICES
-"
+options_file="$E2E_VM_DIR/custom-kernel.options"
+options=$(sed 's/#.*//' "$options_file" | tr -s ' \t' '\n\n' | grep -v '^$')   # one per line: layout does not change the key
+enable=$(for o in $options; do [[ $o == -* ]] || echo "$o"; done)
+disable=$(for o in $options; do [[ $o == -* ]] && echo "${o#-}"; done)
+# Bump when the build steps below change what gets built (comments do not count).
+RECIPE=1
 
 src_version=$(apt_candidate linux-source-6.12)
 [ -n "$src_version" ] || { apt-get update -qq; src_version=$(apt_candidate linux-source-6.12); }
 [ -n "$src_version" ] || die "apt knows no linux-source-6.12 (is bookworm-security in sources?)"
 gcc_version=$(gcc -dumpfullversion)
-key=$( { sha256sum < "$0"; echo "$src_version"; echo "$gcc_version"; } | sha256sum | cut -c1-16)
+key=$( { echo "$options"; echo "recipe $RECIPE"; echo "$src_version"; echo "$gcc_version"; } | sha256sum | cut -c1-16)
 entry="$CACHE/kernels/custom-6.12-$src_version-$key"
 
 if [ -f "$entry/bzImage" ]; then
@@ -43,13 +39,13 @@ rm -rf "$work/deb"
 cd "$work"/linux-source-6.12
 
 make -s ARCH=x86_64 tinyconfig
-# shellcheck disable=SC2086
-./scripts/config $(for o in $OPTIONS; do printf -- '--enable %s ' "$o"; done) \
-  --disable MODULES --disable IOMMUFD_VFIO_CONTAINER
+# shellcheck disable=SC2046
+./scripts/config $(for o in $enable; do echo --enable "$o"; done) $(for o in $disable; do echo --disable "$o"; done)
 make -s ARCH=x86_64 olddefconfig
-missing=""
-for o in $OPTIONS; do grep -qx "CONFIG_$o=y" .config || missing="$missing $o"; done
-[ -z "$missing" ] || die "options not =y after olddefconfig:$missing"
+wrong=""
+for o in $enable; do grep -qx "CONFIG_$o=y" .config || wrong="$wrong $o"; done
+for o in $disable; do grep -q "^CONFIG_$o=" .config && wrong="$wrong -$o"; done
+[ -z "$wrong" ] || die "options not as asked after olddefconfig (dependencies missing?):$wrong"
 
 log "building bzImage with $(nproc) jobs (about 10 minutes on 2 cores)"
 started=$(date +%s)
