@@ -1,0 +1,30 @@
+package io.vfiobroker.e2e;
+
+/** The kernels every VM scenario runs on; names match the cache pointers e2e/vm/prepare.sh makes. */
+public enum Kernel {
+    /** Debian bookworm's default kernel: vfio as modules, legacy container only. */
+    DEBIAN_6_1("debian-6.1", false),
+    /** Debian's 6.12 backport: .ko.xz modules, still no CONFIG_IOMMUFD. */
+    DEBIAN_6_12("debian-6.12", false),
+    /** 6.12 built from linux-source-6.12 with IOMMUFD and VFIO_DEVICE_CDEV built in. */
+    CUSTOM_6_12("custom-6.12", true);
+
+    private final String cacheName;
+    private final boolean iommufd;
+
+    Kernel(String cacheName, boolean iommufd) {
+        this.cacheName = cacheName;
+        this.iommufd = iommufd;
+    }
+
+    public String cacheName() { return cacheName; }
+
+    /** Whether the kernel has iommufd, so /dev/iommu must exist in the guest. */
+    public boolean hasIommufd() { return iommufd; }
+
+    /** Modules are built in: /sys/module holds only those with parameters or a version. */
+    public boolean builtInVfio() { return this == CUSTOM_6_12; }
+
+    @Override
+    public String toString() { return cacheName; }
+}
