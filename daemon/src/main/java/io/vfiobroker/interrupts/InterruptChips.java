@@ -1,0 +1,64 @@
+package io.vfiobroker.interrupts;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The interrupt chips the running kernel lists in /proc/interrupts. On x86 the kernel names every chip that
+ * sits behind interrupt remapping "IR-…" (IR-IO-APIC, IR-PCI-MSI, IR-PCI-MSIX), so their presence tells
+ * whether the kernel actually remaps, whatever the hardware could do (intremap=off leaves none).
+ *
+ * @param readable whether /proc/interrupts could be read at all
+ * @param irChips  distinct IR- chip names, without the per-device suffix
+ */
+public record InterruptChips(boolean readable, Set<String> irChips) {
+
+    private static final Pattern IR_CHIP = Pattern.compile("(?<![A-Za-z0-9-])IR-[A-Za-z0-9-]+");
+    // "IR-PCI-MSIX-0000:01:00.0" names the device too; keep the chip.
+    private static final Pattern DEVICE_SUFFIX = Pattern.compile("-[0-9a-fA-F]{4,5}$");
+
+    public InterruptChips {
+        irChips = Set.copyOf(irChips);
+    }
+
+    public static InterruptChips unreadable() {
+        return new InterruptChips(false, Set.of());
+    }
+
+    /** Reads {@code proc/interrupts} below a host root; whole file, which outgrows a page on many-core hosts. */
+    public static InterruptChips read(Path hostRoot) {
+        try {
+            return parse(Files.readString(hostRoot.resolve("proc/interrupts"), StandardCharsets.UTF_8));
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return unreadable();
+        }
+    }
+
+    public static InterruptChips parse(String text) {
+        Set<String> chips = new TreeSet<>();
+        Matcher m = IR_CHIP.matcher(text);
+        while (m.find()) {
+            String chip = m.group();
+            // Strip a trailing "-DDDD:BB:DD.F": the regex stops at ':' so only the domain part is left over.
+            chips.add(DEVICE_SUFFIX.matcher(chip).replaceFirst(""));
+        }
+        return new InterruptChips(true, chips);
+    }
+
+    /** TRUE/FALSE when the file was read, null when it could not be. */
+    public Boolean kernelRemaps() {
+        return readable ? !irChips.isEmpty() : null;
+    }
+
+    public String describe() {
+        if (!readable) return "/proc/interrupts is unreadable";
+        if (irChips.isEmpty()) return "/proc/interrupts shows no IR- interrupt chips";
+        return "/proc/interrupts shows " + String.join(", ", irChips);
+    }
+}

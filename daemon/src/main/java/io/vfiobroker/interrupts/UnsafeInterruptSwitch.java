@@ -1,0 +1,47 @@
+package io.vfiobroker.interrupts;
+
+import io.vfiobroker.domain.KernelSupport;
+
+/**
+ * The kernel's own gates on devices without interrupt isolation. Each refuses with EPERM unless its module
+ * parameter is Y, whatever the broker's policy says — so the broker reads them before granting.
+ */
+public enum UnsafeInterruptSwitch {
+    /** Legacy container path: VFIO_SET_IOMMU fails. */
+    TYPE1("vfio_iommu_type1", "VFIO_SET_IOMMU"),
+    /** iommufd path: binding the device to the iommufd fails. */
+    IOMMUFD("iommufd", "VFIO_DEVICE_BIND_IOMMUFD");
+
+    private final String module;
+    private final String ioctl;
+
+    UnsafeInterruptSwitch(String module, String ioctl) {
+        this.module = module;
+        this.ioctl = ioctl;
+    }
+
+    public String module() { return module; }
+
+    public String ioctl() { return ioctl; }
+
+    public String parameterPath() {
+        return "/sys/module/" + module + "/parameters/allow_unsafe_interrupts";
+    }
+
+    /** TRUE/FALSE as the kernel reports it, null when the module is not loaded (it then starts as N). */
+    public Boolean state(KernelSupport k) {
+        return this == TYPE1 ? k.type1AllowUnsafeInterrupts() : k.iommufdAllowUnsafeInterrupts();
+    }
+
+    public boolean allows(KernelSupport k) {
+        return Boolean.TRUE.equals(state(k));
+    }
+
+    /** Why the kernel will refuse and how an admin changes that. */
+    public String refusal(KernelSupport k) {
+        String now = state(k) == null ? "is not loaded (its allow_unsafe_interrupts starts as N)"
+                : "has allow_unsafe_interrupts=N";
+        return module + " " + now + ", so " + ioctl + " would fail with EPERM; set it with 'echo Y > " + parameterPath()
+                + "' or 'options " + module + " allow_unsafe_interrupts=1' in /etc/modprobe.d/";
+    }
+}

@@ -1,0 +1,28 @@
+package io.vfiobroker.policy;
+
+import java.util.List;
+
+/**
+ * Who asks: the peer credentials of the client's socket (never a claim in a message), optionally its
+ * supplementary groups, and names when the caller already knows them (null otherwise; the engine resolves
+ * names from the host's /etc/passwd and /etc/group when a rule uses them).
+ */
+public record Principal(int uid, int gid, List<Integer> groups, String userName, String kubernetesResource) {
+
+    public Principal {
+        groups = groups == null ? List.of() : List.copyOf(groups);
+    }
+
+    public static Principal of(int uid, int gid) {
+        return new Principal(uid, gid, List.of(), null, null);
+    }
+
+    /** "uid 1000 (alice), gid 1000" — how decisions name the principal. */
+    public String describe() {
+        StringBuilder s = new StringBuilder("uid ").append(uid);
+        if (userName != null) s.append(" (").append(userName).append(')');
+        s.append(", gid ").append(gid);
+        if (kubernetesResource != null) s.append(", resource ").append(kubernetesResource);
+        return s.toString();
+    }
+}
