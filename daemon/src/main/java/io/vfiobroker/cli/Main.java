@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code vfio-broker} command. Exit codes: 0 ok, 1 failure, 2 usage. */
 @Command(name = "vfio-broker", mixinStandardHelpOptions = true, version = "vfio-broker 0.1.0",
         description = "Hands VFIO devices to unprivileged programs, by policy.",
-        subcommands = {DevicesCommand.class, GroupsCommand.class, IommuCommand.class, GenerateHostCommand.class,
+        subcommands = {DevicesCommand.class, GroupsCommand.class, IommuCommand.class, BindCommand.class, ReleaseCommand.class,
+                StatusCommand.class, GenerateHostCommand.class,
                 DaemonCommand.class})
 public final class Main implements Runnable {
 
@@ -14,6 +15,10 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
+        // Before the first logger exists; the daemon's Spring Boot start re-initializes logging its own way.
+        if (System.getProperty("logback.configurationFile") == null) {
+            System.setProperty("logback.configurationFile", "vfio-broker-cli-logback.xml");
+        }
         int code = run(args);
         if (code != 0 || !DaemonCommand.started()) System.exit(code);
     }

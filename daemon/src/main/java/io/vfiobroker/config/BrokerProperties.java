@@ -9,12 +9,17 @@ import java.nio.file.Path;
  *
  * @param root     host root that sys/, dev/ and proc/ are read (and written) below; "/" in production
  * @param demo     generate a demo host tree in a temporary directory and serve it instead of {@code root}
- * @param stateDir where the daemon keeps its journal and audit log
+ * @param stateDir where the daemon keeps its journal and audit log (default: var/lib/vfio-broker below the root, so
+ *                 a daemon on a host tree never writes to the real /var)
+ * @param simulateKernel let a generated host tree react to sysfs writes as the kernel would (demo and tests only)
  */
 @ConfigurationProperties("vfio-broker")
-public record BrokerProperties(Path root, boolean demo, Path stateDir) {
+public record BrokerProperties(Path root, boolean demo, Path stateDir, boolean simulateKernel) {
     public BrokerProperties {
         if (root == null) root = Path.of("/");
-        if (stateDir == null) stateDir = Path.of("/var/lib/vfio-broker");
+    }
+
+    public static Path defaultStateDir(Path root) {
+        return root.toAbsolutePath().normalize().resolve("var/lib/vfio-broker");
     }
 }

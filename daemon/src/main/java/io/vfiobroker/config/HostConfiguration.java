@@ -1,7 +1,11 @@
 package io.vfiobroker.config;
 
 import io.vfiobroker.host.LinuxSysfsHost;
+import io.vfiobroker.host.SimulatedKernelHost;
 import io.vfiobroker.host.SysfsHost;
+import io.vfiobroker.binding.BindingRules;
+import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.binding.Journal;
 import io.vfiobroker.hostgen.HostSpec;
 import io.vfiobroker.hostgen.HostTreeGenerator;
 import io.vfiobroker.inventory.InventoryScanner;
@@ -31,13 +35,26 @@ public class HostConfiguration {
             HostTreeGenerator.generate(HostSpec.demo(), root);
             log.info("event=demo-host root={}", root);
         }
-        log.info("event=host-root root={}", root);
-        return new LinuxSysfsHost(root);
+        log.info("event=host-root root={} simulated-kernel={}", root, props.demo() || props.simulateKernel());
+        return props.demo() || props.simulateKernel() ? new SimulatedKernelHost(root) : new LinuxSysfsHost(root);
     }
 
     @Bean
     InventoryScanner inventoryScanner(SysfsHost host) {
         return new InventoryScanner(host, PciIds.system());
+    }
+
+    @Bean
+    Journal bindingJournal(BrokerProperties props, SysfsHost host) {
+        return new Journal(props.stateDir() != null ? props.stateDir() : BrokerProperties.defaultStateDir(host.root()));
+    }
+
+    @Bean
+    BindingService bindingService(SysfsHost host, InventoryScanner scanner, Journal journal) {
+        BindingService service = new BindingService(host, scanner, journal, () -> BindingRules.DEFAULT);
+        // Whatever a crashed predecessor left half done is settled before anything else is served.
+        service.reconcile();
+        return service;
     }
 
     @Bean

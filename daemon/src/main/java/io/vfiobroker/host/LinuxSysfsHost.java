@@ -82,6 +82,15 @@ public class LinuxSysfsHost implements SysfsHost {
     }
 
     @Override
+    public Optional<String> linkTarget(String path) {
+        try {
+            return Optional.of(Files.readSymbolicLink(resolve(path)).toString());
+        } catch (IOException | UnsupportedOperationException e) {
+            return Optional.empty();
+        }
+    }
+
+    @Override
     public List<String> list(String path) {
         // java.io.File.list returns plain names: no Path per entry, which matters on 8k-device hosts.
         String[] names = resolve(path).toFile().list();

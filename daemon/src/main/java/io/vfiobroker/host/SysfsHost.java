@@ -20,6 +20,9 @@ public interface SysfsHost {
     /** The last component of a symlink's target (a driver or group name), or empty when there is no link. */
     Optional<String> linkName(String path);
 
+    /** A symlink's target as stored (relative, like the kernel's), or empty when there is no link. */
+    Optional<String> linkTarget(String path);
+
     /** Entry names of a directory, empty when it does not exist. */
     List<String> list(String path);
 

@@ -208,6 +208,9 @@ public final class HostTreeGenerator {
         for (String attr : List.of("remove", "rescan", "reset")) text(d + "/" + attr, "");
         Files.write(root.resolve(d + "/config"), configHeader(f));
         link("sys/bus/pci/devices/" + f.address(), d);
+        // What the simulated kernel's drivers_probe binds when no override is set (the driver whose id table matches).
+        String nativeDriver = f.driver() == null || f.driver().equals("vfio-pci") ? nativeDriverOf(f) : f.driver();
+        if (nativeDriver != null) text(".sim/native-driver/" + f.address(), nativeDriver);
         if (f.driver() != null) {
             link(d + "/driver", "sys/bus/pci/drivers/" + f.driver());
             link("sys/bus/pci/drivers/" + f.driver() + "/" + f.address(), d);
@@ -221,6 +224,10 @@ public final class HostTreeGenerator {
             link("sys/devices/virtual/iommu/" + unitName(spec) + "/devices/" + f.address(), d);
             if ("vfio-pci".equals(f.driver())) mkfile("dev/vfio/" + f.group());
         }
+    }
+
+    private static String nativeDriverOf(Fn f) {
+        return f.vendor() == 0x8086 && f.device() == 0x154c ? "iavf" : null;
     }
 
     /** The kernel's PCI uevent text: upper-case hex, class without leading zeros, DRIVER only when bound. */

@@ -14,6 +14,12 @@ public class ApiErrors {
         return ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST, e.getMessage());
     }
 
+    @ExceptionHandler(io.vfiobroker.binding.BindingException.class)
+    ProblemDetail binding(io.vfiobroker.binding.BindingException e) {
+        // Refused: policy or protection said no and nothing changed. Otherwise the kernel failed a step.
+        return ProblemDetail.forStatusAndDetail(e.refused() ? HttpStatus.CONFLICT : HttpStatus.INTERNAL_SERVER_ERROR, e.getMessage());
+    }
+
     @ExceptionHandler(NotFoundException.class)
     ProblemDetail notFound(NotFoundException e) {
         return ProblemDetail.forStatusAndDetail(HttpStatus.NOT_FOUND, e.getMessage());

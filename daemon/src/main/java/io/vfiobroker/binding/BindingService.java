@@ -1,0 +1,384 @@
+package io.vfiobroker.binding;
+
+import io.vfiobroker.domain.Device;
+import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.host.SysfsHost;
+import io.vfiobroker.inventory.InventoryScanner;
+import io.vfiobroker.protect.ProtectedDevice;
+import io.vfiobroker.protect.ProtectionScanner;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.function.IntPredicate;
+import java.util.function.Supplier;
+
+/**
+ * Binds whole IOMMU groups to vfio-pci and restores their original drivers, the way the kernel wants it done:
+ * driver_override, unbind, drivers_probe, then read the driver link back. Every member's original state is
+ * journaled before it is touched; a failure rolls the group back; a crash is reconciled on the next start.
+ */
+public final class BindingService {
+
+    public static final String VFIO_PCI = "vfio-pci";
+    private static final Logger log = LoggerFactory.getLogger(BindingService.class);
+
+    private final SysfsHost host;
+    private final InventoryScanner scanner;
+    private final ProtectionScanner protection;
+    private final Journal journal;
+    private final Supplier<BindingRules> rules;
+    private final VfioDriver vfio;
+    private volatile IntPredicate groupInUse = g -> false;
+
+    public BindingService(SysfsHost host, InventoryScanner scanner, Journal journal, Supplier<BindingRules> rules) {
+        this.host = host;
+        this.scanner = scanner;
+        this.protection = new ProtectionScanner(host);
+        this.journal = journal;
+        this.rules = rules;
+        this.vfio = new VfioDriver(host);
+    }
+
+    /** Leases tell binding which groups are in use, so a release cannot pull a device from under a client. */
+    public void setGroupInUse(IntPredicate inUse) {
+        this.groupInUse = inUse;
+    }
+
+    public Journal journal() {
+        return journal;
+    }
+
+    // ---- planning -------------------------------------------------------------------------------------------
+
+    /** Group of a device, refusing devices the kernel put in no group. */
+    public int groupOf(PciAddress device) {
+        Device d = scanner.device(device).orElseThrow(() -> new BindingException("no PCI device " + device + " on this host", true));
+        if (d.iommuGroup() == null) {
+            throw new BindingException(device + " is in no IOMMU group: the kernel has no IOMMU enabled for it "
+                    + "(intel_iommu=on / amd_iommu=on and a DMAR/IVRS table are needed); VFIO cannot isolate it", true);
+        }
+        return d.iommuGroup();
+    }
+
+    private List<Device> members(int group) {
+        if (group < 0) throw new BindingException("invalid IOMMU group " + group, true);
+        List<String> names = host.list("sys/kernel/iommu_groups/" + group + "/devices");
+        if (names.isEmpty()) throw new BindingException("no IOMMU group " + group + " on this host", true);
+        List<Device> out = new ArrayList<>();
+        for (String n : names.stream().filter(PciAddress::isValid).sorted().toList()) {
+            scanner.device(PciAddress.parse(n)).ifPresent(out::add);
+        }
+        return out;
+    }
+
+    private static boolean leaveAlone(Device d) {
+        // A PCI bridge on its port driver does not spoil viability, and unbinding it would cut off what is behind it.
+        return d.pciClass().isPciBridge() && (d.driver() == null || d.driver().equals("pcieport"));
+    }
+
+    public BindingPlan planBind(PciAddress device) {
+        return planBindGroup(groupOf(device), device);
+    }
+
+    public BindingPlan planBindGroup(int group, PciAddress requested) {
+        List<Device> members = members(group);
+        BindingRules r = rules.get();
+        List<String> refusals = new ArrayList<>();
+        Map<PciAddress, List<ProtectedDevice>> prot = protection.scan(members);
+        var groupRecord = InventoryScanner.group(group, members.stream().map(Device::address).toList(), Map.of());
+        refusals.addAll(ProtectionScanner.refusals(groupRecord, requested != null ? requested : members.get(0).address(), prot,
+                r.protectedOverrides()));
+        List<BindingPlan.Member> planned = new ArrayList<>();
+        List<SysfsStep> steps = new ArrayList<>();
+        for (Device d : members) {
+            if (leaveAlone(d)) {
+                planned.add(new BindingPlan.Member(d.address(), d.driver(), d.driverOverride(), "left alone (PCI bridge)"));
+                continue;
+            }
+            r.refusal(d).ifPresent(refusals::add);
+            if (d.boundTo(VFIO_PCI)) {
+                planned.add(new BindingPlan.Member(d.address(), d.driver(), d.driverOverride(), "already on vfio-pci"));
+                continue;
+            }
+            planned.add(new BindingPlan.Member(d.address(), d.driver(), d.driverOverride(),
+                    d.driver() == null ? "bind to vfio-pci" : "move from " + d.driver() + " to vfio-pci"));
+            steps.addAll(bindSteps(d));
+        }
+        return new BindingPlan("bind", group, requested, planned, steps, refusals, vfio.describe());
+    }
+
+    private static List<SysfsStep> bindSteps(Device d) {
+        String dir = "sys/bus/pci/devices/" + d.address();
+        List<SysfsStep> s = new ArrayList<>();
+        s.add(new SysfsStep(d.address(), "set driver_override", dir + "/driver_override", VFIO_PCI));
+        if (d.driver() != null) s.add(new SysfsStep(d.address(), "unbind from " + d.driver(), dir + "/driver/unbind", d.address().toString()));
+        s.add(new SysfsStep(d.address(), "probe", "sys/bus/pci/drivers_probe", d.address().toString()));
+        return s;
+    }
+
+    private static List<SysfsStep> restoreSteps(Device now, Journal.Owned o) {
+        PciAddress a = now.address();
+        String dir = "sys/bus/pci/devices/" + a;
+        List<SysfsStep> s = new ArrayList<>();
+        s.add(new SysfsStep(a, o.originalOverride() == null ? "clear driver_override" : "restore driver_override",
+                dir + "/driver_override", o.originalOverride() == null ? "\n" : o.originalOverride()));
+        if (now.boundTo(VFIO_PCI)) s.add(new SysfsStep(a, "unbind from vfio-pci", "sys/bus/pci/drivers/vfio-pci/unbind", a.toString()));
+        if (o.originalDriver() != null && !now.boundTo(o.originalDriver())) {
+            s.add(new SysfsStep(a, "probe (expect " + o.originalDriver() + ")", "sys/bus/pci/drivers_probe", a.toString()));
+        }
+        return s;
+    }
+
+    public BindingPlan planRelease(int group, boolean restore) {
+        Map<PciAddress, Journal.Owned> owned = ownedIn(group);
+        List<String> refusals = new ArrayList<>();
+        if (owned.isEmpty()) {
+            refusals.add("IOMMU group " + group + " has no device bound by vfio-broker ('vfio-broker status' lists those that are)");
+        }
+        if (groupInUse.test(group)) refusals.add("IOMMU group " + group + " is in use by a lease; end the lease first");
+        List<BindingPlan.Member> planned = new ArrayList<>();
+        List<SysfsStep> steps = new ArrayList<>();
+        for (Journal.Owned o : owned.values()) {
+            Device now = scanner.device(o.device()).orElse(null);
+            if (now == null) {
+                planned.add(new BindingPlan.Member(o.device(), null, null, "gone from the host; forgotten"));
+                continue;
+            }
+            if (restore) {
+                planned.add(new BindingPlan.Member(o.device(), now.driver(), now.driverOverride(),
+                        o.originalDriver() == null ? "unbind, leave driverless as found" : "restore to " + o.originalDriver()));
+                steps.addAll(restoreSteps(now, o));
+            } else {
+                planned.add(new BindingPlan.Member(o.device(), now.driver(), now.driverOverride(), "keep on vfio-pci (keepBound)"));
+                steps.add(new SysfsStep(o.device(), "clear driver_override", "sys/bus/pci/devices/" + o.device() + "/driver_override", "\n"));
+            }
+        }
+        return new BindingPlan(restore ? "release" : "release (keep bound)", group, null, planned, steps, refusals, vfio.describe());
+    }
+
+    private Map<PciAddress, Journal.Owned> ownedIn(int group) {
+        Map<PciAddress, Journal.Owned> out = new LinkedHashMap<>();
+        journal.owned().forEach((a, o) -> {
+            if (o.group() == group) out.put(a, o);
+        });
+        return out;
+    }
+
+    // ---- doing ----------------------------------------------------------------------------------------------
+
+    public BindingPlan bind(PciAddress device, boolean dryRun) {
+        return dryRun ? planBind(device) : journal.exclusive(() -> {
+            reconcileLocked();
+            return execBind(planBind(device));
+        });
+    }
+
+    public BindingPlan bindGroup(int group, boolean dryRun) {
+        return dryRun ? planBindGroup(group, null) : journal.exclusive(() -> {
+            reconcileLocked();
+            return execBind(planBindGroup(group, null));
+        });
+    }
+
+    private BindingPlan execBind(BindingPlan plan) {
+        if (plan.refused()) {
+            throw new BindingException("not binding IOMMU group " + plan.group() + ": " + String.join("; ", plan.refusals()), true);
+        }
+        if (plan.steps().isEmpty()) return plan;
+        vfio.ensureLoaded();
+        String txn = UUID.randomUUID().toString();
+        journal.append(txn, Journal.Op.BIND, Journal.Phase.BEGIN, plan.group(), plan.requested(), null, null, null);
+        List<Journal.Owned> touched = new ArrayList<>();
+        for (BindingPlan.Member m : plan.members()) {
+            List<SysfsStep> mine = plan.steps().stream().filter(s -> s.device().equals(m.address())).toList();
+            if (mine.isEmpty()) continue;
+            Journal.Owned before = new Journal.Owned(m.address(), plan.group(), m.driver(), m.driverOverride(), null);
+            journal.append(txn, Journal.Op.BIND, Journal.Phase.INTENT, plan.group(), m.address(), m.driver(), m.driverOverride(), null);
+            touched.add(before);
+            try {
+                for (SysfsStep s : mine) write(s);
+                String now = host.linkName("sys/bus/pci/devices/" + m.address() + "/driver").orElse(null);
+                if (!VFIO_PCI.equals(now)) {
+                    throw new StepFailure(m.address() + " did not bind to vfio-pci after drivers_probe (driver is "
+                            + (now == null ? "none" : now) + ")");
+                }
+            } catch (StepFailure f) {
+                String restored = rollback(txn, plan.group(), touched);
+                String msg = "binding IOMMU group " + plan.group() + " failed at " + m.address() + ": " + f.getMessage() + "; " + restored;
+                log.warn("event=bind-failed group={} device={} error=\"{}\"", plan.group(), m.address(), msg);
+                throw new BindingException(msg, false);
+            }
+            journal.append(txn, Journal.Op.BIND, Journal.Phase.DONE, plan.group(), m.address(), m.driver(), m.driverOverride(), null);
+            log.info("event=device-bound device={} group={} from={}", m.address(), plan.group(), m.driver());
+        }
+        journal.append(txn, Journal.Op.BIND, Journal.Phase.COMMIT, plan.group(), null, null, null, null);
+        return plan;
+    }
+
+    /** Restores members touched by a failed bind, newest first; says what was restored and what could not be. */
+    private String rollback(String txn, int group, List<Journal.Owned> touched) {
+        List<String> ok = new ArrayList<>();
+        List<String> bad = new ArrayList<>();
+        for (int i = touched.size() - 1; i >= 0; i--) {
+            Journal.Owned o = touched.get(i);
+            try {
+                restore(o);
+                ok.add(o.device() + " (" + (o.originalDriver() == null ? "no driver" : o.originalDriver()) + ")");
+            } catch (StepFailure | RuntimeException e) {
+                bad.add(o.device() + ": " + e.getMessage());
+            }
+        }
+        journal.append(txn, Journal.Op.BIND, Journal.Phase.ROLLBACK, group, null, null, null,
+                "restored " + ok + (bad.isEmpty() ? "" : "; failed " + bad));
+        String s = ok.isEmpty() ? "nothing needed restoring" : "restored " + String.join(", ", ok);
+        return bad.isEmpty() ? s : s + "; COULD NOT RESTORE " + String.join("; ", bad);
+    }
+
+    private void restore(Journal.Owned o) throws StepFailure {
+        Device now = scanner.device(o.device()).orElse(null);
+        if (now == null) return; // hot-removed: nothing left to restore
+        StepFailure probeFailure = null;
+        for (SysfsStep s : restoreSteps(now, o)) {
+            try {
+                write(s);
+            } catch (StepFailure f) {
+                if (!s.path().equals("sys/bus/pci/drivers_probe")) throw f;
+                probeFailure = f; // the direct bind below is the second way back
+            }
+        }
+        String driver = host.linkName("sys/bus/pci/devices/" + o.device() + "/driver").orElse(null);
+        if (o.originalDriver() != null && driver == null) {
+            // drivers_probe failed or found no match (module unloaded, id table changed): ask the original driver directly.
+            try {
+                write(new SysfsStep(o.device(), "bind to " + o.originalDriver(), "sys/bus/pci/drivers/" + o.originalDriver() + "/bind",
+                        o.device().toString()));
+            } catch (StepFailure f) {
+                throw new StepFailure(f.getMessage() + (probeFailure == null ? "" : "; before that " + probeFailure.getMessage()));
+            }
+            driver = host.linkName("sys/bus/pci/devices/" + o.device() + "/driver").orElse(null);
+        }
+        if (o.originalDriver() != null && !o.originalDriver().equals(driver)) {
+            throw new StepFailure(o.device() + " came back on " + (driver == null ? "no driver" : driver) + ", not " + o.originalDriver());
+        }
+    }
+
+    public BindingPlan release(int group, boolean restore, boolean dryRun) {
+        return dryRun ? planRelease(group, restore) : journal.exclusive(() -> {
+            reconcileLocked();
+            return execRelease(planRelease(group, restore), restore);
+        });
+    }
+
+    private BindingPlan execRelease(BindingPlan plan, boolean restore) {
+        if (plan.refused()) throw new BindingException("not releasing: " + String.join("; ", plan.refusals()), true);
+        String txn = UUID.randomUUID().toString();
+        journal.append(txn, Journal.Op.RELEASE, Journal.Phase.BEGIN, plan.group(), null, null, null, null);
+        List<String> failed = new ArrayList<>();
+        Map<PciAddress, Journal.Owned> owned = ownedIn(plan.group());
+        for (Journal.Owned o : owned.values()) {
+            journal.append(txn, Journal.Op.RELEASE, Journal.Phase.INTENT, plan.group(), o.device(), o.originalDriver(), o.originalOverride(), null);
+            try {
+                if (restore) {
+                    restore(o);
+                } else {
+                    write(new SysfsStep(o.device(), "clear driver_override", "sys/bus/pci/devices/" + o.device() + "/driver_override", "\n"));
+                }
+                journal.append(txn, Journal.Op.RELEASE, restore ? Journal.Phase.DONE : Journal.Phase.INTENT, plan.group(), o.device(),
+                        o.originalDriver(), o.originalOverride(), restore ? null : "kept bound");
+                log.info("event=device-released device={} group={} to={}", o.device(), plan.group(),
+                        restore ? o.originalDriver() : "vfio-pci (kept)");
+            } catch (StepFailure | RuntimeException e) {
+                failed.add(o.device() + ": " + e.getMessage());
+            }
+        }
+        journal.append(txn, Journal.Op.RELEASE, Journal.Phase.COMMIT, plan.group(), null, null, null, null);
+        if (!failed.isEmpty()) {
+            throw new BindingException("releasing IOMMU group " + plan.group() + " left devices on vfio-pci (still recorded, retried on "
+                    + "restart): " + String.join("; ", failed), false);
+        }
+        return plan;
+    }
+
+    /** Devices bound by vfio-broker with their original drivers. */
+    public Map<PciAddress, Journal.Owned> status() {
+        return journal.owned();
+    }
+
+    // ---- crash recovery -------------------------------------------------------------------------------------
+
+    /** Finishes or undoes what a crashed process left half done, then compacts the journal. */
+    public List<String> reconcile() {
+        return journal.exclusive(this::reconcileLocked);
+    }
+
+    private List<String> reconcileLocked() {
+        Journal.State st = Journal.replay(journal.readAll());
+        List<String> report = new ArrayList<>();
+        for (var e : st.unfinished().entrySet()) {
+            String txn = e.getKey();
+            List<Journal.Entry> entries = e.getValue();
+            Journal.Entry begin = entries.get(0);
+            if (begin.op() == Journal.Op.BIND) {
+                // An interrupted bind is undone: the caller never got its answer, so nobody relies on it.
+                List<Journal.Owned> touched = entries.stream().filter(x -> x.phase() == Journal.Phase.INTENT)
+                        .map(x -> new Journal.Owned(PciAddress.parse(x.device()), x.group(), x.originalDriver(), x.originalOverride(), x.time()))
+                        .toList();
+                report.add("interrupted bind of group " + begin.group() + " undone: " + rollback(txn, begin.group(), new ArrayList<>(touched)));
+            } else {
+                // An interrupted release is finished: its caller had asked for the devices back.
+                List<String> done = new ArrayList<>();
+                for (Journal.Owned o : st.owned().values()) {
+                    if (o.group() != begin.group()) continue;
+                    try {
+                        restore(o);
+                        journal.append(txn, Journal.Op.RELEASE, Journal.Phase.DONE, o.group(), o.device(), o.originalDriver(), o.originalOverride(), "reconciled");
+                        done.add(o.device().toString());
+                    } catch (StepFailure | RuntimeException ex) {
+                        done.add(o.device() + " FAILED: " + ex.getMessage());
+                    }
+                }
+                journal.append(txn, Journal.Op.RELEASE, Journal.Phase.COMMIT, begin.group(), null, null, null, "reconciled");
+                report.add("interrupted release of group " + begin.group() + " finished: " + done);
+            }
+        }
+        Map<PciAddress, Journal.Owned> owned = journal.owned();
+        // A device of ours that lost its driver (unbound by hand, or mid-step at the crash) goes back to vfio-pci.
+        for (Journal.Owned o : owned.values()) {
+            Optional<Device> d = scanner.device(o.device());
+            if (d.isPresent() && d.get().driver() == null) {
+                try {
+                    write(new SysfsStep(o.device(), "set driver_override", "sys/bus/pci/devices/" + o.device() + "/driver_override", VFIO_PCI));
+                    write(new SysfsStep(o.device(), "probe", "sys/bus/pci/drivers_probe", o.device().toString()));
+                    report.add(o.device() + " had no driver; re-bound to vfio-pci");
+                } catch (StepFailure ex) {
+                    report.add(o.device() + " has no driver and could not be re-bound: " + ex.getMessage());
+                }
+            }
+        }
+        if (!st.unfinished().isEmpty()) journal.compact(owned);
+        for (String r : report) log.warn("event=reconciled detail=\"{}\"", r);
+        return report;
+    }
+
+    private void write(SysfsStep s) throws StepFailure {
+        try {
+            host.write(s.path(), s.value());
+            log.debug("event=sysfs-write path=/{} value={}", s.path(), s.value().strip());
+        } catch (IOException | RuntimeException e) {
+            throw new StepFailure(s.action() + " (write " + s.value().strip() + " to /" + s.path() + "): " + e.getMessage());
+        }
+    }
+
+    private static final class StepFailure extends Exception {
+        StepFailure(String message) {
+            super(message, null, false, false);
+        }
+    }
+}
