@@ -1,0 +1,56 @@
+package io.vfiobroker.web.console;
+
+import io.vfiobroker.DaemonApplication;
+import io.vfiobroker.hostgen.HostSpec;
+import io.vfiobroker.hostgen.HostTreeGenerator;
+import org.springframework.context.ConfigurableApplicationContext;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The real daemon, in this JVM, on a random loopback port, serving a host tree this test generated —
+ * so a test can change the "hardware" under the daemon and watch the console follow.
+ */
+final class DaemonUnderTest implements AutoCloseable {
+
+    final Path root;
+    final String base;
+    private final ConfigurableApplicationContext ctx;
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    DaemonUnderTest() throws IOException {
+        Path dir = Files.createTempDirectory("vfio-console-test-");
+        root = dir.resolve("host");
+        HostTreeGenerator.generate(HostSpec.demo(), root);
+        ctx = DaemonApplication.start(
+                "--server.port=0",
+                "--server.address=127.0.0.1",
+                "--vfio-broker.root=" + root,
+                "--vfio-broker.state-dir=" + dir.resolve("state"));
+        base = "http://127.0.0.1:" + ctx.getEnvironment().getProperty("local.server.port");
+    }
+
+    /** Status of a plain request, to learn which of the newer endpoints this daemon has. */
+    int status(String method, String path, String jsonBody) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).header("Accept", "application/json");
+        b = jsonBody == null ? b.method(method, HttpRequest.BodyPublishers.noBody())
+                : b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(jsonBody));
+        return http.send(b.build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+    }
+
+    /** What sysfs would show after `echo VALUE > .../driver_override`. */
+    void writeDriverOverride(String address, String value) throws IOException {
+        Files.writeString(root.resolve("sys/bus/pci/devices/" + address + "/driver_override"), value + "\n");
+    }
+
+    @Override
+    public void close() {
+        ctx.close();
+    }
+}
