@@ -24,7 +24,7 @@ public record InterruptChips(boolean readable, Set<String> irChips) {
     private static final Pattern DEVICE_SUFFIX = Pattern.compile("-[0-9a-fA-F]{4,5}$");
 
     public InterruptChips {
-        irChips = Set.copyOf(irChips);
+        irChips = java.util.Collections.unmodifiableSortedSet(new TreeSet<>(irChips)); // sorted: stable messages
     }
 
     public static InterruptChips unreadable() {

@@ -48,16 +48,14 @@ public final class PolicyParser {
     private static final Pattern RESOURCE = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?/[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?");
     private static final Pattern ACCOUNT = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]*\\$?");
 
-    private final String source;
     private final List<PolicyError> errors = new ArrayList<>();
 
-    private PolicyParser(String source) {
-        this.source = source;
+    private PolicyParser() {
     }
 
     /** Parses and validates; throws {@link PolicyException} listing every problem. */
     public static Policy parse(String text, String source) {
-        PolicyParser p = new PolicyParser(source);
+        PolicyParser p = new PolicyParser();
         Policy policy = p.document(text);
         if (!p.errors.isEmpty() || policy == null) throw new PolicyException(source, p.errors);
         return policy;
@@ -92,7 +90,8 @@ public final class PolicyParser {
         if (!top.containsKey("version")) error(root, "version", "missing; write 'version: 1' at the top");
         else {
             Node v = top.get("version").getValueNode();
-            version = integer(v, "version", 1, 1);
+            Integer parsed = integer(v, "version", 1, 1);
+            version = parsed == null ? 0 : parsed;
         }
         Limits defaults = top.containsKey("defaults") ? limits(top.get("defaults").getValueNode(), "defaults", Limits.BUILT_IN) : Limits.BUILT_IN;
 
@@ -202,8 +201,7 @@ public final class PolicyParser {
             error(n, path, "selects nothing; give at least one criterion, or 'any: true'");
             return null;
         }
-        boolean any = m.containsKey("any") && bool(m.get("any").getValueNode(), path + ".any");
-        if (m.containsKey("any") && !any) error(m.get("any").getValueNode(), path + ".any", "'any: false' means nothing; leave it out");
+        boolean any = anyFlag(m, path);
         if (any && m.size() > 1) error(n, path, "'any: true' selects every device; other criteria beside it would be ignored, so remove them");
         List<PciAddress> addresses = list(m, "address", path, this::address);
         List<String> vds = list(m, "vendorDevice", path, (node, key) ->
@@ -239,8 +237,7 @@ public final class PolicyParser {
             error(n, path, "names nobody; give uid, gid, user, group or kubernetesResource, or 'any: true'");
             return null;
         }
-        boolean any = m.containsKey("any") && bool(m.get("any").getValueNode(), path + ".any");
-        if (m.containsKey("any") && !any) error(m.get("any").getValueNode(), path + ".any", "'any: false' means nothing; leave it out");
+        boolean any = anyFlag(m, path);
         if (any && m.size() > 1) error(n, path, "'any: true' covers everyone; other entries beside it would be ignored, so remove them");
         return new PrincipalSelector(any,
                 list(m, "uid", path, (node, key) -> integer(node, key, 0, Integer.MAX_VALUE)),
@@ -261,7 +258,8 @@ public final class PolicyParser {
         boolean unsafe = base.allowUnsafeInterrupts();
         if (m.containsKey("maxDevices")) {
             Node v = m.get("maxDevices").getValueNode();
-            max = isUnlimited(v) ? Limits.UNLIMITED : integer(v, path + ".maxDevices", 1, 1 << 20);
+            Integer parsed = isUnlimited(v) ? Integer.valueOf(Limits.UNLIMITED) : integer(v, path + ".maxDevices", 1, 1 << 20);
+            if (parsed != null) max = parsed;
         }
         if (m.containsKey("memlockPerLease")) perLease = size(m.get("memlockPerLease").getValueNode(), path + ".memlockPerLease", perLease);
         if (m.containsKey("memlockPerPrincipal")) perPrincipal = size(m.get("memlockPerPrincipal").getValueNode(), path + ".memlockPerPrincipal", perPrincipal);
@@ -396,6 +394,16 @@ public final class PolicyParser {
         if (s.equals("true")) return true;
         if (!s.equals("false")) error(n, key, "'" + s + "' is not true or false");
         return false;
+    }
+
+    private boolean anyFlag(Map<String, NodeTuple> m, String path) {
+        if (!m.containsKey("any")) return false;
+        Node v = m.get("any").getValueNode();
+        if (v instanceof ScalarNode s && s.getValue().equals("false")) {
+            error(v, path + ".any", "'any: false' means nothing; leave it out");
+            return false;
+        }
+        return bool(v, path + ".any");
     }
 
     private <E extends Enum<E>> E enumValue(Node n, String key, Class<E> type) {
