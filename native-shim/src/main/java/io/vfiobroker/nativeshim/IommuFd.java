@@ -16,6 +16,16 @@ public final class IommuFd implements AutoCloseable {
         this.context = context;
     }
 
+    /** Wraps an iommufd received from the broker. */
+    public static IommuFd adopt(OwnedFd fd, String context) {
+        return new IommuFd(fd, context);
+    }
+
+    /** An IOAS the broker already allocated in this iommufd (closing it destroys it). */
+    public Ioas ioas(int id) {
+        return new Ioas(this, id);
+    }
+
     /** Opens {@code /dev/iommu}. */
     public static IommuFd open() {
         return open(DEFAULT_PATH);

@@ -16,6 +16,11 @@ public final class VfioContainer implements DmaBackend, AutoCloseable {
         this.context = context;
     }
 
+    /** Wraps a container fd received from the broker (groups already attached, IOMMU already set). */
+    public static VfioContainer adopt(OwnedFd fd, String context) {
+        return new VfioContainer(fd, context);
+    }
+
     /** Opens {@code /dev/vfio/vfio} and checks the API version. */
     public static VfioContainer open() {
         return open(DEFAULT_PATH);
