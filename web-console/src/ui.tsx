@@ -113,6 +113,8 @@ export function ConfirmDialog<P, R>(props: {
   renderResult: (r: R) => ComponentChildren;
   /** Whether confirming is allowed after the preview failed (e.g. the endpoint has no dry run). */
   allowWithoutPreview?: boolean;
+  /** Why the previewed action must not run (e.g. the dry run lists refusals); hides the confirm button. */
+  blockedBy?: (p: P) => string | null;
   onClose: (changed: boolean) => void;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
@@ -136,7 +138,8 @@ export function ConfirmDialog<P, R>(props: {
     ref.current?.close();
     props.onClose(phase.s === 'done');
   };
-  const canConfirm = phase.s === 'ready' || (phase.s === 'previewFailed' && props.allowWithoutPreview);
+  const blocked = phase.s === 'ready' && props.blockedBy ? props.blockedBy(phase.preview) : null;
+  const canConfirm = (phase.s === 'ready' && !blocked) || (phase.s === 'previewFailed' && props.allowWithoutPreview);
   return (
     <dialog ref={ref} class="confirm" aria-label={props.title} onCancel={(e) => { e.preventDefault(); close(); }}>
       <h3>{props.title}</h3>
@@ -147,6 +150,7 @@ export function ConfirmDialog<P, R>(props: {
           {props.renderPreview((phase as any).preview as P)}
         </div>
       )}
+      {blocked && <p class="warnline" role="note">{blocked}</p>}
       {phase.s === 'previewFailed' && (
         <>
           <p>The dry run failed, so nothing is known about what this would do:</p>

@@ -7,6 +7,15 @@ import { BindDialog, BindTarget, ReleaseDialog } from './Bindings';
 
 type Dialog = { bind: BindTarget } | { release: number } | null;
 
+/** A device the broker bound (GET /api/v1/bindings): what it restores on release. */
+interface Owned {
+  device: string;
+  group: number;
+  originalDriver: string | null;
+  originalOverride: string | null;
+  since: string;
+}
+
 function DriverCell({ d }: { d: Device }) {
   return (
     <td class="driver" data-driver={d.driver ?? ''}>
@@ -16,7 +25,7 @@ function DriverCell({ d }: { d: Device }) {
   );
 }
 
-function DeviceRow({ d, group, vf, dim, onAction }: { d: Device; group?: Group; vf?: boolean; dim?: boolean; onAction: (x: Dialog) => void }) {
+function DeviceRow({ d, group, owned, vf, dim, onAction }: { d: Device; group?: Group; owned?: Owned; vf?: boolean; dim?: boolean; onAction: (x: Dialog) => void }) {
   const reasons = protectedReasons(d);
   const bridge = d.pciClass.startsWith('0604') || d.pciClass.startsWith('0600');
   const bound = d.driver === 'vfio-pci';
@@ -46,6 +55,11 @@ function DeviceRow({ d, group, vf, dim, onAction }: { d: Device; group?: Group; 
           </div>
         )}
         {d.bootVga && <Badge kind="warn">boot VGA</Badge>}
+        {owned && (
+          <div class="owned">
+            bound by the broker since {owned.since}; restores {owned.originalDriver ?? 'no driver'}
+          </div>
+        )}
         {reasons.map((r) => (
           <div class="protected">
             <Badge kind="bad">protected</Badge> {r}
@@ -71,6 +85,8 @@ function DeviceRow({ d, group, vf, dim, onAction }: { d: Device; group?: Group; 
 export function Devices() {
   const devices = useResource<Device[]>('/api/v1/devices');
   const groups = useResource<Group[]>('/api/v1/groups');
+  const owned = useResource<Owned[]>('/api/v1/bindings');
+  const ownedBy = useMemo(() => new Map((Array.isArray(owned.data) ? owned.data : []).map((o) => [o.device, o])), [owned.data]);
   const [query, setQuery] = useState(() => new URLSearchParams(location.hash.split('?')[1] ?? '').get('q') ?? '');
   const [dialog, setDialog] = useState<Dialog>(null);
   const groupById = useMemo(() => new Map((groups.data ?? []).map((g) => [g.id, g])), [groups.data]);
@@ -81,6 +97,7 @@ export function Devices() {
     if (changed) {
       devices.reload();
       groups.reload();
+      owned.reload();
     }
   };
   const quick = ['driver:vfio-pci', 'driver:none', 'class:ethernet', 'class:nvme', 'numa:0', 'numa:1'];
@@ -118,9 +135,9 @@ export function Devices() {
               <tbody>
                 {tree.map((n) => (
                   <>
-                    <DeviceRow d={n.device} group={groupById.get(n.device.iommuGroup ?? -1)} dim={!n.matched} onAction={setDialog} />
+                    <DeviceRow d={n.device} owned={ownedBy.get(n.device.address)} group={groupById.get(n.device.iommuGroup ?? -1)} dim={!n.matched} onAction={setDialog} />
                     {n.vfs.map((vf) => (
-                      <DeviceRow d={vf} vf group={groupById.get(vf.iommuGroup ?? -1)} onAction={setDialog} />
+                      <DeviceRow d={vf} vf owned={ownedBy.get(vf.address)} group={groupById.get(vf.iommuGroup ?? -1)} onAction={setDialog} />
                     ))}
                   </>
                 ))}

@@ -130,19 +130,21 @@ class ConsoleBrowserTest {
 
     @Test
     void aChangeOnTheHostArrivesWithoutReloadingThePage() throws Exception {
+        // A VF no other test binds: the change is made under the daemon, straight in its sysfs tree.
+        String vf = "0000:07:02.3";
         open("devices");
-        Locator edu = page.locator("tr[data-address='0000:06:00.0']");
-        assertThat(edu).isVisible();
-        assertThat(edu).not().containsText("override");
+        Locator row = page.locator("tr[data-address='" + vf + "']");
+        assertThat(row).isVisible();
+        assertThat(row).not().containsText("override");
         page.evaluate("window.__sameDocument = true");
         assertThat(page.locator(".live")).hasAttribute("data-live", Pattern.compile("sse|polling"));
         try {
-            daemon.writeDriverOverride("0000:06:00.0", "vfio-pci");
-            assertThat(edu).containsText("override vfio-pci");
+            daemon.writeDriverOverride(vf, "vfio-pci");
+            assertThat(row).containsText("override vfio-pci");
         } finally {
-            daemon.writeDriverOverride("0000:06:00.0", "(null)");
+            daemon.writeDriverOverride(vf, "(null)");
         }
-        assertThat(edu).not().containsText("override");
+        assertThat(row).not().containsText("override");
         // Still the same document: the update came in live, not by a reload.
         assertThat((Boolean) page.evaluate("window.__sameDocument === true")).isTrue();
     }
@@ -185,20 +187,87 @@ class ConsoleBrowserTest {
     }
 
     @Test
-    void bindingAGroupShowsTheDryRunThenChangesTheDriver() throws Exception {
+    void bindingAGroupShowsTheDryRunThenChangesTheDriverAndReleaseRestoresIt() throws Exception {
         Assumptions.assumeTrue(has("POST", "/api/v1/bindings", "{\"group\":11,\"dryRun\":true}"),
                 "POST /api/v1/bindings is not on this daemon yet");
         open("devices");
         Locator edu = page.locator("tr[data-address='0000:06:00.0']");
-        assertThat(edu.locator("td.driver")).not().containsText("vfio-pci");
+        Locator driver = edu.locator("td.driver");
+        assertThat(driver).hasAttribute("data-driver", "");
         edu.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Bind 0000:06:00.0")).click();
         Locator dialog = page.getByRole(AriaRole.DIALOG);
         assertThat(dialog).containsText("What will happen");
-        assertThat(dialog).containsText("driver_override");
+        assertThat(dialog).containsText("sys/bus/pci/devices/0000:06:00.0/driver_override");
+        assertThat(dialog).containsText("drivers_probe");
         shot("bind-dialog");
+        // Nothing is written before the confirmation.
+        assertThat(driver).hasAttribute("data-driver", "");
         dialog.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Bind").setExact(true)).click();
-        assertThat(dialog).containsText("Done");
+        assertThat(dialog.locator(".result")).containsText("Done");
         dialog.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Close")).click();
-        assertThat(edu.locator("td.driver")).hasText("vfio-pci");
+        assertThat(driver).hasAttribute("data-driver", "vfio-pci");
+        assertThat(edu).containsText("bound by the broker");
+
+        edu.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Release group of 0000:06:00.0")).click();
+        assertThat(dialog).containsText("release");
+        dialog.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Release").setExact(true)).click();
+        assertThat(dialog.locator(".result")).containsText("Done");
+        dialog.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Close")).click();
+        assertThat(driver).hasAttribute("data-driver", "");
+    }
+
+    @Test
+    void aRefusedBindShowsWhyAndCannotBeConfirmed() throws Exception {
+        Assumptions.assumeTrue(has("POST", "/api/v1/bindings", "{\"group\":11,\"dryRun\":true}"),
+                "POST /api/v1/bindings is not on this daemon yet");
+        // The boot NVMe holds "/": protected, so the dry run lists a refusal.
+        open("devices");
+        page.locator("tr[data-address='0000:01:00.0']").getByRole(AriaRole.BUTTON,
+                new Locator.GetByRoleOptions().setName("Bind 0000:01:00.0")).click();
+        Locator dialog = page.getByRole(AriaRole.DIALOG);
+        assertThat(dialog.getByRole(AriaRole.ALERT)).containsText("Refused");
+        assertThat(dialog.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Bind").setExact(true))).hasCount(0);
+        shot("bind-refused");
+        dialog.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Cancel")).click();
+        assertThat(page.locator("tr[data-address='0000:01:00.0'] td.driver")).hasAttribute("data-driver", "nvme");
+    }
+
+    @Test
+    void policyExplainAnswersAndABadAddressIsExplainedReadably() throws Exception {
+        Assumptions.assumeTrue(has("GET", "/api/v1/policy", null), "GET /api/v1/policy is not on this daemon yet");
+        open("policy");
+        Locator form = page.locator("form.explain");
+        form.getByLabel("PCI address").fill("0000:06:00.0");
+        form.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Explain")).click();
+        assertThat(page.locator(".answer")).containsText("allowed");
+        assertThat(page.locator(".answer")).containsText("lab-edu");
+        shot("policy-explain");
+        form.getByLabel("PCI address").fill("06:00");
+        form.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Explain")).click();
+        assertThat(page.getByRole(AriaRole.ALERT)).containsText("invalid PCI address '06:00'");
+        assertThat(page.getByRole(AriaRole.ALERT)).containsText("HTTP 400 from POST /api/v1/policy/explain");
+    }
+
+    @Test
+    void reloadingABrokenPolicyShowsItsErrorsAndKeepsTheOldOne() throws Exception {
+        Assumptions.assumeTrue(has("GET", "/api/v1/policy", null), "GET /api/v1/policy is not on this daemon yet");
+        open("policy");
+        assertThat(page.locator("section").first()).containsText("loaded");
+        try {
+            Files.writeString(daemon.policyFile, "version: 1\nrules:\n  - name: typo\n    acton: allow\n");
+            page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Reload policy…")).click();
+            Locator dialog = page.getByRole(AriaRole.DIALOG);
+            assertThat(dialog).containsText("What will happen");
+            dialog.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Reload").setExact(true)).click();
+            assertThat(dialog.getByRole(AriaRole.ALERT)).containsText("HTTP 422 from POST /api/v1/policy/reload");
+            dialog.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Close")).click();
+            Locator errors = page.locator("section").first().getByRole(AriaRole.ALERT);
+            assertThat(errors).containsText("Validation errors");
+            assertThat(errors).containsText("acton");
+            shot("policy-rejected");
+        } finally {
+            Files.writeString(daemon.policyFile, DaemonUnderTest.GOOD_POLICY);
+            daemon.status("POST", "/api/v1/policy/reload", "{}");
+        }
     }
 }

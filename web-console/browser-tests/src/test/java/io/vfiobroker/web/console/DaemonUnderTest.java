@@ -20,6 +20,7 @@ import java.nio.file.Path;
 final class DaemonUnderTest implements AutoCloseable {
 
     final Path root;
+    final Path policyFile;
     final String base;
     private final ConfigurableApplicationContext ctx;
     private final HttpClient http = HttpClient.newHttpClient();
@@ -28,13 +29,32 @@ final class DaemonUnderTest implements AutoCloseable {
         Path dir = Files.createTempDirectory("vfio-console-test-");
         root = dir.resolve("host");
         HostTreeGenerator.generate(HostSpec.demo(), root);
+        policyFile = dir.resolve("policy.yaml");
+        Files.writeString(policyFile, GOOD_POLICY);
         ctx = DaemonApplication.start(
                 "--server.port=0",
                 "--server.address=127.0.0.1",
                 "--vfio-broker.root=" + root,
-                "--vfio-broker.state-dir=" + dir.resolve("state"));
+                // The generated tree reacts to sysfs writes (bind, unbind, drivers_probe) as a kernel would.
+                "--vfio-broker.simulate-kernel=true",
+                "--vfio-broker.state-dir=" + dir.resolve("state"),
+                "--vfio-broker.policy-file=" + policyFile,
+                // Reloads only when a test asks for one (the console's reload button).
+                "--vfio-broker.policy-watch=false",
+                "--vfio-broker.policy-sighup=false");
         base = "http://127.0.0.1:" + ctx.getEnvironment().getProperty("local.server.port");
     }
+
+    static final String GOOD_POLICY = """
+            version: 1
+            rules:
+              - name: lab-edu
+                action: allow
+                devices:
+                  vendorDevice: "1234:11e8"
+                principals:
+                  uid: 1000
+            """;
 
     /** Status of a plain request, to learn which of the newer endpoints this daemon has. */
     int status(String method, String path, String jsonBody) throws Exception {
