@@ -29,7 +29,8 @@ public class PolicyController {
     public record PolicyView(String source, LoadStatus status, String text) {
     }
 
-    public record ExplainRequest(Integer uid, Integer gid, List<Integer> groups, String userName, String kubernetesResource,
+    /** uid and gid are taken as any JSON value so that "abc" is refused in our words, not a parser's. */
+    public record ExplainRequest(Object uid, Object gid, List<Integer> groups, String userName, String kubernetesResource,
                                  String address) {
     }
 
@@ -40,11 +41,22 @@ public class PolicyController {
 
     @PostMapping("/explain")
     public ExplanationView explain(@RequestBody ExplainRequest req) {
-        if (req.uid() == null) throw new IllegalArgumentException("explain needs a uid");
-        if (req.gid() == null) throw new IllegalArgumentException("explain needs a gid");
+        int uid = id("uid", req.uid());
+        int gid = id("gid", req.gid());
         PciAddress a = PciAddress.parse(req.address());
-        Principal p = new Principal(req.uid(), req.gid(), req.groups(), req.userName(), req.kubernetesResource());
+        Principal p = new Principal(uid, gid, req.groups(), req.userName(), req.kubernetesResource());
         return ExplanationView.of(policy.explain(p, a));
+    }
+
+    private static int id(String what, Object v) {
+        if (v == null) throw new IllegalArgumentException("explain needs a " + what);
+        try {
+            int n = Integer.parseInt(v.toString());
+            if (n >= 0) return n;
+        } catch (NumberFormatException e) {
+            // fall through to the sentence below
+        }
+        throw new IllegalArgumentException("invalid " + what + " '" + v + "': expected a non-negative whole number");
     }
 
     /** 200 when the file is in force (or absent: default deny), 422 when it was rejected and the old one stays. */
