@@ -52,7 +52,7 @@ E2E_KERNEL='$kernel'
 E2E_IOMMU='$iommu'
 E2E_JAVA_HOME='$java_home'
 E2E_JDK_SHARE='$jdk_share'
-E2E_GUEST_TIMEOUT='$((timeout_s - 20))'
+E2E_GUEST_TIMEOUT='$(( timeout_s > 40 ? timeout_s - 20 : timeout_s / 2 ))'
 ENV
 
 log "boot $kernel iommu=$iommu scenario=$scenario (timeout ${timeout_s}s)"

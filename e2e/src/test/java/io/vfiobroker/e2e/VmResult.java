@@ -19,7 +19,7 @@ public record VmResult(Kernel kernel, Iommu iommu, String scenario, Path dir, in
     public VmResult requireSuccess() {
         if (exitCode != 0) {
             String why = switch (exitCode) {
-                case 124 -> "the VM hit its timeout";
+                case 124 -> "timed out (the VM, or the scenario inside it: see scenario.log)";
                 case 125 -> "the guest ended without writing an exit status (init failed or kernel panicked)";
                 default -> "the scenario exited with " + exitCode;
             };
