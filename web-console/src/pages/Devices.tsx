@@ -16,6 +16,8 @@ interface Owned {
   since: string;
 }
 
+const isBridge = (d: Device) => d.pciClass.startsWith('0604') || d.pciClass.startsWith('0600');
+
 function DriverCell({ d }: { d: Device }) {
   return (
     <td class="driver" data-driver={d.driver ?? ''}>
@@ -27,7 +29,7 @@ function DriverCell({ d }: { d: Device }) {
 
 function DeviceRow({ d, group, owned, vf, dim, onAction }: { d: Device; group?: Group; owned?: Owned; vf?: boolean; dim?: boolean; onAction: (x: Dialog) => void }) {
   const reasons = protectedReasons(d);
-  const bridge = d.pciClass.startsWith('0604') || d.pciClass.startsWith('0600');
+  const bridge = isBridge(d);
   const bound = d.driver === 'vfio-pci';
   return (
     <tr class={`${vf ? 'vf' : ''} ${dim ? 'dim' : ''}`} data-address={d.address}>
@@ -90,7 +92,12 @@ export function Devices() {
   const [query, setQuery] = useState(() => new URLSearchParams(location.hash.split('?')[1] ?? '').get('q') ?? '');
   const [dialog, setDialog] = useState<Dialog>(null);
   const groupById = useMemo(() => new Map((groups.data ?? []).map((g) => [g.id, g])), [groups.data]);
-  const tree = useMemo(() => deviceTree(devices.data ?? [], query), [devices.data, query]);
+  // Root ports and host bridges are rarely what an admin looks for: hidden unless asked.
+  const [bridges, setBridges] = useState(false);
+  const visible = useMemo(() => (devices.data ?? []).filter((d) => bridges || !isBridge(d)), [devices.data, bridges]);
+  const tree = useMemo(() => deviceTree(visible, query), [visible, query]);
+  const byAddr = useMemo(() => new Map((devices.data ?? []).map((d) => [d.address, d])), [devices.data]);
+  const members = (g: Group) => g.devices.map((a) => byAddr.get(a)).filter((d): d is Device => d !== undefined);
   const shown = tree.reduce((n, t) => n + (t.matched ? 1 : 0) + t.vfs.length, 0);
   const done = (changed: boolean) => {
     setDialog(null);
@@ -117,6 +124,9 @@ export function Devices() {
             {q}
           </button>
         ))}
+        <label class="toggle">
+          <input type="checkbox" checked={bridges} onChange={(e) => setBridges((e.target as HTMLInputElement).checked)} /> show bridges
+        </label>
         {query && (
           <button class="chip" onClick={() => setQuery('')}>
             clear
@@ -155,18 +165,25 @@ export function Devices() {
                 <tr><th>Group</th><th>Devices</th><th>Viable</th><th>Blockers</th><th></th></tr>
               </thead>
               <tbody>
-                {gs.map((g) => (
-                  <tr data-group={g.id}>
-                    <td>{g.id}</td>
-                    <td class="mono">{g.devices.join(', ')}</td>
-                    <td>{g.viable ? <Badge kind="ok">viable</Badge> : <Badge kind="muted">no</Badge>}</td>
-                    <td class="small">{g.blockers.length ? g.blockers.join('; ') : <span class="muted">none</span>}</td>
-                    <td class="actions">
-                      <button onClick={() => setDialog({ bind: { group: g.id } })} aria-label={`Bind group ${g.id}`}>Bind…</button>
-                      <button onClick={() => setDialog({ release: g.id })} aria-label={`Release group ${g.id}`}>Release…</button>
-                    </td>
-                  </tr>
-                ))}
+                {gs
+                  .filter((g) => bridges || !members(g).every(isBridge))
+                  .map((g) => {
+                    const ms = members(g);
+                    const canBind = ms.some((d) => !isBridge(d) && d.driver !== 'vfio-pci');
+                    const canRelease = ms.some((d) => d.driver === 'vfio-pci');
+                    return (
+                      <tr data-group={g.id}>
+                        <td>{g.id}</td>
+                        <td class="mono">{g.devices.join(', ')}</td>
+                        <td>{g.viable ? <Badge kind="ok">viable</Badge> : <Badge kind="muted">no</Badge>}</td>
+                        <td class="small">{g.blockers.length ? g.blockers.join('; ') : <span class="muted">none</span>}</td>
+                        <td class="actions">
+                          {canBind && <button onClick={() => setDialog({ bind: { group: g.id } })} aria-label={`Bind group ${g.id}`}>Bind…</button>}
+                          {canRelease && <button onClick={() => setDialog({ release: g.id })} aria-label={`Release group ${g.id}`}>Release…</button>}
+                        </td>
+                      </tr>
+                    );
+                  })}
               </tbody>
             </table>
           </Section>

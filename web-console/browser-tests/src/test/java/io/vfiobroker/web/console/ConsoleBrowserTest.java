@@ -107,11 +107,16 @@ class ConsoleBrowserTest {
         assertThat(rows.first()).isVisible();
         int all = rows.count();
         assertThat(all).isGreaterThan(15);
+        // Bridges are hidden until asked for.
+        assertThat(page.locator("tr[data-address='0000:00:01.0']")).hasCount(0);
+        page.getByLabel("show bridges").check();
+        assertThat(page.locator("tr[data-address='0000:00:01.0']")).containsText("PCI bridge");
+        page.getByLabel("show bridges").uncheck();
         // VFs sit right under their PF.
         assertThat(page.locator("tr[data-address='0000:07:00.0'] + tr")).hasAttribute("data-address", "0000:07:02.0");
         assertThat(page.locator("tr[data-address='0000:07:02.0']")).hasClass(Pattern.compile("\\bvf\\b"));
         assertThat(page.locator("tr[data-address='0000:07:00.0']")).containsText("SR-IOV PF: 4/");
-        shot("devices");
+        page.screenshot(new Page.ScreenshotOptions().setPath(SHOTS.resolve("devices.png")).setFullPage(true));
 
         page.getByLabel("Filter devices").fill("nvme");
         assertThat(rows).hasCount(2);
