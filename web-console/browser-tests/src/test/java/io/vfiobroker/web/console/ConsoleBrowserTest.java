@@ -134,24 +134,48 @@ class ConsoleBrowserTest {
     }
 
     @Test
-    void aChangeOnTheHostArrivesWithoutReloadingThePage() throws Exception {
-        // A VF no other test binds: the change is made under the daemon, straight in its sysfs tree.
+    void aChangeMadeElsewhereArrivesWithoutReloadingThePage() throws Exception {
+        // A VF no other test touches, changed behind the page's back: by another REST client when the daemon
+        // can bind (which its event stream, once there, reports), else straight in the sysfs tree.
         String vf = "0000:07:02.3";
+        boolean rest = has("POST", "/api/v1/bindings", "{\"group\":17,\"dryRun\":true}");
         open("devices");
         Locator row = page.locator("tr[data-address='" + vf + "']");
-        assertThat(row).isVisible();
-        assertThat(row).not().containsText("override");
+        Locator driver = row.locator("td.driver");
+        assertThat(driver).hasAttribute("data-driver", "iavf");
         page.evaluate("window.__sameDocument = true");
         assertThat(page.locator(".live")).hasAttribute("data-live", Pattern.compile("sse|polling"));
-        try {
-            daemon.writeDriverOverride(vf, "vfio-pci");
-            assertThat(row).containsText("override vfio-pci");
-        } finally {
-            daemon.writeDriverOverride(vf, "(null)");
+        if (rest) {
+            assertThat(daemon.status("POST", "/api/v1/bindings", "{\"address\":\"" + vf + "\",\"dryRun\":false}")).isEqualTo(200);
+            try {
+                assertThat(driver).hasAttribute("data-driver", "vfio-pci");
+            } finally {
+                assertThat(daemon.status("DELETE", "/api/v1/bindings/17", null)).isEqualTo(200);
+            }
+            assertThat(driver).hasAttribute("data-driver", "iavf");
+        } else {
+            try {
+                daemon.writeDriverOverride(vf, "vfio-pci");
+                assertThat(row).containsText("override vfio-pci");
+            } finally {
+                daemon.writeDriverOverride(vf, "(null)");
+            }
+            assertThat(row).not().containsText("override");
         }
-        assertThat(row).not().containsText("override");
         // Still the same document: the update came in live, not by a reload.
         assertThat((Boolean) page.evaluate("window.__sameDocument === true")).isTrue();
+    }
+
+    @Test
+    void serverSentEventsAreFollowedAndShownInTheHeader() {
+        // The daemon's stream is not there yet: this stands in for it, only to check the console's side.
+        page.route("**/api/v1/events", r -> r.fulfill(new com.microsoft.playwright.Route.FulfillOptions()
+                .setStatus(200).setContentType("text/event-stream")
+                .setBody("event: binding\ndata: {\"type\":\"bound\",\"group\":11}\n\n")));
+        page.navigate(daemon.base + "/console/#/overview");
+        Locator live = page.locator(".live");
+        assertThat(live).hasAttribute("data-live", "sse");
+        assertThat(live).containsText("bound 11");
     }
 
     @Test
