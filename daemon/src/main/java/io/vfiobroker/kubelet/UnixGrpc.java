@@ -1,0 +1,48 @@
+package io.vfiobroker.kubelet;
+
+import io.grpc.BindableService;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.NettyServerBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/** gRPC over Unix domain sockets (the kubelet speaks nothing else to device plugins), on one shared epoll loop. */
+public final class UnixGrpc implements AutoCloseable {
+
+    private final EventLoopGroup loop;
+
+    public UnixGrpc(int threads) {
+        this.loop = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
+    }
+
+    public Server serve(Path socket, BindableService... services) throws IOException {
+        NettyServerBuilder b = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+                .channelType(EpollServerDomainSocketChannel.class)
+                .bossEventLoopGroup(loop)
+                .workerEventLoopGroup(loop);
+        for (BindableService s : services) b.addService(s);
+        return b.build().start();
+    }
+
+    public ManagedChannel connect(Path socket) {
+        return NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+                .channelType(EpollDomainSocketChannel.class)
+                .eventLoopGroup(loop)
+                .usePlaintext()
+                .build();
+    }
+
+    @Override
+    public void close() {
+        loop.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}
