@@ -57,7 +57,12 @@ public final class PolicyParser {
     public static Policy parse(String text, String source) {
         PolicyParser p = new PolicyParser();
         Policy policy = p.document(text);
-        if (!p.errors.isEmpty() || policy == null) throw new PolicyException(source, p.errors);
+        if (!p.errors.isEmpty() || policy == null) {
+            // In file order, as someone fixing it reads: checks run section by section, not top to bottom.
+            List<PolicyError> sorted = new ArrayList<>(p.errors);
+            sorted.sort(java.util.Comparator.comparingInt(PolicyError::line).thenComparingInt(PolicyError::column));
+            throw new PolicyException(source, sorted);
+        }
         return policy;
     }
 
@@ -198,7 +203,8 @@ public final class PolicyParser {
         Map<String, NodeTuple> m = mapping(n, path, SELECTOR);
         if (m == null) return null;
         if (m.isEmpty()) {
-            error(n, path, "selects nothing; give at least one criterion, or 'any: true'");
+            // An unknown key has been reported already; one error per mistake.
+            if (((MappingNode) n).getValue().isEmpty()) error(n, path, "selects nothing; give at least one criterion, or 'any: true'");
             return null;
         }
         boolean any = anyFlag(m, path);
@@ -234,7 +240,7 @@ public final class PolicyParser {
         Map<String, NodeTuple> m = mapping(n, path, PRINCIPALS);
         if (m == null) return null;
         if (m.isEmpty()) {
-            error(n, path, "names nobody; give uid, gid, user, group or kubernetesResource, or 'any: true'");
+            if (((MappingNode) n).getValue().isEmpty()) error(n, path, "names nobody; give uid, gid, user, group or kubernetesResource, or 'any: true'");
             return null;
         }
         boolean any = anyFlag(m, path);
