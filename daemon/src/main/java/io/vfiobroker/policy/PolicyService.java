@@ -41,6 +41,8 @@ public final class PolicyService implements AutoCloseable {
     private volatile Thread watcher;
     private volatile WatchService watchService;
     private volatile boolean closed;
+    private sun.misc.SignalHandler sighup;
+    private sun.misc.SignalHandler previousSighup;
 
     public PolicyService(Path file, InventoryScanner scanner) {
         this.file = file.toAbsolutePath().normalize();
@@ -188,12 +190,15 @@ public final class PolicyService implements AutoCloseable {
     }
 
     /** Reloads on SIGHUP, the daemon convention. False when the JVM would not let us (e.g. run with -Xrs). */
-    public boolean installSighup() {
+    public synchronized boolean installSighup() {
+        if (sighup != null || closed) return sighup != null;
         try {
-            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> {
+            sun.misc.SignalHandler mine = sig -> {
                 log.info("event=policy-sighup source={}", file);
                 reload();
-            });
+            };
+            previousSighup = sun.misc.Signal.handle(new sun.misc.Signal("HUP"), mine);
+            sighup = mine;
             return true;
         } catch (IllegalArgumentException | UnsupportedOperationException e) {
             log.warn("event=policy-sighup-unavailable reason=\"{}\"", e.getMessage());
@@ -202,8 +207,15 @@ public final class PolicyService implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         closed = true;
+        if (sighup != null) {
+            // Hand SIGHUP back only if nobody replaced us meanwhile (tests start several contexts in one JVM).
+            sun.misc.Signal hup = new sun.misc.Signal("HUP");
+            sun.misc.SignalHandler current = sun.misc.Signal.handle(hup, previousSighup);
+            if (current != sighup) sun.misc.Signal.handle(hup, current);
+            sighup = null;
+        }
         Thread t = watcher;
         if (t != null) t.interrupt();
         WatchService ws = watchService;

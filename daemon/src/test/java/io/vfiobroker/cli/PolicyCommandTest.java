@@ -120,4 +120,18 @@ class PolicyCommandTest {
         assertThat(run("policy", "explain", "--uid", "1000", "--policy", bad.toString(), "--root", root.toString(), "0000:01:00.0")).isEqualTo(1);
         assertThat(err.toString()).contains("line 1, column 10, version: 3 is out of range");
     }
+
+    @Test
+    void explainWorksReadOnlyOnThisMachinesRealRoot() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/sys/bus/pci/devices")), "no PCI sysfs here");
+        String first;
+        try (var s = Files.list(Path.of("/sys/bus/pci/devices"))) {
+            first = s.map(p -> p.getFileName().toString()).sorted().findFirst().orElse(null);
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(first != null, "no PCI devices here");
+        Path p = policy("version: 1\nrules:\n  - {name: all, action: allow, devices: {any: true}, principals: {uid: 0}}\n");
+        int code = run("policy", "explain", "--uid", "0", "--gid", "0", "--policy", p.toString(), "--root", "/", first);
+        assertThat(code).as(out + "\n" + err).isIn(0, 1);
+        assertThat(out.toString()).matches("(?s)(ALLOWED|REFUSED) \\(rule all\\)\n  .*interrupts: .*");
+    }
 }
