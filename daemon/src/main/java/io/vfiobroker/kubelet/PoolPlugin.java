@@ -73,7 +73,7 @@ final class PoolPlugin extends DevicePluginGrpc.DevicePluginImplBase {
         for (PoolDevice d : list) next.put(d.id(), d);
         if (next.equals(devices)) return false;
         Map<String, PoolDevice> before = devices;
-        devices = Map.copyOf(next);
+        devices = java.util.Collections.unmodifiableMap(next); // address order, as listed
         for (PoolDevice d : list) {
             PoolDevice old = before.get(d.id());
             if (old == null || old.healthy() != d.healthy()) {
