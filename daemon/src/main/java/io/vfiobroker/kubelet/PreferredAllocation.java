@@ -33,8 +33,12 @@ final class PreferredAllocation {
         Map<Integer, List<PoolDevice>> byNode = candidates.stream().collect(Collectors.groupingBy(nodeOf, TreeMap::new, Collectors.toList()));
         List<Integer> nodeOrder = new ArrayList<>(byNode.keySet());
         int need = size - chosen.size();
+        // Rank nodes by a dry run: can it hold the request, and how many groups would it split?
+        Map<Integer, Integer> splits = new java.util.HashMap<>();
+        for (int n : nodeOrder) splits.put(n, takeGroups(byNode.get(n), new LinkedHashSet<>(chosen), size, known));
         nodeOrder.sort(Comparator.<Integer>comparingInt(n -> mustNodes.size() == 1 && mustNodes.contains(n) ? 0 : 1)
                 .thenComparingInt(n -> byNode.get(n).size() >= need ? 0 : 1)
+                .thenComparingInt(splits::get)
                 .thenComparingInt(n -> -byNode.get(n).size())
                 .thenComparingInt(n -> n));
 
@@ -50,7 +54,9 @@ final class PreferredAllocation {
         return List.copyOf(chosen);
     }
 
-    private static void takeGroups(List<PoolDevice> onNode, Set<String> chosen, int size, Map<String, PoolDevice> known) {
+    /** Adds devices group by group; returns how many groups it had to split. */
+    private static int takeGroups(List<PoolDevice> onNode, Set<String> chosen, int size, Map<String, PoolDevice> known) {
+        int split = 0;
         Map<Object, List<PoolDevice>> groups = onNode.stream().collect(Collectors.groupingBy(
                 d -> d.group() == null ? (Object) d.id() : d.group(), java.util.LinkedHashMap::new, Collectors.toList()));
         Set<Integer> chosenGroups = chosen.stream().map(known::get).filter(d -> d != null && d.group() != null)
@@ -65,10 +71,13 @@ final class PreferredAllocation {
                             .thenComparingInt(e -> e.getValue().size() <= need ? -e.getValue().size() : e.getValue().size())
                             .thenComparing(e -> e.getValue().get(0).address()))
                     .map(Map.Entry::getKey).orElseThrow();
-            for (PoolDevice d : groups.remove(pick)) {
+            List<PoolDevice> members = groups.remove(pick);
+            if (members.size() > size - chosen.size()) split++;
+            for (PoolDevice d : members) {
                 if (chosen.size() >= size) break;
                 chosen.add(d.id());
             }
         }
+        return split;
     }
 }
