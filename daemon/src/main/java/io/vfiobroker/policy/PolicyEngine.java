@@ -70,7 +70,7 @@ public final class PolicyEngine {
         if (deny != null) {
             decision = new Decision.Refused(subject + " is refused by deny rule '" + deny.name() + "' (line " + deny.line() + ")", deny.name());
         } else if (allow == null) {
-            decision = new Decision.Refused("no rule grants " + subject + ": default deny", Decision.DEFAULT_DENY);
+            decision = new Decision.Refused("no rule grants " + subject + ", so " + Decision.DEFAULT_DENY + " refuses it", Decision.DEFAULT_DENY);
         } else {
             decision = grant(allow, subject, irq, inventory.kernel());
         }

@@ -52,7 +52,7 @@ class PolicyEngineTest {
     void nobodyElseGetsIt_defaultDeny() {
         Path root = Hosts.generate(dir.resolve("h"), HostSpec.Iommu.INTEL_IR);
         Decision d = decide(root, EDU_FOR_ALICE, Principal.of(1001, 1001), Hosts.EDU);
-        assertThat(d).isEqualTo(new Decision.Refused("no rule grants 0000:01:00.0 for uid 1001 (bob), gid 1001: default deny", "default-deny"));
+        assertThat(d).isEqualTo(new Decision.Refused("no rule grants 0000:01:00.0 for uid 1001 (bob), gid 1001, so default-deny refuses it", "default-deny"));
         assertThat(decide(root, EDU_FOR_ALICE, Principal.of(1000, 1000), Hosts.VF0).rule()).isEqualTo(Decision.DEFAULT_DENY);
     }
 
