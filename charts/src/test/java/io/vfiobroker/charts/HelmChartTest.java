@@ -1,0 +1,158 @@
+package io.vfiobroker.charts;
+
+import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.LintResult;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.yaml.snakeyaml.Yaml;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** charts/vfio-broker, linted and rendered by real Helm, the output read back as Kubernetes objects. */
+class HelmChartTest {
+
+    static final Path CHART = Path.of(System.getProperty("chart.dir", "vfio-broker")).toAbsolutePath();
+
+    @TempDir
+    Path dir;
+
+    @SuppressWarnings("unchecked")
+    static <T> T at(Object node, String... path) {
+        Object o = node;
+        for (String p : path) {
+            if (o instanceof Map<?, ?> m) o = m.get(p);
+            else if (o instanceof List<?> l) o = l.get(Integer.parseInt(p));
+            else throw new AssertionError("no " + String.join(".", path) + " (stopped at " + p + ")");
+        }
+        return (T) o;
+    }
+
+    static List<Map<String, Object>> objects(String rendered) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Object o : new Yaml().loadAll(rendered)) {
+            if (o instanceof Map<?, ?>) {
+                @SuppressWarnings("unchecked") Map<String, Object> m = (Map<String, Object>) o;
+                assertThat(m).containsKeys("apiVersion", "kind", "metadata");
+                out.add(m);
+            }
+        }
+        return out;
+    }
+
+    static Map<String, Object> one(List<Map<String, Object>> objs, String kind) {
+        List<Map<String, Object>> found = objs.stream().filter(o -> kind.equals(o.get("kind"))).toList();
+        assertThat(found).as(kind).hasSize(1);
+        return found.get(0);
+    }
+
+    private Path values(String yaml) throws Exception {
+        Path f = dir.resolve("values-" + System.nanoTime() + ".yaml");
+        Files.writeString(f, yaml);
+        return f;
+    }
+
+    @Test
+    void theChartLintsCleanInStrictMode() {
+        LintResult r = new Helm(CHART).lint().strict().call();
+        assertThat(r.isFailed()).as(String.join("\n", r.getMessages())).isFalse();
+    }
+
+    @Test
+    void defaultValuesRenderAPrivilegedDaemonSetWithTheHostMountsProbesAndNoHostPid() {
+        List<Map<String, Object>> objs = objects(new Helm(CHART).template().withName("vb").withNamespace("vfio").call());
+        assertThat(objs).extracting(o -> (String) o.get("kind")).containsExactlyInAnyOrder("ServiceAccount", "ConfigMap", "DaemonSet");
+
+        Map<String, Object> ds = one(objs, "DaemonSet");
+        assertThat((String) at(ds, "apiVersion")).isEqualTo("apps/v1");
+        Map<String, Object> pod = at(ds, "spec", "template", "spec");
+        assertThat((Boolean) pod.get("hostPID")).as("device-node pools need no host PID namespace").isFalse();
+        assertThat((Boolean) pod.get("automountServiceAccountToken")).isFalse();
+        assertThat((String) pod.get("priorityClassName")).isEqualTo("system-node-critical");
+        Map<String, Object> c = at(pod, "containers", "0");
+        assertThat((Boolean) at(c, "securityContext", "privileged")).isTrue();
+        assertThat((String) c.get("image")).isEqualTo("ghcr.io/vfio-broker/vfio-broker:0.1.0");
+        assertThat((List<String>) c.get("args")).containsExactly("daemon", "--config", "/etc/vfio-broker/daemon/daemon.yaml");
+        for (String probe : List.of("startupProbe", "livenessProbe", "readinessProbe")) {
+            assertThat((String) at(c, probe, "httpGet", "path")).startsWith("/actuator/health/");
+            assertThat((String) at(c, probe, "httpGet", "port")).isEqualTo("metrics");
+        }
+        assertThat((Integer) at(c, "ports", "0", "containerPort")).isEqualTo(8081);
+
+        Map<String, String> mounts = new java.util.HashMap<>();
+        for (Map<String, Object> m : (List<Map<String, Object>>) c.get("volumeMounts")) mounts.put((String) m.get("name"), (String) m.get("mountPath"));
+        assertThat(mounts).containsEntry("sys", "/sys").containsEntry("dev", "/dev")
+                .containsEntry("device-plugins", "/var/lib/kubelet/device-plugins").containsEntry("cdi", "/var/run/cdi")
+                .containsEntry("sockets", "/run/vfio-broker").containsEntry("state", "/var/lib/vfio-broker")
+                .containsEntry("policy", "/etc/vfio-broker/policy");
+        Map<String, String> hostPaths = new java.util.HashMap<>();
+        for (Map<String, Object> v : (List<Map<String, Object>>) pod.get("volumes")) {
+            if (v.containsKey("hostPath")) hostPaths.put((String) v.get("name"), at(v, "hostPath", "path"));
+        }
+        assertThat(hostPaths).containsEntry("sys", "/sys").containsEntry("dev", "/dev")
+                .containsEntry("device-plugins", "/var/lib/kubelet/device-plugins").containsEntry("cdi", "/var/run/cdi")
+                .containsEntry("sockets", "/run/vfio-broker").containsEntry("state", "/var/lib/vfio-broker");
+
+        Map<String, Object> cm = one(objs, "ConfigMap");
+        Map<String, Object> daemon = new Yaml().load((String) at(cm, "data", "daemon.yaml"));
+        assertThat((Boolean) at(daemon, "vfio-broker", "kubelet", "enabled")).isTrue();
+        assertThat((String) at(daemon, "vfio-broker", "kubelet", "pools", "0", "name")).isEqualTo("intel-x710-vf");
+        assertThat((List<String>) at(daemon, "vfio-broker", "kubelet", "pools", "0", "selectors", "devices")).containsExactly("154c");
+        assertThat((String) at(daemon, "server", "address")).as("the admin API stays on loopback").isEqualTo("127.0.0.1");
+        Map<String, Object> policy = new Yaml().load((String) at(cm, "data", "policy.yaml"));
+        assertThat((String) at(policy, "rules", "0", "principals", "kubernetesResource")).isEqualTo("vfio-broker.io/intel-x710-vf");
+    }
+
+    @Test
+    void customValuesBrokerPoolServiceMonitorAndNodeSelection() throws Exception {
+        Path v = values("""
+                image: { repository: registry.example/vb, tag: "9.9" }
+                pools:
+                  - name: edu
+                    mode: broker
+                    backend: iommufd
+                    selectors: { vendors: ["1234"], devices: ["11e8"], numaNodes: [0] }
+                serviceMonitor: { enabled: true, labels: { release: prom } }
+                nodeSelector: { vfio-broker.io/enabled: "true" }
+                tolerations: []
+                """);
+        List<Map<String, Object>> objs = objects(new Helm(CHART).template().withName("vb").withValuesFile(v).call());
+        assertThat(objs).extracting(o -> (String) o.get("kind")).contains("Service", "ServiceMonitor");
+        Map<String, Object> pod = at(one(objs, "DaemonSet"), "spec", "template", "spec");
+        assertThat((Boolean) pod.get("hostPID")).as("broker clients in other pods are seen by pid only from the host namespace").isTrue();
+        assertThat((Map<String, String>) pod.get("nodeSelector")).containsEntry("vfio-broker.io/enabled", "true");
+        assertThat(pod).doesNotContainKey("tolerations");
+        assertThat((String) at(pod, "containers", "0", "image")).isEqualTo("registry.example/vb:9.9");
+
+        Map<String, Object> sm = one(objs, "ServiceMonitor");
+        assertThat((String) at(sm, "metadata", "labels", "release")).isEqualTo("prom");
+        assertThat((String) at(sm, "spec", "endpoints", "0", "path")).isEqualTo("/actuator/prometheus");
+        assertThat((Map<String, String>) at(sm, "spec", "selector", "matchLabels"))
+                .isEqualTo(at(one(objs, "Service"), "spec", "selector"));
+
+        Map<String, Object> daemon = new Yaml().load((String) at(one(objs, "ConfigMap"), "data", "daemon.yaml"));
+        Map<String, Object> pool = at(daemon, "vfio-broker", "kubelet", "pools", "0");
+        assertThat(pool).containsEntry("mode", "broker").containsEntry("backend", "iommufd");
+        assertThat((List<Integer>) at(pool, "selectors", "numaNodes")).containsExactly(0);
+
+        // Forcing hostPID off wins over the broker default.
+        String off = new Helm(CHART).template().withValuesFile(v).set("hostPID", false).call();
+        assertThat((Boolean) at(one(objects(off), "DaemonSet"), "spec", "template", "spec", "hostPID")).isFalse();
+    }
+
+    @Test
+    void theSchemaRejectsAMisspeltKeyAndABadPoolMode() throws Exception {
+        assertThatThrownBy(() -> new Helm(CHART).template().withValuesFile(values("serviceMonitr: { enabled: true }\n")).call())
+                .hasMessageContaining("serviceMonitr");
+        Path bad = values("pools: [ { name: x, mode: nodes, selectors: { vendors: [\"8086\"] } } ]\n");
+        assertThatThrownBy(() -> new Helm(CHART).template().withValuesFile(bad).call()).hasMessageContaining("mode");
+        LintResult lint = new Helm(CHART).lint().call();
+        assertThat(lint.isFailed()).isFalse();
+    }
+}

@@ -1,0 +1,80 @@
+{{- define "vfio-broker.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "vfio-broker.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "vfio-broker.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "vfio-broker.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "vfio-broker.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "vfio-broker.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "vfio-broker.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "vfio-broker.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when any pool is in broker mode: those pods' clients must be visible to the daemon by pid. */}}
+{{- define "vfio-broker.hostPID" -}}
+{{- if kindIs "bool" .Values.hostPID -}}
+{{- .Values.hostPID -}}
+{{- else -}}
+{{- $broker := false -}}
+{{- range .Values.pools }}{{ if eq (default "device-nodes" .mode) "broker" }}{{ $broker = true }}{{ end }}{{ end -}}
+{{- $broker -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Spring Boot configuration for the daemon in the pod. */}}
+{{- define "vfio-broker.daemonConfig" -}}
+vfio-broker:
+  root: /
+  state-dir: {{ .Values.hostPaths.stateDir }}
+  policy-file: /etc/vfio-broker/policy/policy.yaml
+  kubelet:
+    enabled: true
+    plugin-dir: {{ .Values.hostPaths.devicePlugins }}
+    cdi-dir: {{ .Values.hostPaths.cdi }}
+    cdi: {{ .Values.cdi.enabled }}
+    resource-domain: {{ .Values.resourceDomain }}
+    broker-socket-dir: {{ .Values.hostPaths.socketDir }}
+    refresh-interval: {{ .Values.refreshInterval }}
+    pools:
+{{- range .Values.pools }}
+      - name: {{ .name }}
+        mode: {{ default "device-nodes" .mode }}
+        backend: {{ default "legacy" .backend }}
+        selectors:
+{{ toYaml .selectors | indent 10 }}
+{{- end }}
+server:
+  address: 127.0.0.1
+management:
+  server:
+    port: {{ .Values.metrics.port }}
+    address: 0.0.0.0
+  endpoints:
+    web:
+      exposure:
+        include: health,info,prometheus
+  endpoint:
+    health:
+      probes:
+        enabled: true
+{{- end -}}
