@@ -13,11 +13,40 @@ import java.util.Set;
  * admin explicitly released for binding, and whether released devices stay on vfio-pci.
  * Selectors: an address ("0000:3b:00.1"), "vendor:device" ("8086:154c") or "class:XXXXXX" (prefix, "class:02").
  */
-public record BindingRules(List<String> allow, List<String> deny, Set<PciAddress> protectedOverrides, boolean keepBound) {
+public interface BindingRules {
 
-    public static final BindingRules DEFAULT = new BindingRules(List.of(), List.of(), Set.of(), false);
+    BindingRules DEFAULT = lists(List.of(), List.of(), Set.of());
 
-    public BindingRules {
+    /** Why the rules forbid binding this device, or empty when they allow it. */
+    Optional<String> refusal(Device d);
+
+    /** Protected devices an admin released for binding by exact address. */
+    Set<PciAddress> protectedOverrides();
+
+    static BindingRules lists(List<String> allow, List<String> deny, Set<PciAddress> protectedOverrides) {
+        return new Lists(allow, deny, protectedOverrides);
+    }
+
+    /** The policy file's {@code binding:} section. */
+    static BindingRules of(io.vfiobroker.policy.Policy policy) {
+        io.vfiobroker.policy.BindingPolicy b = policy.binding();
+        return new BindingRules() {
+            @Override
+            public Optional<String> refusal(Device d) {
+                io.vfiobroker.policy.BindingPolicy.Verdict v = b.check(d, policy.labels());
+                return v.permitted() ? Optional.empty() : Optional.of(v.reason());
+            }
+
+            @Override
+            public Set<PciAddress> protectedOverrides() {
+                return Set.copyOf(b.protectedOverrides());
+            }
+        };
+    }
+
+    /** Plain selector lists (the CLI's and tests'). */
+    record Lists(List<String> allow, List<String> deny, Set<PciAddress> protectedOverrides) implements BindingRules {
+    public Lists {
         allow = List.copyOf(allow);
         deny = List.copyOf(deny);
         protectedOverrides = Set.copyOf(protectedOverrides);
@@ -34,7 +63,7 @@ public record BindingRules(List<String> allow, List<String> deny, Set<PciAddress
         }
     }
 
-    /** Why the lists forbid binding this device, or empty when they allow it. */
+    @Override
     public Optional<String> refusal(Device d) {
         for (String s : deny) {
             if (matches(s, d)) return Optional.of(d.address() + " matches deny selector '" + s + "'");
@@ -51,4 +80,5 @@ public record BindingRules(List<String> allow, List<String> deny, Set<PciAddress
         if (s.startsWith("class:")) return d.pciClass().hex().startsWith(s.substring(6));
         return s.equals(d.vendorDevice());
     }
+}
 }

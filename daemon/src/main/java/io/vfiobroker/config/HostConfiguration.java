@@ -6,6 +6,7 @@ import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.binding.BindingRules;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
+import io.vfiobroker.policy.PolicyService;
 import io.vfiobroker.hostgen.HostSpec;
 import io.vfiobroker.hostgen.HostTreeGenerator;
 import io.vfiobroker.inventory.InventoryScanner;
@@ -50,8 +51,9 @@ public class HostConfiguration {
     }
 
     @Bean
-    BindingService bindingService(SysfsHost host, InventoryScanner scanner, Journal journal) {
-        BindingService service = new BindingService(host, scanner, journal, () -> BindingRules.DEFAULT);
+    BindingService bindingService(SysfsHost host, InventoryScanner scanner, Journal journal, PolicyService policy) {
+        // Read per bind, so a policy reload applies to the next bind without a restart.
+        BindingService service = new BindingService(host, scanner, journal, () -> BindingRules.of(policy.current()));
         // Whatever a crashed predecessor left half done is settled before anything else is served.
         service.reconcile();
         return service;

@@ -144,7 +144,7 @@ class BindingServiceTest {
 
     @Test
     void anOverrideNamingTheExactAddressAllowsAProtectedDevice() {
-        rules = new BindingRules(List.of(), List.of(), Set.of(PciAddress.parse("0000:02:00.0"), PciAddress.parse("0000:04:00.0")), false);
+        rules = BindingRules.lists(List.of(), List.of(), Set.of(PciAddress.parse("0000:02:00.0"), PciAddress.parse("0000:04:00.0")));
         BindingService s = service(HostSpec.demo());
         s.bind(PciAddress.parse("0000:04:00.0"), false);
         assertThat(dev("0000:04:00.0").driver()).isEqualTo("vfio-pci");
@@ -152,13 +152,13 @@ class BindingServiceTest {
 
     @Test
     void denyWinsOverAllowAndAllowListsAreExclusive() {
-        rules = new BindingRules(List.of("8086:154c"), List.of("class:0300", "0000:07:02.1"), Set.of(), false);
+        rules = BindingRules.lists(List.of("8086:154c"), List.of("class:0300", "0000:07:02.1"), Set.of());
         BindingService s = service(HostSpec.demo());
         assertThatThrownBy(() -> s.bind(PciAddress.parse("0000:07:02.1"), false)).hasMessageContaining("deny selector '0000:07:02.1'");
         assertThatThrownBy(() -> s.bind(PciAddress.parse("0000:06:00.0"), false)).hasMessageContaining("matches no allow selector");
         s.bind(PciAddress.parse("0000:07:02.0"), false);
         assertThat(dev("0000:07:02.0").driver()).isEqualTo("vfio-pci");
-        assertThatThrownBy(() -> new BindingRules(List.of("../x"), List.of(), Set.of(), false)).hasMessageContaining("'../x'");
+        assertThatThrownBy(() -> BindingRules.lists(List.of("../x"), List.of(), Set.of())).hasMessageContaining("'../x'");
     }
 
     @Test

@@ -1,0 +1,73 @@
+package io.vfiobroker.config;
+
+import io.grpc.BindableService;
+import io.vfiobroker.accounting.Memlock;
+import io.vfiobroker.audit.AuditLog;
+import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.binding.Journal;
+import io.vfiobroker.broker.FdSocketServer;
+import io.vfiobroker.grpc.GrpcServer;
+import io.vfiobroker.grpc.LeasesGrpcService;
+import io.vfiobroker.host.SysfsHost;
+import io.vfiobroker.inventory.InventoryScanner;
+import io.vfiobroker.iommu.DomainOpener;
+import io.vfiobroker.iommu.VfioDomainOpener;
+import io.vfiobroker.lease.LeaseService;
+import io.vfiobroker.policy.PolicyService;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/** Leases, the fd socket and the gRPC endpoint. Sockets live in the run directory (/run/vfio-broker). */
+@Configuration(proxyBeanMethods = false)
+public class BrokerConfiguration {
+
+    /** The run directory: {@code vfio-broker.run-dir}, else run/vfio-broker below the host root. */
+    static Path runDir(String configured, SysfsHost host) {
+        if (configured != null && !configured.isBlank()) return Path.of(configured);
+        return host.root().resolve("run/vfio-broker");
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    DomainOpener domainOpener(SysfsHost host) {
+        return new VfioDomainOpener(host);
+    }
+
+    @Bean
+    AuditLog auditLog(Journal journal) {
+        return new AuditLog(journal.file().getParent());
+    }
+
+    @Bean
+    Memlock memlock(SysfsHost host) {
+        return new Memlock(host);
+    }
+
+    @Bean(destroyMethod = "close")
+    LeaseService leaseService(SysfsHost host, InventoryScanner scanner, BindingService binding, PolicyService policy, DomainOpener domains,
+                              Memlock memlock, AuditLog audit, @Value("${vfio-broker.ticket-ttl:10s}") Duration ttl) {
+        return new LeaseService(host, scanner, binding, policy, domains, memlock, audit, ttl);
+    }
+
+    @Bean(destroyMethod = "close")
+    @ConditionalOnProperty(name = "vfio-broker.sockets.enabled", havingValue = "true", matchIfMissing = true)
+    FdSocketServer fdSocketServer(LeaseService leases, SysfsHost host, @Value("${vfio-broker.run-dir:}") String runDir) throws IOException {
+        return new FdSocketServer(runDir(runDir, host).resolve("fd.sock"), leases);
+    }
+
+    @Bean(destroyMethod = "close")
+    @ConditionalOnProperty(name = "vfio-broker.sockets.enabled", havingValue = "true", matchIfMissing = true)
+    GrpcServer grpcServer(LeaseService leases, FdSocketServer fdSocket, SysfsHost host, @Value("${vfio-broker.run-dir:}") String runDir)
+            throws IOException {
+        List<BindableService> services = List.of(new LeasesGrpcService(leases, fdSocket.path()));
+        return new GrpcServer(runDir(runDir, host).resolve("api.sock"), services);
+    }
+}

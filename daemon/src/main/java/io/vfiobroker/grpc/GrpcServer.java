@@ -1,0 +1,73 @@
+package io.vfiobroker.grpc;
+
+import io.grpc.BindableService;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.PeerCredentialsNegotiator;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+
+/** The daemon's gRPC endpoint on a Unix socket (api.sock); every call carries the peer's SO_PEERCRED. */
+public final class GrpcServer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(GrpcServer.class);
+
+    private final Path path;
+    private final Server server;
+    private final EventLoopGroup group;
+    private final HealthStatusManager health = new HealthStatusManager();
+
+    public GrpcServer(Path path, List<BindableService> services) throws IOException {
+        this.path = path;
+        Files.createDirectories(path.getParent());
+        Files.deleteIfExists(path);
+        this.group = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
+        CallerInterceptor callers = new CallerInterceptor();
+        NettyServerBuilder b = NettyServerBuilder.forAddress(new DomainSocketAddress(path.toString()), PeerCredentialsNegotiator.serverCredentials())
+                .channelType(EpollServerDomainSocketChannel.class)
+                .bossEventLoopGroup(group)
+                .workerEventLoopGroup(group)
+                .addService(health.getHealthService())
+                .addService(ProtoReflectionServiceV1.newInstance());
+        for (BindableService s : services) b.addService(ServerInterceptors.intercept(s, callers));
+        this.server = b.build().start();
+        // Any local user may call: identity comes from SO_PEERCRED and policy decides, not the file mode.
+        Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-rw-rw-"));
+        log.info("event=grpc-listening path={}", path);
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    @Override
+    public void close() {
+        health.enterTerminalState();
+        server.shutdownNow();
+        try {
+            server.awaitTermination(2, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        group.shutdownGracefully();
+        try {
+            Files.deleteIfExists(path);
+        } catch (IOException ignored) {
+            // the runtime directory goes away with the service anyway
+        }
+    }
+}

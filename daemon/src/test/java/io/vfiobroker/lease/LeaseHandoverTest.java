@@ -1,0 +1,240 @@
+package io.vfiobroker.lease;
+
+import io.grpc.BindableService;
+import io.vfiobroker.accounting.Memlock;
+import io.vfiobroker.audit.AuditLog;
+import io.vfiobroker.binding.BindingRules;
+import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.binding.Journal;
+import io.vfiobroker.broker.FdSocketServer;
+import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.grpc.GrpcServer;
+import io.vfiobroker.grpc.LeasesGrpcService;
+import io.vfiobroker.host.SimulatedKernelHost;
+import io.vfiobroker.hostgen.HostSpec;
+import io.vfiobroker.hostgen.HostTreeGenerator;
+import io.vfiobroker.inventory.InventoryScanner;
+import io.vfiobroker.inventory.PciIds;
+import io.vfiobroker.policy.PolicyService;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Acquire → ticket → fds over SCM_RIGHTS → process death, with real sockets, real SO_PEERCRED, real pidfds and
+ * a real client process running as uid 65534; only the VFIO ioctls are the test twin.
+ */
+class LeaseHandoverTest {
+
+    static final String VF = "0000:07:02.0";
+    static final int NOBODY = 65534;
+
+    Path dir;
+    Path root;
+    InventoryScanner scanner;
+    LeaseService leases;
+    FdSocketServer fdSocket;
+    GrpcServer grpc;
+    FakeDomainOpener domains;
+    PolicyService policy;
+    final BlockingQueue<Lease> changes = new LinkedBlockingQueue<>();
+    final List<Process> children = new ArrayList<>();
+
+    @BeforeEach
+    void start() throws IOException {
+        // Short, world-traversable paths: socket paths are limited to 108 bytes and uid 65534 must reach them.
+        dir = Files.createTempDirectory(Path.of("/tmp"), "vb-");
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        root = HostTreeGenerator.generate(HostSpec.demo(), dir.resolve("host"));
+        SimulatedKernelHost host = new SimulatedKernelHost(root);
+        scanner = new InventoryScanner(host, PciIds.empty());
+        Path policyFile = dir.resolve("policy.yaml");
+        Files.writeString(policyFile, """
+                version: 1
+                rules:
+                  - name: nobody-vfs
+                    action: allow
+                    devices:
+                      vendorDevice: "8086:154c"
+                    principals:
+                      uid: 65534
+                    limits:
+                      maxDevices: 1
+                      # prlimit on another uid needs CAP_SYS_RESOURCE, which this sandbox withholds from root;
+                      # the VM suite covers it. Here a root client gets a limit below its hard limit instead.
+                      memlockPerLease: unlimited
+                  - name: root-edu
+                    action: allow
+                    devices:
+                      vendorDevice: "1234:11e8"
+                    principals:
+                      uid: 0
+                    limits:
+                      memlockPerLease: 4MiB
+                """);
+        policy = new PolicyService(policyFile, scanner);
+        Path state = dir.resolve("state");
+        BindingService binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
+        Files.createDirectories(dir.resolve("fake"));
+        domains = new FakeDomainOpener(dir.resolve("fake"));
+        leases = new LeaseService(host, scanner, binding, policy, domains, new Memlock(host), new AuditLog(state), Duration.ofSeconds(5));
+        leases.addListener(changes::add);
+        Path run = dir.resolve("run");
+        Files.createDirectories(run);
+        Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
+        fdSocket = new FdSocketServer(run.resolve("fd.sock"), leases);
+        grpc = new GrpcServer(run.resolve("api.sock"), List.<BindableService>of(new LeasesGrpcService(leases, fdSocket.path())));
+    }
+
+    @AfterEach
+    void stop() throws IOException {
+        children.forEach(Process::destroyForcibly);
+        grpc.close();
+        fdSocket.close();
+        leases.close();
+        policy.close();
+        try (Stream<Path> s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    /** A client JVM as {@code uid}; its class path is copied where that uid can read it. */
+    private Process client(int uid, String device) throws IOException {
+        Path cp = ChildClassPath.worldReadable();
+        Process p = new ProcessBuilder("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:TieredStopAtLevel=1", "-Dlogback.configurationFile=vfio-broker-cli-logback.xml",
+                "-cp", cp + "/*:" + cp + "/classes", ClientMain.class.getName(), dir.resolve("run").toString(), device)
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        children.add(p);
+        return p;
+    }
+
+    private static List<String> linesUntil(Process p, String last) throws IOException {
+        BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        List<String> lines = new ArrayList<>();
+        String line;
+        while ((line = r.readLine()) != null) {
+            if (!line.matches("(LEASE|FD|READY|ERROR|RELEASED).*")) continue; // log lines
+            lines.add(line);
+            if (line.startsWith(last) || line.startsWith("ERROR")) break;
+        }
+        return lines;
+    }
+
+    private Lease nextChange(String id, Lease.State state) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (System.nanoTime() < deadline) {
+            Lease l = changes.poll(1, TimeUnit.SECONDS);
+            if (l != null && l.id().equals(id) && l.state() == state) return l;
+        }
+        throw new AssertionError("lease " + id + " never reached " + state);
+    }
+
+    @Test
+    void anUnprivilegedClientGetsItsFdsAndLosesTheLeaseWhenKilled() throws Exception {
+        Process p = client(NOBODY, VF);
+        List<String> out = linesUntil(p, "READY");
+        assertThat(out).as("client output").last().isEqualTo("READY");
+        String[] leaseLine = out.get(0).split(" ");
+        assertThat(leaseLine[0]).isEqualTo("LEASE");
+        assertThat(leaseLine[2]).isEqualTo(Integer.toString(NOBODY));
+        assertThat(Long.parseLong(leaseLine[3])).isEqualTo(p.pid());
+        // The client read through fds it could never have opened itself (the files are in a root-only 0700 dir).
+        assertThat(out).contains("FD KIND_CONTAINER container", "FD KIND_DEVICE device " + VF);
+
+        Lease lease = leases.get(leaseLine[1]).orElseThrow();
+        assertThat(lease.state()).isEqualTo(Lease.State.ACTIVE);
+        assertThat(lease.holder().uid()).isEqualTo(NOBODY);
+        assertThat(lease.rule()).isEqualTo("nobody-vfs");
+        assertThat(scanner.device(PciAddress.parse(VF)).orElseThrow().driver()).isEqualTo("vfio-pci");
+        assertThat(lease.memlockLimitBytes()).isEqualTo(-1);
+
+        p.destroyForcibly(); // SIGKILL: no goodbye from the client
+        Lease ended = nextChange(lease.id(), Lease.State.ENDED);
+        assertThat(ended.endReason()).isEqualTo("client process exited");
+        assertThat(domains.resets.get()).isEqualTo(1);
+        assertThat(domains.open.get()).isZero();
+        assertThat(scanner.device(PciAddress.parse(VF)).orElseThrow().driver()).isEqualTo("iavf");
+        assertThat(leases.active()).isEmpty();
+    }
+
+    @Test
+    void theClientsMemlockLimitIsSetForTheLeaseAndRestoredAfter() throws Exception {
+        Process p = client(0, "0000:06:00.0");
+        List<String> out = linesUntil(p, "READY");
+        assertThat(out).last().isEqualTo("READY");
+        Lease lease = leases.get(out.get(0).split(" ")[1]).orElseThrow();
+        assertThat(lease.memlockLimitBytes()).isEqualTo(4L << 20);
+        assertThat(Files.readString(Path.of("/proc/" + p.pid() + "/limits"))).containsPattern("Max locked memory\\s+4194304\\s+4194304");
+        // Putting the old (higher) hard limit back needs CAP_SYS_RESOURCE, which this sandbox lacks: the VM suite checks it.
+        leases.release(lease.id(), new Caller(1, 0, 0));
+        assertThat(leases.memlock().usage((int) p.pid())).hasValueSatisfying(u -> assertThat(u.vmLckBytes()).isZero());
+    }
+
+    @Test
+    void releaseByTheHolderRestoresTheDevice() throws Exception {
+        Process p = client(NOBODY, VF);
+        List<String> out = linesUntil(p, "READY");
+        String id = out.get(0).split(" ")[1];
+        p.getOutputStream().write("release\n".getBytes());
+        p.getOutputStream().flush();
+        assertThat(linesUntil(p, "RELEASED")).last().isEqualTo("RELEASED");
+        assertThat(nextChange(id, Lease.State.ENDED).endReason()).isEqualTo("released by holder");
+        assertThat(scanner.device(PciAddress.parse(VF)).orElseThrow().driver()).isEqualTo("iavf");
+    }
+
+    @Test
+    void aUidWithoutAGrantIsRefusedWithThePolicyReasonAndNothingIsBound() throws Exception {
+        Process p = client(NOBODY - 1, VF);
+        List<String> out = linesUntil(p, "READY");
+        assertThat(out).singleElement().asString().startsWith("ERROR PERMISSION_DENIED").contains("uid 65533").containsPattern("default.deny");
+        assertThat(scanner.device(PciAddress.parse(VF)).orElseThrow().driver()).isEqualTo("iavf");
+        assertThat(leases.active()).isEmpty();
+    }
+
+    @Test
+    void aTicketPresentedByAnotherUidIsRefusedAndBurnsTheLease() {
+        var granted = leases.acquire(new Caller((int) ProcessHandle.current().pid(), NOBODY, NOBODY), List.of(VF), null, 0);
+        Caller thief = new Caller((int) ProcessHandle.current().pid(), 1000, 1000);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> leases.redeem(granted.getValue(), thief))
+                .isInstanceOf(LeaseException.class).hasMessageContaining("another uid");
+        assertThat(leases.get(granted.getKey().id()).orElseThrow().endReason()).contains("not the lease holder");
+        assertThat(scanner.device(PciAddress.parse(VF)).orElseThrow().driver()).isEqualTo("iavf");
+    }
+
+    @Test
+    void anUnredeemedTicketExpiresAndEndsTheLease() throws Exception {
+        var granted = leases.acquire(new Caller((int) ProcessHandle.current().pid(), NOBODY, NOBODY), List.of(VF), null, 0);
+        Lease ended = nextChange(granted.getKey().id(), Lease.State.ENDED);
+        assertThat(ended.endReason()).contains("ticket expired");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> leases.redeem(granted.getValue(),
+                new Caller((int) ProcessHandle.current().pid(), NOBODY, NOBODY))).hasMessageContaining("expired");
+    }
+
+    @Test
+    void aSecondDeviceBeyondMaxDevicesIsRefused() {
+        Caller c = new Caller((int) ProcessHandle.current().pid(), NOBODY, NOBODY);
+        leases.acquire(c, List.of(VF), null, 0);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> leases.acquire(c, List.of("0000:07:02.1"), null, 0))
+                .isInstanceOf(LeaseException.class).hasMessageContaining("allows at most 1");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> leases.acquire(c, List.of("../../x"), null, 0))
+                .hasMessageContaining("invalid PCI address '../../x'");
+    }
+}
