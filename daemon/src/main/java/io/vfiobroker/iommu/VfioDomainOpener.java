@@ -35,7 +35,8 @@ public final class VfioDomainOpener implements DomainOpener {
     public List<String> availableBackends() {
         List<String> out = new ArrayList<>();
         if (host.exists("dev/vfio/vfio")) out.add("legacy");
-        if (host.exists("dev/iommu") && host.exists("dev/vfio/devices")) out.add("iommufd");
+        // /dev/vfio/devices/ only appears once a device is on vfio-pci; the vfio-dev class says cdevs are built in.
+        if (host.exists("dev/iommu") && host.exists("sys/class/vfio-dev")) out.add("iommufd");
         return out;
     }
 

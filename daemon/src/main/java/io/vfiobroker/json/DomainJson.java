@@ -24,6 +24,11 @@ public final class DomainJson {
         return m;
     }
 
+    /** One line per document, for output other programs parse line by line. */
+    public static JsonMapper compactMapper() {
+        return JsonMapper.builder().addModule(module()).build();
+    }
+
     public static JsonMapper mapper() {
         return JsonMapper.builder().addModule(module()).enable(SerializationFeature.INDENT_OUTPUT).build();
     }

@@ -1,0 +1,53 @@
+package io.vfiobroker.cli;
+
+import io.vfiobroker.domain.Device;
+import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.host.LinuxSysfsHost;
+import io.vfiobroker.inventory.InventoryScanner;
+import io.vfiobroker.inventory.PciIds;
+import io.vfiobroker.iommu.DeviceDomain;
+import io.vfiobroker.iommu.DomainException;
+import io.vfiobroker.iommu.DomainOpener;
+import io.vfiobroker.iommu.VfioDomainOpener;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** Opens (and closes) an IOMMU domain for a device bound to vfio-pci, without policy: what the kernel says. */
+@Command(name = "domain-check", description = "Root only: open the IOMMU domain for a vfio-pci device and report the kernel's answer.")
+final class DomainCheckCommand implements Callable<Integer> {
+
+    @Parameters(paramLabel = "ADDR")
+    String address;
+
+    @Option(names = "--backend", description = "legacy or iommufd (default legacy)")
+    String backend = "legacy";
+
+    @Option(names = "--root", description = "host root (default /)")
+    Path root = Path.of("/");
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        LinuxSysfsHost host = new LinuxSysfsHost(root);
+        PciAddress a = PciAddress.parse(address);
+        Device d = new InventoryScanner(host, PciIds.empty()).device(a)
+                .orElseThrow(() -> new IllegalArgumentException("no PCI device " + a));
+        if (d.iommuGroup() == null) throw new IllegalArgumentException(a + " is in no IOMMU group");
+        try (DeviceDomain dom = new VfioDomainOpener(host).open(java.util.List.of(new DomainOpener.Member(a, d.iommuGroup())), backend)) {
+            spec.commandLine().getOut().println("ok: " + backend + " domain opened for " + a + " (" + dom.fds().size() + " fds)");
+            return 0;
+        } catch (DomainException e) {
+            spec.commandLine().getOut().println("refused: " + e.getMessage());
+            return 1;
+        } finally {
+            spec.commandLine().getOut().flush();
+        }
+    }
+}
