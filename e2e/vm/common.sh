@@ -1,6 +1,8 @@
 # Shared settings for the e2e VM scripts; sourced, not run.
 # shellcheck shell=bash
-set -euo pipefail
+set -eEuo pipefail
+# set -e alone exits silently; say where, so a failed boot's run.log explains itself.
+trap 'rc=$?; printf "[e2e] %s: line %s: %s exited %s\n" "$(basename "$0")" "$LINENO" "$BASH_COMMAND" "$rc" >&2' ERR
 
 E2E_VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_PROJECT_DIR=$(cd "$E2E_VM_DIR/../.." && pwd)

@@ -11,7 +11,8 @@ case "$name" in
 esac
 
 # The meta package names the current ABI, e.g. linux-image-6.1.0-56-amd64.
-resolve() { apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }'; }
+# awk reads to the end: an early exit would SIGPIPE apt-cache and fail the pipeline.
+resolve() { apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-/ && !p { print $2; p = 1 }'; }
 pkg=$(resolve)
 [ -n "$pkg" ] || { apt-get update -qq; pkg=$(resolve); }
 if [ -z "$pkg" ] && [ "$name" = debian-6.12 ]; then

@@ -12,7 +12,8 @@ busybox=$(command -v busybox) || die "busybox missing (run prepare.sh)"
 cpio_help=$("$busybox" cpio --help 2>&1 || true)   # captured: grep -q on a pipe could SIGPIPE busybox
 [[ $cpio_help == *-H* ]] || die "$busybox lacks cpio -H (need busybox-static)"
 
-key=$( { echo "$kdir"; cat "$0" "$E2E_VM_DIR/guest-init.sh"; "$busybox" 2>&1 | head -1; } | sha256sum | cut -c1-16)
+bb_banner=$("$busybox" 2>&1 || true); bb_banner=${bb_banner%%$'\n'*}   # no "| head": SIGPIPE under pipefail
+key=$( { echo "$kdir"; cat "$0" "$E2E_VM_DIR/guest-init.sh"; echo "$bb_banner"; } | sha256sum | cut -c1-16)
 out="$CACHE/initramfs/$name-$key.cpio.gz"
 if [ -f "$out" ]; then echo "$out"; exit 0; fi
 
@@ -75,8 +76,10 @@ if [ -d "$kdir/modules" ]; then
 fi
 
 mkdir -p "$CACHE/initramfs"
-rm -f "$CACHE/initramfs/$name-"*.cpio.gz   # superseded builds for this kernel
-(cd "$stage" && find . | "$busybox" cpio -o -H newc 2>/dev/null) | gzip -1 > "$out.tmp"
-mv "$out.tmp" "$out"
+(cd "$stage" && find . | "$busybox" cpio -o -H newc 2>/dev/null) | gzip -1 > "$out.$$.tmp"
+# Parallel VMs may build the same image at once: each writes its own temp file, the rename is atomic,
+# and only images of other keys are pruned.
+mv "$out.$$.tmp" "$out"
+for old in "$CACHE/initramfs/$name-"*.cpio.gz; do [ "$old" = "$out" ] || rm -f "$old"; done
 log "initramfs for $name: $out (modules: $(tr '\n' ' ' < "$stage/etc/modules.order"))"
 echo "$out"

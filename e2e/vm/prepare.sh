@@ -9,7 +9,7 @@ source "$(dirname "$0")/common.sh"
 packages="qemu-system-x86 busybox-static pciutils kmod xz-utils gcc make flex bison bc libelf-dev libssl-dev"
 missing=""
 for p in $packages; do
-  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing="$missing $p"
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
   [ "$(id -u)" = 0 ] || die "missing packages:$missing (run as root, or install them)"
@@ -20,6 +20,8 @@ if [ -n "$missing" ]; then
 fi
 
 mkdir -p "$CACHE"
+exec 9> "$CACHE/.prepare.lock"
+flock 9   # two CI jobs sharing a cache wait for each other instead of building twice
 "$E2E_VM_DIR/fetch-debian-kernel.sh" debian-6.1
 "$E2E_VM_DIR/fetch-debian-kernel.sh" debian-6.12
 "$E2E_VM_DIR/build-custom-kernel.sh"

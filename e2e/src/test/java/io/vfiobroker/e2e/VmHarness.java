@@ -57,6 +57,8 @@ public final class VmHarness {
         boolean cached = Stream.of(Kernel.values()).allMatch(k -> Files.isDirectory(CACHE.resolve(k.cacheName())));
         if (!cached) {
             Path log = RESULTS_ROOT.resolve("prepare.log");
+            System.out.println("[e2e] kernels not cached in " + CACHE + ": running e2e/vm/prepare.sh "
+                    + "(the first iommufd kernel build takes 5-12 minutes), log: " + log);
             int rc = run(List.of(VM_DIR.resolve("prepare.sh").toString()), log, Duration.ofMinutes(40));
             if (rc != 0) {
                 throw new IllegalStateException("e2e/vm/prepare.sh failed (exit " + rc + "), see " + log + ":\n" + tail(log, 30));
@@ -66,8 +68,14 @@ public final class VmHarness {
 
     /** Boots kernel × iommu, runs the scenario script e2e/vm/scenarios/NAME.sh, waits for power-off. */
     public static VmResult boot(Kernel kernel, Iommu iommu, String scenario, Duration timeout) {
+        return boot(kernel, iommu, scenario, timeout, "");
+    }
+
+    /** As above; a non-empty variant keeps this boot's results apart from other boots of the same scenario. */
+    public static VmResult boot(Kernel kernel, Iommu iommu, String scenario, Duration timeout, String variant) {
         ensurePrepared();
-        Path results = RESULTS_ROOT.resolve(scenario + "-" + kernel.cacheName() + "-" + iommu.arg());
+        Path results = RESULTS_ROOT.resolve(scenario + "-" + kernel.cacheName() + "-" + iommu.arg()
+                + (variant.isEmpty() ? "" : "-" + variant));
         try {
             deleteTree(results);
             Files.createDirectories(results);

@@ -21,9 +21,11 @@ public record VmResult(Kernel kernel, Iommu iommu, String scenario, Path dir, in
             String why = switch (exitCode) {
                 case 124 -> "timed out (the VM, or the scenario inside it: see scenario.log)";
                 case 125 -> "the guest ended without writing an exit status (init failed or kernel panicked)";
-                default -> "the scenario exited with " + exitCode;
+                default -> "exit " + exitCode + " (the scenario's, or run-vm.sh's own failure: see its log)";
             };
-            throw new AssertionError(this + ": " + why + "\n--- scenario.log (tail)\n" + VmHarness.tail(dir.resolve("scenario.log"), 40)
+            throw new AssertionError(this + ": " + why
+                    + "\n--- run-vm.sh log (tail)\n" + VmHarness.tail(dir.resolveSibling(dir.getFileName() + ".run.log"), 15)
+                    + "\n--- scenario.log (tail)\n" + VmHarness.tail(dir.resolve("scenario.log"), 40)
                     + "\n--- console.log (tail)\n" + VmHarness.tail(dir.resolve("console.log"), 40));
         }
         return this;
