@@ -82,6 +82,13 @@ public class LinuxSysfsHost implements SysfsHost {
     }
 
     @Override
+    public Optional<DirSnapshot> snapshot(String dir, List<String> files, List<String> links, String linkPrefix) {
+        // One native call per directory: an 8k-device inventory is dominated by per-file JVM overhead otherwise.
+        return io.vfiobroker.nativeshim.SysfsSnapshot.read(resolve(dir).toString(), files, links, linkPrefix, true)
+                .map(s -> new DirSnapshot(s.entries(), s.files(), s.links()));
+    }
+
+    @Override
     public Optional<String> linkTarget(String path) {
         try {
             return Optional.of(Files.readSymbolicLink(resolve(path)).toString());

@@ -35,6 +35,23 @@ public interface SysfsHost {
 
     boolean exists(String path);
 
+    /**
+     * Reads a directory in one go: its entries, the {@code files} that exist, and the targets of {@code links} and
+     * of every entry starting with {@code linkPrefix} (empty for none). Empty when the directory does not exist.
+     */
+    default Optional<DirSnapshot> snapshot(String dir, List<String> files, List<String> links, String linkPrefix) {
+        if (!exists(dir)) return Optional.empty();
+        List<String> entries = list(dir);
+        java.util.Map<String, String> f = new java.util.HashMap<>();
+        java.util.Map<String, String> l = new java.util.HashMap<>();
+        for (String name : files) read(dir + "/" + name).ifPresent(v -> f.put(name, v));
+        for (String name : links) linkTarget(dir + "/" + name).ifPresent(v -> l.put(name, v));
+        if (!linkPrefix.isEmpty()) {
+            for (String e : entries) if (e.startsWith(linkPrefix)) linkTarget(dir + "/" + e).ifPresent(v -> l.put(e, v));
+        }
+        return Optional.of(new DirSnapshot(entries, f, l));
+    }
+
     /** Writes a value the way the kernel wants sysfs attributes written: one write, no truncation games. */
     void write(String path, String value) throws java.io.IOException;
 }

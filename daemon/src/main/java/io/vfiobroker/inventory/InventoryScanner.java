@@ -9,6 +9,7 @@ import io.vfiobroker.domain.KernelSupport;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.domain.PciClass;
 import io.vfiobroker.domain.Sriov;
+import io.vfiobroker.host.DirSnapshot;
 import io.vfiobroker.host.SysfsHost;
 
 import java.util.ArrayList;
@@ -78,17 +79,23 @@ public final class InventoryScanner {
         return unitOf;
     }
 
+    private static final List<String> DEVICE_FILES = List.of("uevent", "vendor", "device", "subsystem_vendor", "subsystem_device",
+            "class", "driver_override", "numa_node", "reset_method", "boot_vga", "sriov_totalvfs", "sriov_numvfs");
+    private static final List<String> DEVICE_LINKS = List.of("driver", "iommu_group", "iommu", "physfn");
+
     private Device readDevice(PciAddress address, Map<String, String> unitOf) {
-        String dir = DEVICES + address + "/";
-        Set<String> entries = new HashSet<>(host.list(dir.substring(0, dir.length() - 1)));
+        DirSnapshot snap = host.snapshot(DEVICES + address, DEVICE_FILES, DEVICE_LINKS, "virtfn")
+                .orElse(new DirSnapshot(List.of(), Map.of(), Map.of()));
+        Map<String, String> f = snap.files();
+        Map<String, String> l = snap.links();
         String vendor;
         String device;
         String subVendor = null;
         String subDevice = null;
         int classCode;
-        String driver = null;
-        // The kernel's uevent carries ids, class and driver in one read (and, unlike config space, a VF's real ids).
-        Map<String, String> uevent = entries.contains("uevent") ? keyValues(host.read(dir + "uevent").orElse("")) : Map.of();
+        String driver;
+        // The kernel's uevent carries ids, class and driver together (and, unlike config space, a VF's real ids).
+        Map<String, String> uevent = keyValues(f.getOrDefault("uevent", ""));
         String pciId = uevent.get("PCI_ID");
         if (pciId != null && pciId.length() == 9) {
             vendor = pciId.substring(0, 4).toLowerCase();
@@ -101,43 +108,40 @@ public final class InventoryScanner {
             classCode = parseHex(uevent.getOrDefault("PCI_CLASS", "0"));
             driver = uevent.get("DRIVER");
         } else {
-            vendor = hexId(host.read(dir + "vendor"));
-            device = hexId(host.read(dir + "device"));
-            subVendor = entries.contains("subsystem_vendor") ? hexId(host.read(dir + "subsystem_vendor")) : null;
-            subDevice = entries.contains("subsystem_device") ? hexId(host.read(dir + "subsystem_device")) : null;
-            classCode = host.read(dir + "class").map(InventoryScanner::parseHex).orElse(0);
-            driver = entries.contains("driver") ? host.linkName(dir + "driver").orElse(null) : null;
+            vendor = hexId(Optional.ofNullable(f.get("vendor")));
+            device = hexId(Optional.ofNullable(f.get("device")));
+            subVendor = hexId(Optional.ofNullable(f.get("subsystem_vendor")));
+            subDevice = hexId(Optional.ofNullable(f.get("subsystem_device")));
+            classCode = Optional.ofNullable(f.get("class")).map(InventoryScanner::parseHex).orElse(0);
+            driver = lastComponent(l.get("driver"));
         }
-        String override = entries.contains("driver_override")
-                ? host.read(dir + "driver_override").filter(s -> !s.isEmpty() && !s.equals("(null)")).orElse(null)
-                : null;
-        int numa = entries.contains("numa_node") ? host.read(dir + "numa_node").map(InventoryScanner::parseIntOr).orElse(-1) : -1;
-        List<String> reset = entries.contains("reset_method")
-                ? host.read(dir + "reset_method").map(s -> List.of(s.split("\\s+"))).orElse(List.of())
-                : List.of();
-        boolean bootVga = entries.contains("boot_vga") && host.read(dir + "boot_vga").map("1"::equals).orElse(false);
-        Integer group = entries.contains("iommu_group")
-                ? host.linkName(dir + "iommu_group").map(InventoryScanner::parseIntOrNull).orElse(null)
-                : null;
-        String unit = unitOf.get(address.toString());
-        if (unit == null && entries.contains("iommu")) unit = host.linkName(dir + "iommu").orElse(null);
+        String override = Optional.ofNullable(f.get("driver_override")).filter(s -> !s.isEmpty() && !s.equals("(null)")).orElse(null);
+        int numa = Optional.ofNullable(f.get("numa_node")).map(InventoryScanner::parseIntOr).orElse(-1);
+        List<String> reset = Optional.ofNullable(f.get("reset_method")).filter(s -> !s.isBlank()).map(s -> List.of(s.split("\\s+"))).orElse(List.of());
+        boolean bootVga = "1".equals(f.get("boot_vga"));
+        Integer group = Optional.ofNullable(lastComponent(l.get("iommu_group"))).map(InventoryScanner::parseIntOrNull).orElse(null);
+        String unit = unitOf.getOrDefault(address.toString(), lastComponent(l.get("iommu")));
         Sriov sriov = null;
-        if (entries.contains("sriov_totalvfs")) {
-            List<PciAddress> vfs = entries.stream().filter(e -> e.startsWith("virtfn"))
+        if (f.containsKey("sriov_totalvfs")) {
+            List<PciAddress> vfs = l.keySet().stream().filter(e -> e.startsWith("virtfn"))
                     .sorted((a, b) -> Integer.compare(parseIntOr(a.substring(6)), parseIntOr(b.substring(6))))
-                    .map(e -> host.linkName(dir + e).filter(PciAddress::isValid).map(PciAddress::parse).orElse(null))
-                    .filter(java.util.Objects::nonNull)
+                    .map(e -> lastComponent(l.get(e)))
+                    .filter(PciAddress::isValid).map(PciAddress::parse)
                     .toList();
-            sriov = new Sriov(host.read(dir + "sriov_totalvfs").map(InventoryScanner::parseIntOr).orElse(0),
-                    host.read(dir + "sriov_numvfs").map(InventoryScanner::parseIntOr).orElse(0), vfs);
+            sriov = new Sriov(parseIntOr(f.get("sriov_totalvfs")), Optional.ofNullable(f.get("sriov_numvfs")).map(InventoryScanner::parseIntOr).orElse(0), vfs);
         }
-        PciAddress physfn = entries.contains("physfn")
-                ? host.linkName(dir + "physfn").filter(PciAddress::isValid).map(PciAddress::parse).orElse(null)
-                : null;
+        String pf = lastComponent(l.get("physfn"));
+        PciAddress physfn = PciAddress.isValid(pf) ? PciAddress.parse(pf) : null;
         return new Device(address, vendor, device, subVendor, subDevice, new PciClass(classCode),
                 vendor == null ? null : ids.vendor(vendor).orElse(null),
                 vendor == null || device == null ? null : ids.device(vendor, device).orElse(null),
                 driver, override, numa, reset, bootVga, group, unit, sriov, physfn);
+    }
+
+    private static String lastComponent(String linkTarget) {
+        if (linkTarget == null) return null;
+        int slash = linkTarget.lastIndexOf('/');
+        return slash < 0 ? linkTarget : linkTarget.substring(slash + 1);
     }
 
     private static Map<String, String> keyValues(String text) {

@@ -28,6 +28,8 @@ interface Shim extends Library {
 
     int vb_dup_cloexec(int fd);
 
+    long vb_sysfs_snapshot(String dir, byte[] files, byte[] links, String linkPrefix, int list, byte[] out, long cap);
+
     long vb_read(int fd, byte[] buf, long len);
 
     long vb_write(int fd, byte[] buf, long len);
