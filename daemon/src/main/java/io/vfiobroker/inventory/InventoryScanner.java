@@ -79,9 +79,12 @@ public final class InventoryScanner {
         return unitOf;
     }
 
-    private static final List<String> DEVICE_FILES = List.of("uevent", "vendor", "device", "subsystem_vendor", "subsystem_device",
-            "class", "driver_override", "numa_node", "reset_method", "boot_vga", "sriov_totalvfs", "sriov_numvfs");
-    private static final List<String> DEVICE_LINKS = List.of("driver", "iommu_group", "iommu", "physfn");
+    private static final List<String> DEVICE_FILES = List.of("uevent", "driver_override", "numa_node", "reset_method", "boot_vga",
+            "sriov_totalvfs", "sriov_numvfs");
+    private static final List<String> DEVICE_LINKS = List.of("iommu_group", "physfn");
+    // Only when uevent lacks the ids (old kernels, hand-made trees): the same facts one attribute at a time.
+    private static final List<String> ID_FILES = List.of("vendor", "device", "subsystem_vendor", "subsystem_device", "class");
+    private static final List<String> ID_LINKS = List.of("driver", "iommu");
 
     private Device readDevice(PciAddress address, Map<String, String> unitOf) {
         DirSnapshot snap = host.snapshot(DEVICES + address, DEVICE_FILES, DEVICE_LINKS, "virtfn")
@@ -108,6 +111,11 @@ public final class InventoryScanner {
             classCode = parseHex(uevent.getOrDefault("PCI_CLASS", "0"));
             driver = uevent.get("DRIVER");
         } else {
+            DirSnapshot ids = host.snapshot(DEVICES + address, ID_FILES, ID_LINKS, "").orElse(snap);
+            f = ids.files();
+            l = new java.util.HashMap<>(snap.links());
+            l.putAll(ids.links());
+            f = merge(snap.files(), f);
             vendor = hexId(Optional.ofNullable(f.get("vendor")));
             device = hexId(Optional.ofNullable(f.get("device")));
             subVendor = hexId(Optional.ofNullable(f.get("subsystem_vendor")));
@@ -115,17 +123,22 @@ public final class InventoryScanner {
             classCode = Optional.ofNullable(f.get("class")).map(InventoryScanner::parseHex).orElse(0);
             driver = lastComponent(l.get("driver"));
         }
+        final Map<String, String> links = l;
         String override = Optional.ofNullable(f.get("driver_override")).filter(s -> !s.isEmpty() && !s.equals("(null)")).orElse(null);
         int numa = Optional.ofNullable(f.get("numa_node")).map(InventoryScanner::parseIntOr).orElse(-1);
         List<String> reset = Optional.ofNullable(f.get("reset_method")).filter(s -> !s.isBlank()).map(s -> List.of(s.split("\\s+"))).orElse(List.of());
         boolean bootVga = "1".equals(f.get("boot_vga"));
         Integer group = Optional.ofNullable(lastComponent(l.get("iommu_group"))).map(InventoryScanner::parseIntOrNull).orElse(null);
-        String unit = unitOf.getOrDefault(address.toString(), lastComponent(l.get("iommu")));
+        String unit = unitOf.get(address.toString());
+        if (unit == null && group != null) {
+            // Not listed under any /sys/class/iommu/*/devices: ask the device's own link.
+            unit = lastComponent(host.linkTarget(DEVICES + address + "/iommu").orElse(null));
+        }
         Sriov sriov = null;
         if (f.containsKey("sriov_totalvfs")) {
-            List<PciAddress> vfs = l.keySet().stream().filter(e -> e.startsWith("virtfn"))
+            List<PciAddress> vfs = links.keySet().stream().filter(e -> e.startsWith("virtfn"))
                     .sorted((a, b) -> Integer.compare(parseIntOr(a.substring(6)), parseIntOr(b.substring(6))))
-                    .map(e -> lastComponent(l.get(e)))
+                    .map(e -> lastComponent(links.get(e)))
                     .filter(PciAddress::isValid).map(PciAddress::parse)
                     .toList();
             sriov = new Sriov(parseIntOr(f.get("sriov_totalvfs")), Optional.ofNullable(f.get("sriov_numvfs")).map(InventoryScanner::parseIntOr).orElse(0), vfs);
@@ -136,6 +149,12 @@ public final class InventoryScanner {
                 vendor == null ? null : ids.vendor(vendor).orElse(null),
                 vendor == null || device == null ? null : ids.device(vendor, device).orElse(null),
                 driver, override, numa, reset, bootVga, group, unit, sriov, physfn);
+    }
+
+    private static Map<String, String> merge(Map<String, String> a, Map<String, String> b) {
+        Map<String, String> m = new java.util.HashMap<>(a);
+        m.putAll(b);
+        return m;
     }
 
     private static String lastComponent(String linkTarget) {
