@@ -40,10 +40,49 @@ final class DaemonCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "extra Spring configuration file (properties or YAML)")
     Path config;
 
+    /** A policy for the demo host: the invoking user (SUDO_UID, else 1000) may have X710 VFs and the edu device. */
+    private static Path demoPolicy() {
+        String uid = System.getenv().getOrDefault("SUDO_UID", "1000");
+        if (!uid.matches("[0-9]{1,9}")) uid = "1000";
+        try {
+            Path dir = Files.createTempDirectory("vfio-broker-demo-policy-");
+            Path file = dir.resolve("policy.yaml");
+            Files.writeString(file, """
+                    # Demo policy: written by 'vfio-broker daemon --demo'.
+                    version: 1
+                    binding:
+                      deny:
+                        - class: "06"
+                    rules:
+                      - name: never-the-gpu
+                        action: deny
+                        devices:
+                          class: "03"
+                        principals:
+                          any: true
+                      - name: demo-vfs
+                        action: allow
+                        devices:
+                          vendorDevice: ["8086:154c", "1234:11e8"]
+                        principals:
+                          uid: %s
+                        limits:
+                          maxDevices: 4
+                          memlockPerLease: 512MiB
+                    """.formatted(uid));
+            return file;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot write the demo policy: " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public Integer call() {
         List<String> args = new ArrayList<>();
-        if (source.demo) args.add("--vfio-broker.demo=true");
+        if (source.demo) {
+            args.add("--vfio-broker.demo=true");
+            if (System.getProperty("vfio-broker.policy-file") == null && config == null) args.add("--vfio-broker.policy-file=" + demoPolicy());
+        }
         if (source.root != null) {
             if (!Files.isDirectory(source.root)) throw new IllegalArgumentException("host root " + source.root + " is not a directory");
             args.add("--vfio-broker.root=" + source.root.toAbsolutePath());
