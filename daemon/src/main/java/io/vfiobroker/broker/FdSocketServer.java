@@ -21,7 +21,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
@@ -48,13 +47,16 @@ public final class FdSocketServer implements AutoCloseable {
     private volatile boolean running = true;
 
     public FdSocketServer(Path path, LeaseService leases) throws IOException {
+        this(path, leases, null);
+    }
+
+    public FdSocketServer(Path path, LeaseService leases, String socketGroup) throws IOException {
         this.path = path;
         this.leases = leases;
         Files.createDirectories(path.getParent());
         Files.deleteIfExists(path);
         this.listener = UnixSockets.listen(path, SocketType.SEQPACKET, 64);
-        // Anyone may connect: the ticket and SO_PEERCRED decide, not the file mode.
-        Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-rw-rw-"));
+        SocketAccess.apply(path, socketGroup);
         this.acceptor = new Thread(this::acceptLoop, "fd-socket-accept");
         acceptor.setDaemon(true);
         acceptor.start();

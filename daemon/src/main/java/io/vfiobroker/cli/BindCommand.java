@@ -8,23 +8,14 @@ import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 import java.util.concurrent.Callable;
 
 @Command(name = "bind", description = "Bind a device's whole IOMMU group (or a group) to vfio-pci, recording the original drivers.")
 final class BindCommand implements Callable<Integer> {
 
-    static final class Target {
-        @Parameters(paramLabel = "ADDR", description = "a device (DDDD:BB:DD.F); its whole group is bound")
-        String address;
-
-        @Option(names = "--group", paramLabel = "N", description = "an IOMMU group number")
-        Integer group;
-    }
-
     @ArgGroup(exclusive = true, multiplicity = "1")
-    Target target;
+    GroupTarget target;
 
     @Option(names = "--dry-run", description = "print the exact sysfs writes and the protection verdicts, change nothing")
     boolean dryRun;

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         description = "Hands VFIO devices to unprivileged programs, by policy.",
         subcommands = {DevicesCommand.class, GroupsCommand.class, IommuCommand.class, BindCommand.class, ReleaseCommand.class,
                 StatusCommand.class, GenerateHostCommand.class,
-                DaemonCommand.class, PolicyCommand.class, ClientCommand.class, DomainCheckCommand.class})
+                DaemonCommand.class, PolicyCommand.class, ClientCommand.class, DomainCheckCommand.class, RunCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

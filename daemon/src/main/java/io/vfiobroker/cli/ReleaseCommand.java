@@ -8,23 +8,14 @@ import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 import java.util.concurrent.Callable;
 
 @Command(name = "release", description = "Give a group bound by vfio-broker back to its original drivers.")
 final class ReleaseCommand implements Callable<Integer> {
 
-    static final class Target {
-        @Parameters(paramLabel = "ADDR", description = "a device; its whole group is released")
-        String address;
-
-        @Option(names = "--group", paramLabel = "N", description = "an IOMMU group number")
-        Integer group;
-    }
-
     @ArgGroup(exclusive = true, multiplicity = "1")
-    Target target;
+    GroupTarget target;
 
     @Option(names = "--dry-run", description = "print the exact sysfs writes, change nothing")
     boolean dryRun;

@@ -18,7 +18,6 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 
 /** The daemon's gRPC endpoint on a Unix socket (api.sock); every call carries the peer's SO_PEERCRED. */
@@ -32,6 +31,19 @@ public final class GrpcServer implements AutoCloseable {
     private final HealthStatusManager health = new HealthStatusManager();
 
     public GrpcServer(Path path, List<BindableService> services) throws IOException {
+        this(path, services, List.of(), null);
+    }
+
+    public GrpcServer(Path path, List<BindableService> services, List<io.grpc.ServerInterceptor> interceptors) throws IOException {
+        this(path, services, interceptors, null);
+    }
+
+    /**
+     * @param interceptors run after the SO_PEERCRED check (metrics)
+     * @param socketGroup  group allowed to connect (mode 0660), or null for any local user (0666)
+     */
+    public GrpcServer(Path path, List<BindableService> services, List<io.grpc.ServerInterceptor> interceptors, String socketGroup)
+            throws IOException {
         this.path = path;
         Files.createDirectories(path.getParent());
         Files.deleteIfExists(path);
@@ -43,10 +55,11 @@ public final class GrpcServer implements AutoCloseable {
                 .workerEventLoopGroup(group)
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance());
-        for (BindableService s : services) b.addService(ServerInterceptors.intercept(s, callers));
+        List<io.grpc.ServerInterceptor> chain = new java.util.ArrayList<>(interceptors);
+        chain.add(callers); // the last one runs first: identity before anything else
+        for (BindableService s : services) b.addService(ServerInterceptors.intercept(s, chain));
         this.server = b.build().start();
-        // Any local user may call: identity comes from SO_PEERCRED and policy decides, not the file mode.
-        Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-rw-rw-"));
+        io.vfiobroker.broker.SocketAccess.apply(path, socketGroup);
         log.info("event=grpc-listening path={}", path);
     }
 

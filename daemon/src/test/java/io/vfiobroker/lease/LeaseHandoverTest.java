@@ -117,11 +117,16 @@ class LeaseHandoverTest {
 
     /** A client JVM as {@code uid}; its class path is copied where that uid can read it. */
     private Process client(int uid, String device) throws IOException {
+        return child(uid, ClientMain.class.getName(), dir.resolve("run").toString(), device);
+    }
+
+    private Process child(int uid, String mainClass, String... args) throws IOException {
         Path cp = ChildClassPath.worldReadable();
-        Process p = new ProcessBuilder("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups",
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:TieredStopAtLevel=1", "-Dlogback.configurationFile=vfio-broker-cli-logback.xml",
-                "-cp", cp + "/*:" + cp + "/classes", ClientMain.class.getName(), dir.resolve("run").toString(), device)
-                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:TieredStopAtLevel=1",
+                "-Dlogback.configurationFile=vfio-broker-cli-logback.xml", "-cp", cp + "/*:" + cp + "/classes", mainClass));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         children.add(p);
         return p;
     }
@@ -186,6 +191,31 @@ class LeaseHandoverTest {
         // Putting the old (higher) hard limit back needs CAP_SYS_RESOURCE, which this sandbox lacks: the VM suite checks it.
         leases.release(lease.id(), new Caller(1, 0, 0));
         assertThat(leases.memlock().usage((int) p.pid())).hasValueSatisfying(u -> assertThat(u.vmLckBytes()).isZero());
+    }
+
+    @Test
+    void runExecsTheProgramWithTheLeaseFdsAnnouncedTheSystemdWay() throws Exception {
+        Process p = child(NOBODY, "io.vfiobroker.cli.Main", "run", "--run-dir", dir.resolve("run").toString(), "--device", VF, "--",
+                "/bin/sh", "-c", "echo \"FDS $LISTEN_FDS $LISTEN_FDNAMES $LISTEN_PID $$\"; head -c 100 <&4; echo; "
+                        + "echo \"DONE $(ls /proc/self/fd | wc -l)\"; read line");
+        BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        List<String> out = new ArrayList<>();
+        for (String line; (line = r.readLine()) != null; ) {
+            out.add(line);
+            if (line.startsWith("DONE")) break;
+        }
+        String fds = out.stream().filter(l -> l.startsWith("FDS ")).findFirst().orElseThrow(() -> new AssertionError("output: " + out));
+        String[] f = fds.split(" ");
+        assertThat(f[1]).isEqualTo("2");
+        assertThat(f[2]).isEqualTo("container:device-" + VF);
+        assertThat(f[3]).as("LISTEN_PID is the program's own pid").isEqualTo(f[4]).isEqualTo(Long.toString(p.pid()));
+        assertThat(out).contains("device " + VF);
+        // 0-2, the two lease fds, and the fd ls itself opens for /proc/self/fd: nothing of the JVM leaked through exec
+        assertThat(out.get(out.size() - 1)).isEqualTo("DONE 6");
+        Lease lease = leases.active().stream().filter(l -> l.holder().pid() == p.pid()).findFirst().orElseThrow();
+        p.getOutputStream().write("\n".getBytes());
+        p.getOutputStream().flush();
+        assertThat(nextChange(lease.id(), Lease.State.ENDED).endReason()).isEqualTo("client process exited");
     }
 
     @Test

@@ -28,6 +28,8 @@ interface Shim extends Library {
 
     int vb_dup_cloexec(int fd);
 
+    int vb_exec_fds(String file, String[] argv, String[] envp, int[] fds, int n);
+
     long vb_sysfs_snapshot(String dir, byte[] files, byte[] links, String linkPrefix, int list, byte[] out, long cap);
 
     long vb_read(int fd, byte[] buf, long len);
