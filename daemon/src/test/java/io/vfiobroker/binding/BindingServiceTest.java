@@ -239,6 +239,61 @@ class BindingServiceTest {
         assertThat(after.status()).isEmpty();
     }
 
+    /** A tree whose sysfs dies (like a killed process) at write number {@code crashAt}. */
+    private SysfsHost dyingAt(int crashAt) {
+        AtomicInteger writes = new AtomicInteger();
+        return new SimulatedKernelHost(root) {
+            @Override
+            public synchronized void write(String path, String value) throws IOException {
+                if (writes.incrementAndGet() == crashAt) throw new Crash();
+                super.write(path, value);
+            }
+        };
+    }
+
+    @Test
+    void aCrashAfterAnySingleSysfsWriteOfABindOrReleaseIsReconciledAndNothingIsLeftDriverless() throws IOException {
+        HostSpec spec = HostSpec.sriovScale(1, 3).withLayout(HostSpec.GroupLayout.SHARED);
+        for (String op : List.of("bind", "release")) {
+            for (int crashAt = 1; ; crashAt++) {
+                java.nio.file.Path d = dir.resolve(op + "-" + crashAt);
+                root = HostTreeGenerator.generate(spec, d.resolve("host"));
+                Path state = d.resolve("state");
+                InventoryScanner sc = new InventoryScanner(new SimulatedKernelHost(root), PciIds.empty());
+                Device pf = sc.scan().devices().stream().filter(x -> x.sriov() != null).findFirst().orElseThrow();
+                java.util.Map<PciAddress, String> original = new java.util.HashMap<>();
+                for (PciAddress a : sc.scan().group(pf.iommuGroup()).orElseThrow().devices()) original.put(a, sc.device(a).orElseThrow().driver());
+                if (op.equals("release")) new BindingService(new SimulatedKernelHost(root), sc, new Journal(state), () -> rules).bind(pf.address(), false);
+
+                SysfsHost dying = dyingAt(crashAt);
+                BindingService victim = new BindingService(dying, new InventoryScanner(dying, PciIds.empty()), new Journal(state), () -> rules);
+                boolean crashed;
+                try {
+                    if (op.equals("bind")) victim.bind(pf.address(), false);
+                    else victim.release(pf.iommuGroup(), true, false);
+                    crashed = false;
+                } catch (Crash c) {
+                    crashed = true;
+                }
+                BindingService restarted = new BindingService(new SimulatedKernelHost(root), sc, new Journal(state), () -> rules);
+                restarted.reconcile();
+                for (var e : original.entrySet()) {
+                    String now = sc.device(e.getKey()).orElseThrow().driver();
+                    boolean fullyBound = op.equals("bind") && !crashed && "vfio-pci".equals(now);
+                    assertThat(now).as("%s crash at write %d: %s", op, crashAt, e.getKey())
+                            .isNotNull()
+                            .satisfiesAnyOf(x -> assertThat(x).isEqualTo(e.getValue()), x -> assertThat(fullyBound).isTrue());
+                }
+                assertThat(restarted.reconcile()).as("a second reconcile finds nothing to do").isEmpty();
+                if (!crashed) {
+                    // every write index of the operation has been a crash point: 4 members x 3 writes
+                    assertThat(crashAt - 1).as("%s crash points", op).isEqualTo(12);
+                    break;
+                }
+            }
+        }
+    }
+
     @Test
     void aDeviceOfOursFoundWithoutADriverIsReboundOnRestart() throws IOException {
         BindingService s = service(HostSpec.sriovScale(1, 1));
