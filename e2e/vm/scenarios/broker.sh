@@ -2,6 +2,9 @@
 # interrupt-remapping policy (V4), and lease end on SIGKILL. Collects; the JUnit side judges.
 source "$(dirname "$0")/lib.sh"
 R=$E2E_RESULTS
+# Scenario 1 first, while the host is as booted: the same boot serves InventoryIT.
+bash "$(dirname "$0")/inventory.sh"
+
 mkdir -p "$R/s2" "$R/s3" "$R/s4" "$R/s5"
 
 EDU=$(lspci -Dn -d 1234:11e8 | awk '{print $1; exit}')

@@ -25,8 +25,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 @Timeout(value = 40, unit = TimeUnit.MINUTES)   // a guard only: each VM is time-boxed by run-vm.sh
 class BrokerIT {
 
-    private static final String SCENARIO = "broker";
-    private static final Duration VM_TIMEOUT = Duration.ofMinutes(12);
+    static final String SCENARIO = "broker";
+    static final Duration VM_TIMEOUT = Duration.ofMinutes(12);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     static Stream<Arguments> platforms() {
