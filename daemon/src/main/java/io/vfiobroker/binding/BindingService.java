@@ -174,17 +174,17 @@ public final class BindingService {
     // ---- doing ----------------------------------------------------------------------------------------------
 
     public BindingPlan bind(PciAddress device, boolean dryRun) {
-        return dryRun ? planBind(device) : journal.exclusive(() -> {
+        return dryRun ? planBind(device) : reported("bind", -1, device, () -> journal.exclusive(() -> {
             reconcileLocked();
             return execBind(planBind(device));
-        });
+        }));
     }
 
     public BindingPlan bindGroup(int group, boolean dryRun) {
-        return dryRun ? planBindGroup(group, null) : journal.exclusive(() -> {
+        return dryRun ? planBindGroup(group, null) : reported("bind", group, null, () -> journal.exclusive(() -> {
             reconcileLocked();
             return execBind(planBindGroup(group, null));
-        });
+        }));
     }
 
     private BindingPlan execBind(BindingPlan plan) {
@@ -270,10 +270,10 @@ public final class BindingService {
     }
 
     public BindingPlan release(int group, boolean restore, boolean dryRun) {
-        return dryRun ? planRelease(group, restore) : journal.exclusive(() -> {
+        return dryRun ? planRelease(group, restore) : reported("release", group, null, () -> journal.exclusive(() -> {
             reconcileLocked();
             return execRelease(planRelease(group, restore), restore);
-        });
+        }));
     }
 
     private BindingPlan execRelease(BindingPlan plan, boolean restore) {
@@ -304,6 +304,38 @@ public final class BindingService {
                     + "restart): " + String.join("; ", failed), false);
         }
         return plan;
+    }
+
+    // ---- listeners (events, metrics) --------------------------------------------------------------------------
+
+    /** A bind or release that was carried out (or failed): {@code plan} is null when it failed before planning. */
+    public record Change(String operation, int group, PciAddress requested, BindingPlan plan, RuntimeException error) {
+    }
+
+    private final List<java.util.function.Consumer<Change>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    public void addListener(java.util.function.Consumer<Change> l) {
+        listeners.add(l);
+    }
+
+    private BindingPlan reported(String op, int group, PciAddress requested, java.util.function.Supplier<BindingPlan> work) {
+        Change c = null;
+        try {
+            BindingPlan plan = work.get();
+            c = new Change(op, plan.group(), requested, plan, null);
+            return plan;
+        } catch (RuntimeException e) {
+            c = new Change(op, group, requested, null, e);
+            throw e;
+        } finally {
+            for (java.util.function.Consumer<Change> l : listeners) {
+                try {
+                    if (c != null) l.accept(c);
+                } catch (RuntimeException e) {
+                    log.warn("event=binding-listener-failed error=\"{}\"", e.getMessage());
+                }
+            }
+        }
     }
 
     /** Devices bound by vfio-broker with their original drivers. */

@@ -65,9 +65,9 @@ public class BrokerConfiguration {
 
     @Bean(destroyMethod = "close")
     @ConditionalOnProperty(name = "vfio-broker.sockets.enabled", havingValue = "true", matchIfMissing = true)
-    GrpcServer grpcServer(LeaseService leases, FdSocketServer fdSocket, SysfsHost host, @Value("${vfio-broker.run-dir:}") String runDir)
-            throws IOException {
-        List<BindableService> services = List.of(new LeasesGrpcService(leases, fdSocket.path()));
+    GrpcServer grpcServer(LeaseService leases, FdSocketServer fdSocket, SysfsHost host, @Value("${vfio-broker.run-dir:}") String runDir,
+                          ControlPlaneConfiguration.GrpcServices controlPlane) throws IOException {
+        List<BindableService> services = controlPlane.withLeases(leases, fdSocket.path());
         return new GrpcServer(runDir(runDir, host).resolve("api.sock"), services);
     }
 }

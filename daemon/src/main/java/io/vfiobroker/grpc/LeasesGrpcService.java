@@ -30,15 +30,33 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
     private final LeaseService leases;
     private final Path fdSocket;
 
+    private final Authz authz;
+
     public LeasesGrpcService(LeaseService leases, Path fdSocket) {
+        this(leases, fdSocket, Authz.rootOnly());
+    }
+
+    public LeasesGrpcService(LeaseService leases, Path fdSocket, Authz authz) {
         this.leases = leases;
         this.fdSocket = fdSocket;
+        this.authz = authz;
+    }
+
+    /** Lease ids are UUIDs; anything longer is refused before it reaches a log line. */
+    private static String leaseId(String id) {
+        if (id.isEmpty() || id.length() > 64) throw GrpcErrors.invalid("lease_id must be 1..64 characters, not " + id.length(), "lease_id");
+        return id;
     }
 
     @Override
     public void acquire(AcquireRequest req, StreamObserver<AcquireResponse> out) {
         respond(out, () -> {
             Caller caller = CallerInterceptor.caller();
+            if (req.getMemlockBytes() < 0) throw GrpcErrors.invalid("memlock_bytes " + Long.toUnsignedString(req.getMemlockBytes()) + " is out of range", "memlock_bytes");
+            for (String d : req.getDevicesList()) {
+                // Longer than any DDDD:BB:DD.F: refused without echoing it into logs and audit records.
+                if (d.length() > 16) throw GrpcErrors.invalid("device address of " + d.length() + " characters: expected DDDD:BB:DD.F", "devices");
+            }
             String backend = switch (req.getBackend()) {
                 case BACKEND_LEGACY -> "legacy";
                 case BACKEND_IOMMUFD -> "iommufd";
@@ -52,14 +70,14 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
 
     @Override
     public void release(ReleaseRequest req, StreamObserver<io.vfiobroker.api.v1.Lease> out) {
-        respond(out, () -> toProto(leases.release(req.getLeaseId(), CallerInterceptor.caller())));
+        respond(out, () -> toProto(leases.release(leaseId(req.getLeaseId()), authz.leaseCaller(CallerInterceptor.caller()))));
     }
 
     @Override
     public void get(GetLeaseRequest req, StreamObserver<io.vfiobroker.api.v1.Lease> out) {
         respond(out, () -> {
-            Caller caller = CallerInterceptor.caller();
-            Lease l = leases.get(req.getLeaseId())
+            Caller caller = authz.leaseCaller(CallerInterceptor.caller());
+            Lease l = leases.get(leaseId(req.getLeaseId()))
                     .filter(x -> caller.isRoot() || x.holder().uid() == caller.uid())
                     .orElseThrow(() -> new LeaseException(LeaseException.Kind.NOT_FOUND, "no lease " + req.getLeaseId() + " visible to " + caller));
             return toProto(l);
@@ -70,7 +88,7 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
     public void list(ListLeasesRequest req, StreamObserver<ListLeasesResponse> out) {
         respond(out, () -> {
             ListLeasesResponse.Builder b = ListLeasesResponse.newBuilder();
-            for (Lease l : leases.visibleTo(CallerInterceptor.caller())) b.addLeases(toProto(l));
+            for (Lease l : leases.visibleTo(authz.leaseCaller(CallerInterceptor.caller()))) b.addLeases(toProto(l));
             return b.build();
         });
     }
@@ -84,25 +102,17 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
         } catch (StatusRuntimeException e) {
             out.onError(e);
         } catch (IllegalArgumentException e) {
-            out.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
+            out.onError(GrpcErrors.invalid(e.getMessage(), null));
         } catch (RuntimeException e) {
             out.onError(Status.INTERNAL.withDescription(e.getMessage()).withCause(e).asRuntimeException());
         }
     }
 
     static StatusRuntimeException status(LeaseException e) {
-        Status s = switch (e.kind()) {
-            case INVALID -> Status.INVALID_ARGUMENT;
-            case DENIED -> Status.PERMISSION_DENIED;
-            case NOT_FOUND -> Status.NOT_FOUND;
-            case CONFLICT -> Status.ALREADY_EXISTS;
-            case PRECONDITION, KERNEL -> Status.FAILED_PRECONDITION;
-            case EXHAUSTED -> Status.RESOURCE_EXHAUSTED;
-        };
-        return s.withDescription(e.getMessage()).asRuntimeException();
+        return GrpcErrors.of(e);
     }
 
-    static io.vfiobroker.api.v1.Lease toProto(Lease l) {
+    public static io.vfiobroker.api.v1.Lease toProto(Lease l) {
         io.vfiobroker.api.v1.Lease.Builder b = io.vfiobroker.api.v1.Lease.newBuilder()
                 .setId(l.id()).setUid(l.holder().uid()).setGid(l.holder().gid()).setPid(l.holder().pid())
                 .setBackend("iommufd".equals(l.backend()) ? Backend.BACKEND_IOMMUFD : Backend.BACKEND_LEGACY)

@@ -83,12 +83,32 @@ public final class PolicyService implements AutoCloseable {
 
     /** Reads the file again, whether or not it changed. */
     public synchronized LoadStatus reload() {
-        return load(true);
+        return loaded(load(true));
     }
 
     /** Reads the file, and acts only when its content differs from what was last seen (watcher, polling). */
     synchronized LoadStatus reloadIfChanged() {
-        return load(false);
+        LoadStatus before = snapshot.status();
+        LoadStatus after = load(false);
+        return after == before ? after : loaded(after);
+    }
+
+    private final java.util.List<java.util.function.Consumer<LoadStatus>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** Called after every load attempt that produced a new status (explicit reload, file change, SIGHUP). */
+    public void addListener(java.util.function.Consumer<LoadStatus> l) {
+        listeners.add(l);
+    }
+
+    private LoadStatus loaded(LoadStatus st) {
+        for (java.util.function.Consumer<LoadStatus> l : listeners) {
+            try {
+                l.accept(st);
+            } catch (RuntimeException e) {
+                log.warn("event=policy-listener-failed error=\"{}\"", e.getMessage());
+            }
+        }
+        return st;
     }
 
     private LoadStatus load(boolean always) {

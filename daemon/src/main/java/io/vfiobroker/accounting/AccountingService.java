@@ -1,0 +1,222 @@
+package io.vfiobroker.accounting;
+
+import io.vfiobroker.audit.AuditLog;
+import io.vfiobroker.events.BrokerEvent;
+import io.vfiobroker.events.EventBus;
+import io.vfiobroker.lease.Lease;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * Memlock accounting for every lease: the holder's RLIMIT_MEMLOCK (from /proc/<pid>/limits, readable without
+ * privilege, unlike prlimit on another uid), its use (VmLck, VmPin) and the peak seen, summed per principal (uid)
+ * and for the host. Sampled periodically and on demand; a lease that reaches the near-limit ratio or goes over
+ * its limit is an event on the bus and a line in the audit log, once per crossing.
+ */
+public final class AccountingService implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(AccountingService.class);
+    public static final long PAGE_SIZE = 4096;
+
+    public enum Level { OK, NEAR_LIMIT, OVER_LIMIT, UNLIMITED }
+
+    /** @param limitBytes -1 = unlimited; usedBytes = max(vmLck, vmPin), what the limit is checked against in either mode */
+    public record LeaseUse(String leaseId, int uid, int pid, long limitBytes, long usedBytes, long vmLckBytes, long vmPinBytes,
+                           long peakBytes, Level level, long lockedPages, boolean processAlive) {
+    }
+
+    /** @param limitBytes sum of the leases' limits, -1 when any is unlimited */
+    public record PrincipalUse(int uid, int leases, long limitBytes, long usedBytes, long peakBytes) {
+    }
+
+    public record HostUse(int leases, long limitBytes, long usedBytes, long peakBytes) {
+    }
+
+    public record Report(Instant sampled, List<LeaseUse> leases, List<PrincipalUse> principals, HostUse host) {
+        public Report {
+            leases = List.copyOf(leases);
+            principals = List.copyOf(principals);
+        }
+    }
+
+    private final Supplier<List<Lease>> activeLeases;
+    private final Memlock memlock;
+    private final EventBus bus;
+    private final AuditLog audit;
+    private final double nearRatio;
+    private final Map<String, Long> leasePeak = new HashMap<>();
+    private final Map<String, Level> leaseLevel = new HashMap<>();
+    private final Map<Integer, Long> principalPeak = new HashMap<>();
+    private long hostPeak;
+    private volatile Report latest = new Report(Instant.EPOCH, List.of(), List.of(), new HostUse(0, 0, 0, 0));
+    private final List<Consumer<Report>> listeners = new CopyOnWriteArrayList<>();
+    private final ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "memlock-sampler");
+        t.setDaemon(true);
+        return t;
+    });
+
+    public AccountingService(Supplier<List<Lease>> activeLeases, Memlock memlock, EventBus bus, AuditLog audit, double nearRatio) {
+        if (!(nearRatio > 0 && nearRatio <= 1)) throw new IllegalArgumentException("near-limit ratio must be in (0, 1], not " + nearRatio);
+        this.activeLeases = activeLeases;
+        this.memlock = memlock;
+        this.bus = bus;
+        this.audit = audit;
+        this.nearRatio = nearRatio;
+    }
+
+    /** Samples every {@code period} from now on. */
+    public void start(Duration period) {
+        sampler.scheduleWithFixedDelay(this::sampleQuietly, 0, period.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Samples soon on the sampler thread (a lease started or ended): never in the caller's locks. */
+    public void sampleSoon() {
+        if (!sampler.isShutdown()) sampler.execute(this::sampleQuietly);
+    }
+
+    /** Called with every report (WatchMemlock, metrics). */
+    public void addListener(Consumer<Report> l) {
+        listeners.add(l);
+    }
+
+    public void removeListener(Consumer<Report> l) {
+        listeners.remove(l);
+    }
+
+    public Report latest() {
+        return latest;
+    }
+
+    private void sampleQuietly() {
+        try {
+            sample();
+        } catch (RuntimeException e) {
+            log.warn("event=memlock-sample-failed error=\"{}\"", e.getMessage());
+        }
+    }
+
+    /** Reads every active lease's use now. */
+    public Report sample() {
+        List<Lease> active = activeLeases.get();
+        List<BrokerEvent> events = new ArrayList<>();
+        Report r;
+        synchronized (this) {
+            List<LeaseUse> uses = new ArrayList<>();
+            Set<String> seen = new HashSet<>();
+            for (Lease l : active) {
+                int pid = l.holder().pid();
+                Memlock.Usage u = memlock.usage(pid).orElse(null);
+                long lck = u == null ? 0 : u.vmLckBytes();
+                long pin = u == null ? 0 : u.vmPinBytes();
+                long used = Math.max(lck, pin);
+                long limit = softLimit(pid).orElse(l.memlockLimitBytes());
+                long peak = Math.max(used, leasePeak.getOrDefault(l.id(), 0L));
+                leasePeak.put(l.id(), peak);
+                seen.add(l.id());
+                Level level = level(used, limit);
+                Level was = leaseLevel.put(l.id(), level);
+                if (u != null && level != was && !(was == null && (level == Level.OK || level == Level.UNLIMITED))) {
+                    BrokerEvent e = crossing(l, used, limit, level);
+                    if (e != null) events.add(e);
+                }
+                uses.add(new LeaseUse(l.id(), l.holder().uid(), pid, limit, used, lck, pin, peak, level, used / PAGE_SIZE, u != null));
+            }
+            leasePeak.keySet().retainAll(seen);
+            leaseLevel.keySet().retainAll(seen);
+
+            Map<Integer, List<LeaseUse>> byUid = new TreeMap<>();
+            for (LeaseUse u : uses) byUid.computeIfAbsent(u.uid(), k -> new ArrayList<>()).add(u);
+            List<PrincipalUse> principals = new ArrayList<>();
+            for (Map.Entry<Integer, List<LeaseUse>> e : byUid.entrySet()) {
+                long used = e.getValue().stream().mapToLong(LeaseUse::usedBytes).sum();
+                long peak = Math.max(used, principalPeak.getOrDefault(e.getKey(), 0L));
+                principalPeak.put(e.getKey(), peak);
+                principals.add(new PrincipalUse(e.getKey(), e.getValue().size(), sumLimits(e.getValue()), used, peak));
+            }
+            principalPeak.keySet().retainAll(byUid.keySet());
+            long hostUsed = uses.stream().mapToLong(LeaseUse::usedBytes).sum();
+            hostPeak = Math.max(hostPeak, hostUsed);
+            r = new Report(Instant.now(), uses, principals, new HostUse(uses.size(), sumLimits(uses), hostUsed, hostPeak));
+            latest = r;
+        }
+        for (BrokerEvent e : events) bus.publish(e);
+        for (Consumer<Report> l : listeners) {
+            try {
+                l.accept(r);
+            } catch (RuntimeException e) {
+                log.warn("event=memlock-listener-failed error=\"{}\"", e.getMessage());
+            }
+        }
+        return r;
+    }
+
+    private BrokerEvent crossing(Lease l, long used, long limit, Level level) {
+        String name = switch (level) {
+            case NEAR_LIMIT -> "near-limit";
+            case OVER_LIMIT -> "over-limit";
+            default -> "ok";
+        };
+        if (level == Level.NEAR_LIMIT || level == Level.OVER_LIMIT) {
+            audit.record("memlock-" + name, "lease", l.id(), "uid", l.holder().uid(), "pid", l.holder().pid(), "used", used, "limit", limit);
+            log.warn("event=memlock-{} lease={} uid={} pid={} used={} limit={}", name, l.id(), l.holder().uid(), l.holder().pid(), used, limit);
+        }
+        return new BrokerEvent.MemlockThreshold("memlock-" + name, l.id(), l.holder().uid(), l.holder().pid(), used, limit, name);
+    }
+
+    private Level level(long used, long limit) {
+        if (limit < 0) return Level.UNLIMITED;
+        if (used > limit) return Level.OVER_LIMIT;
+        if (limit > 0 && used >= nearRatio * limit) return Level.NEAR_LIMIT;
+        if (limit == 0 && used > 0) return Level.OVER_LIMIT;
+        return Level.OK;
+    }
+
+    private static long sumLimits(List<LeaseUse> uses) {
+        long sum = 0;
+        for (LeaseUse u : uses) {
+            if (u.limitBytes() < 0) return -1;
+            sum += u.limitBytes();
+        }
+        return sum;
+    }
+
+    /** The soft RLIMIT_MEMLOCK of {@code pid} from /proc/<pid>/limits; -1 = unlimited; empty when unreadable. */
+    public static java.util.OptionalLong softLimit(int pid) {
+        if (pid <= 0) return java.util.OptionalLong.empty();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Integer.toString(pid), "limits"))) {
+                if (!line.startsWith("Max locked memory")) continue;
+                String[] f = line.substring("Max locked memory".length()).trim().split("\\s+");
+                return java.util.OptionalLong.of(f[0].equals("unlimited") ? -1 : Long.parseLong(f[0]));
+            }
+        } catch (IOException | RuntimeException e) {
+            // the process is gone, or the file is not what we know
+        }
+        return java.util.OptionalLong.empty();
+    }
+
+    @Override
+    public void close() {
+        sampler.shutdownNow();
+    }
+}

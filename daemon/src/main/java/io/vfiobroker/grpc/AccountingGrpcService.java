@@ -1,0 +1,92 @@
+package io.vfiobroker.grpc;
+
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import io.vfiobroker.accounting.AccountingService;
+import io.vfiobroker.api.v1.AccountingGrpc;
+import io.vfiobroker.api.v1.GetMemlockRequest;
+import io.vfiobroker.api.v1.MemlockReport;
+import io.vfiobroker.api.v1.WatchMemlockRequest;
+import io.vfiobroker.lease.Caller;
+
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+/** vfiobroker.v1.Accounting: memlock per lease, principal and host; WatchMemlock streams the sampler's reports. */
+public final class AccountingGrpcService extends AccountingGrpc.AccountingImplBase {
+
+    private static final Duration STALL = Duration.ofSeconds(30);
+    private final AccountingService accounting;
+    private final Authz authz;
+
+    public AccountingGrpcService(AccountingService accounting, Authz authz) {
+        this.accounting = accounting;
+        this.authz = authz;
+    }
+
+    private static String leaseFilter(String id) {
+        if (id.length() > 64) throw GrpcErrors.invalid("lease_id is at most 64 characters", "lease_id");
+        return id;
+    }
+
+    @Override
+    public void getMemlock(GetMemlockRequest req, StreamObserver<MemlockReport> out) {
+        Calls.respond(out, () -> {
+            Caller c = CallerInterceptor.caller();
+            return ProtoMapping.report(accounting.sample(), authz.isAdmin(c), c.uid(), leaseFilter(req.getLeaseId()));
+        });
+    }
+
+    @Override
+    public void watchMemlock(WatchMemlockRequest req, StreamObserver<MemlockReport> observer) {
+        Caller c;
+        String lease;
+        try {
+            c = CallerInterceptor.caller();
+            lease = leaseFilter(req.getLeaseId());
+        } catch (io.grpc.StatusRuntimeException e) {
+            observer.onError(e);
+            return;
+        }
+        boolean admin = authz.isAdmin(c);
+        Duration interval = Duration.ofMillis(Math.max(100, req.getIntervalMs()));
+        // Reports supersede each other: a slow reader gets the newest, never a backlog.
+        AtomicReference<AccountingService.Report> pending = new AtomicReference<>(accounting.sample());
+        FlowControl<MemlockReport>[] flow = new FlowControl[1];
+        Consumer<AccountingService.Report> listener = r -> {
+            pending.set(r);
+            if (flow[0] != null) flow[0].wake();
+        };
+        flow[0] = new FlowControl<>(observer, () -> accounting.removeListener(listener));
+        accounting.addListener(listener);
+        FlowControl.WRITERS.execute(() -> {
+            try {
+                long last = 0;
+                while (!flow[0].cancelled()) {
+                    AccountingService.Report r = pending.getAndSet(null);
+                    if (r == null) {
+                        flow[0].sleep(interval);
+                        continue;
+                    }
+                    long wait = last + interval.toNanos() - System.nanoTime();
+                    if (last != 0 && wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                    if (!flow[0].awaitReady(STALL)) {
+                        if (!flow[0].cancelled()) flow[0].out().onError(Status.RESOURCE_EXHAUSTED.withDescription("the watcher read nothing for "
+                                + STALL.toSeconds() + " s").asRuntimeException());
+                        return;
+                    }
+                    AccountingService.Report newest = pending.getAndSet(null);
+                    flow[0].out().onNext(ProtoMapping.report(newest != null ? newest : r, admin, c.uid(), lease));
+                    last = System.nanoTime();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                // cancelled under us
+            } finally {
+                accounting.removeListener(listener);
+            }
+        });
+    }
+}

@@ -1,0 +1,77 @@
+package io.vfiobroker.grpc;
+
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A server stream written from its own thread, honouring the transport's flow control: the writer waits
+ * until the client can take more instead of letting gRPC buffer without bound.
+ */
+final class FlowControl<T> {
+
+    private static final AtomicInteger THREADS = new AtomicInteger();
+    /** Stream writers: one per open watch, blocked mostly on their bus queue. */
+    static final ExecutorService WRITERS = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "grpc-stream-" + THREADS.incrementAndGet());
+        t.setDaemon(true);
+        return t;
+    });
+
+    private final ServerCallStreamObserver<T> out;
+    private final Object lock = new Object();
+    private volatile boolean cancelled;
+
+    FlowControl(StreamObserver<T> observer, Runnable onCancel) {
+        this.out = (ServerCallStreamObserver<T>) observer;
+        out.setOnReadyHandler(this::signal);
+        out.setOnCancelHandler(() -> {
+            cancelled = true;
+            signal();
+            onCancel.run();
+        });
+    }
+
+    private void signal() {
+        synchronized (lock) {
+            lock.notifyAll();
+        }
+    }
+
+    boolean cancelled() {
+        return cancelled || out.isCancelled();
+    }
+
+    /** Waits until the client can take a message; false when it could not within {@code max} or went away. */
+    boolean awaitReady(Duration max) throws InterruptedException {
+        long deadline = System.nanoTime() + max.toNanos();
+        synchronized (lock) {
+            while (!out.isReady()) {
+                if (cancelled()) return false;
+                long left = deadline - System.nanoTime();
+                if (left <= 0) return false;
+                lock.wait(Math.max(1, Math.min(left / 1_000_000, 200)));
+            }
+        }
+        return !cancelled();
+    }
+
+    /** Wakes a writer waiting in {@link #sleep} (new data). */
+    void wake() {
+        signal();
+    }
+
+    void sleep(Duration d) throws InterruptedException {
+        synchronized (lock) {
+            lock.wait(Math.max(1, d.toMillis()));
+        }
+    }
+
+    ServerCallStreamObserver<T> out() {
+        return out;
+    }
+}
