@@ -59,15 +59,16 @@ public class BrokerConfiguration {
 
     @Bean(destroyMethod = "close")
     @ConditionalOnProperty(name = "vfio-broker.sockets.enabled", havingValue = "true", matchIfMissing = true)
-    FdSocketServer fdSocketServer(LeaseService leases, SysfsHost host, @Value("${vfio-broker.run-dir:}") String runDir) throws IOException {
-        return new FdSocketServer(runDir(runDir, host).resolve("fd.sock"), leases);
+    FdSocketServer fdSocketServer(LeaseService leases, SysfsHost host, @Value("${vfio-broker.run-dir:}") String runDir,
+                                  @Value("${vfio-broker.socket-group:}") String group) throws IOException {
+        return new FdSocketServer(runDir(runDir, host).resolve("fd.sock"), leases, group);
     }
 
     @Bean(destroyMethod = "close")
     @ConditionalOnProperty(name = "vfio-broker.sockets.enabled", havingValue = "true", matchIfMissing = true)
     GrpcServer grpcServer(LeaseService leases, FdSocketServer fdSocket, SysfsHost host, @Value("${vfio-broker.run-dir:}") String runDir,
-                          ControlPlaneConfiguration.GrpcServices controlPlane) throws IOException {
+                          ControlPlaneConfiguration.GrpcServices controlPlane, @Value("${vfio-broker.socket-group:}") String group) throws IOException {
         List<BindableService> services = controlPlane.withLeases(leases, fdSocket.path());
-        return new GrpcServer(runDir(runDir, host).resolve("api.sock"), services);
+        return new GrpcServer(runDir(runDir, host).resolve("api.sock"), services, List.of(), group);
     }
 }
