@@ -108,5 +108,19 @@ driver_of "$EDU" > "$R/s5/driver-after-kill"
 ls_vfio > "$R/s5/dev-vfio-after-kill"
 exec 9>&-
 
+# --- Hotplug (V6): the daemon sees edu removed and rescanned through kernel uevents ------------------------
+mkdir -p "$R/s6"
+( timeout 90 busybox wget -q -O - "http://127.0.0.1:8080/api/v1/events?kinds=device" > "$R/s6/events.txt" 2>&1 ) &
+EVW=$!
+sleep 2
+echo 1 > "/sys/bus/pci/devices/$EDU/remove"
+for _ in $(seq 1 60); do grep -q device-removed "$R/s6/events.txt" && break; sleep 0.5; done
+rest "/api/v1/devices/$EDU" > "$R/s6/after-remove.json" 2> "$R/s6/after-remove.err"; echo $? > "$R/s6/after-remove.rc"
+echo 1 > /sys/bus/pci/rescan
+for _ in $(seq 1 60); do grep -q device-added "$R/s6/events.txt" && break; sleep 0.5; done
+rest "/api/v1/devices/$EDU" > "$R/s6/after-rescan.json" 2> "$R/s6/after-rescan.err"; echo $? > "$R/s6/after-rescan.rc"
+kill $EVW 2>/dev/null
+rest /actuator/prometheus | grep '^vfio_broker_hotplug' > "$R/s6/metrics.txt"
+
 kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
 echo done > "$R/broker.done"

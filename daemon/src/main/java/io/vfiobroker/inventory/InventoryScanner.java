@@ -59,7 +59,8 @@ public final class InventoryScanner {
     /** One device, or empty when the host has no such function. */
     public Optional<Device> device(PciAddress address) {
         if (!host.exists(DEVICES + address)) return Optional.empty();
-        return Optional.of(readDevice(address, deviceUnits()));
+        // One device: its own iommu link is cheaper than listing every unit's devices (which a full scan amortizes).
+        return Optional.of(readDevice(address, Map.of()));
     }
 
     public List<PciAddress> deviceAddresses() {

@@ -27,7 +27,10 @@ public class BindingController {
     }
 
     /** Either {@code address} or {@code group}; {@code dryRun} answers the plan without touching anything. */
-    public record BindRequest(String address, Integer group, boolean dryRun) {
+    public record BindRequest(String address, Integer group, Boolean dryRun) {
+        boolean dryRunOrFalse() {
+            return Boolean.TRUE.equals(dryRun);
+        }
     }
 
     @PostMapping
@@ -35,8 +38,8 @@ public class BindingController {
         if ((req.address() == null) == (req.group() == null)) {
             throw new IllegalArgumentException("give exactly one of 'address' or 'group'");
         }
-        if (req.address() != null) return binding.bind(PciAddress.parse(req.address()), req.dryRun());
-        return binding.bindGroup(req.group(), req.dryRun());
+        if (req.address() != null) return binding.bind(PciAddress.parse(req.address()), req.dryRunOrFalse());
+        return binding.bindGroup(req.group(), req.dryRunOrFalse());
     }
 
     @DeleteMapping("/{group}")

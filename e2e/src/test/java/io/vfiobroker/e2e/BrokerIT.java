@@ -177,4 +177,18 @@ class BrokerIT {
         assertThat(line(vm, "s5/driver-after-kill")).isEqualTo("none");
         assertThat(line(vm, "s5/dev-vfio-after-kill").split(" ")).doesNotContain(line(vm, "edu-group"));
     }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("platforms")
+    void hotplugRemoveAndRescanReachTheEventStream(Kernel kernel, Iommu iommu) {
+        VmResult vm = vm(kernel, iommu);
+        String edu = line(vm, "edu-address");
+        String events = vm.text("s6/events.txt");
+        assertThat(events).as("SSE /api/v1/events during remove + rescan").contains("device-removed").contains("device-added").contains(edu);
+        assertThat(events.indexOf("device-removed")).isLessThan(events.lastIndexOf("device-added"));
+        assertThat(line(vm, "s6/after-remove.rc")).as("GET the removed device fails (404)").isNotEqualTo("0");
+        assertThat(line(vm, "s6/after-rescan.rc")).isEqualTo("0");
+        assertThat(vm.text("s6/after-rescan.json")).contains("\"deviceId\":\"11e8\"");
+        assertThat(vm.text("s6/metrics.txt")).contains("vfio_broker_hotplug_events_total");
+    }
 }
