@@ -219,6 +219,28 @@ class LeaseHandoverTest {
     }
 
     @Test
+    void aPythonClientWithoutGeneratedCodeSpeaksTheSameProtocol() throws Exception {
+        Path script = ChildClassPath.worldReadable().resolve("raw_client.py");
+        try (var in = getClass().getResourceAsStream("/clients/raw_client.py")) {
+            Files.copy(in, script, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Process p = new ProcessBuilder("setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups",
+                "/usr/bin/python3", script.toString(), dir.resolve("run/api.sock").toString(), VF)
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        children.add(p);
+        List<String> out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines().toList();
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(out).as("python client output").hasSizeGreaterThanOrEqualTo(4);
+        String[] lease = out.get(0).split(" ");
+        assertThat(lease[0]).isEqualTo("LEASE");
+        assertThat(lease[2]).as("uid the daemon saw").isEqualTo(Integer.toString(NOBODY));
+        assertThat(lease[3]).as("pid the daemon saw").isEqualTo(Long.toString(p.pid()));
+        assertThat(out).contains("FDS 2 2", "FD 'container'", "FD 'device " + VF + "'", "RELEASED");
+        assertThat(leases.get(lease[1]).orElseThrow().endReason()).isEqualTo("released by holder");
+    }
+
+    @Test
     void releaseByTheHolderRestoresTheDevice() throws Exception {
         Process p = client(NOBODY, VF);
         List<String> out = linesUntil(p, "READY");
