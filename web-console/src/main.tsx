@@ -41,8 +41,9 @@ function LiveIndicator() {
   if (m.kind === 'connecting') return <span class="live" data-live="connecting">connecting…</span>;
   if (m.kind === 'sse')
     return (
-      <span class="live ok" data-live="sse" title="server-sent events from /api/v1/events">
-        ● live (SSE){m.lastEvent ? ` · ${m.lastEvent} ${timeAgo(m.lastAt)}` : ''}
+      <span class="live ok" data-live="sse" data-events={m.events} title="server-sent events from GET /api/v1/events">
+        ● live (SSE) · {m.events} event{m.events === 1 ? '' : 's'}
+        {m.lastEvent ? ` · ${m.lastEvent} ${timeAgo(m.lastAt)}` : ''}
       </span>
     );
   return (

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appendSample, deviceMatches, deviceTree, formatBytes, memlockSeries } from './model';
+import { appendSample, deviceMatches, deviceTree, formatBytes, formatLimit, memlockSeries } from './model';
 import type { Device } from './types';
 
 const dev = (address: string, over: Partial<Device> = {}): Device => ({
@@ -57,7 +57,17 @@ describe('formatting and samples', () => {
     expect(h.map((s) => s.t)).toEqual([2, 3, 4]);
   });
   it('reads memlock per lease and per principal', () => {
-    expect(memlockSeries({ leases: [{ id: 'L1', lockedBytes: 10 }], principals: [{ uid: 1000, lockedBytes: 10 }] }))
-      .toEqual({ 'lease L1': 10, 'uid 1000': 10 });
+    const acc = {
+      sampled: '2025-01-01T00:00:00Z',
+      leases: [{ leaseId: '1c0ffee0-aaaa', uid: 0, pid: 7, limitBytes: -1, usedBytes: 10, vmLckBytes: 10, vmPinBytes: 0, peakBytes: 10, level: 'UNLIMITED' as const, lockedPages: 0, processAlive: true }],
+      principals: [{ uid: 0, leases: 1, limitBytes: -1, usedBytes: 10, peakBytes: 10 }],
+      host: { leases: 1, limitBytes: -1, usedBytes: 10, peakBytes: 10 },
+    };
+    expect(memlockSeries(acc)).toEqual({ 'lease 1c0ffee0': 10, 'uid 0': 10 });
+  });
+
+  it('shows -1 as unlimited', () => {
+    expect(formatLimit(-1)).toBe('unlimited');
+    expect(formatLimit(4 << 20)).toBe('4.0 MiB');
   });
 });

@@ -1,5 +1,5 @@
 // Pure helpers (no DOM), unit-tested with vitest.
-import type { Device } from './types';
+import type { AccountingReport, Device } from './types';
 
 const CLASS_NAMES: Record<string, string> = {
   '0100': 'SCSI', '0106': 'SATA', '0108': 'NVMe', '0200': 'Ethernet', '0207': 'InfiniBand', '0280': 'Network',
@@ -100,30 +100,19 @@ export function appendSample(history: Sample[], sample: Sample, max: number): Sa
   return next.length > max ? next.slice(next.length - max) : next;
 }
 
-/** Looks up the first present field among several likely names: the newer endpoints' shapes vary. */
-export function pick(o: any, ...names: string[]): any {
-  if (o == null || typeof o !== 'object') return undefined;
-  for (const n of names) if (o[n] !== undefined && o[n] !== null) return o[n];
-  return undefined;
+/** A limit in bytes where -1 means unlimited. */
+export function formatLimit(n: number | null | undefined): string {
+  return n != null && n < 0 ? 'unlimited' : formatBytes(n);
 }
 
-/** Memlock series from an accounting answer: one number per lease and per principal. */
-export function memlockSeries(acc: any): Record<string, number> {
+/** Series key of a lease: its id's first 8 characters. */
+export const leaseKey = (leaseId: string) => `lease ${leaseId.slice(0, 8)}`;
+export const principalKey = (uid: number) => `uid ${uid}`;
+
+/** Memlock series from GET /api/v1/accounting: usedBytes per lease and per principal. */
+export function memlockSeries(acc: AccountingReport): Record<string, number> {
   const out: Record<string, number> = {};
-  const used = (e: any) => Number(pick(e, 'lockedBytes', 'memlockBytes', 'usedBytes', 'vmLckBytes', 'locked', 'used', 'vmLck', 'bytes') ?? NaN);
-  const add = (prefix: string, list: any, keyNames: string[]) => {
-    if (!Array.isArray(list)) return;
-    for (const e of list) {
-      const k = pick(e, ...keyNames);
-      const v = used(e);
-      if (k !== undefined && Number.isFinite(v)) out[`${prefix} ${k}`] = v;
-    }
-  };
-  if (Array.isArray(acc)) {
-    add('lease', acc, ['leaseId', 'id', 'lease']);
-  } else if (acc && typeof acc === 'object') {
-    add('lease', acc.leases, ['leaseId', 'id', 'lease']);
-    add('uid', acc.principals ?? acc.users ?? acc.uids, ['uid', 'principal', 'user', 'name']);
-  }
+  for (const l of acc.leases ?? []) out[leaseKey(l.leaseId)] = l.usedBytes;
+  for (const p of acc.principals ?? []) out[principalKey(p.uid)] = p.usedBytes;
   return out;
 }

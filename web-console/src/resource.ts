@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError, getJson } from './api';
-import { useLiveTick } from './live';
+import { EventKind, useLiveTick } from './live';
 
 export interface Resource<T> {
   data?: T;
@@ -9,9 +9,12 @@ export interface Resource<T> {
   reload: () => void;
 }
 
-/** GETs `path` now, on every live tick, and on reload(); keeps the last good data while refetching. */
-export function useResource<T>(path: string | null, live = true): Resource<T> {
-  const tick = useLiveTick();
+/**
+ * GETs `path` now, on reload(), and whenever a live event of one of `kinds` arrives (default: any kind;
+ * [] = never). Keeps the last good data while refetching.
+ */
+export function useResource<T>(path: string | null, kinds?: readonly EventKind[]): Resource<T> {
+  const tick = useLiveTick(kinds);
   const [own, setOwn] = useState(0);
   const [state, setState] = useState<{ data?: T; error?: ApiError; loading: boolean; path?: string | null }>({ loading: true });
   useEffect(() => {
@@ -24,7 +27,7 @@ export function useResource<T>(path: string | null, live = true): Resource<T> {
     return () => {
       cancelled = true;
     };
-  }, [path, live ? tick : 0, own]);
+  }, [path, kinds?.length === 0 ? 0 : tick, own]);
   const reload = useCallback(() => setOwn((n) => n + 1), []);
   const fresh = state.path === path;
   return { data: fresh ? state.data : undefined, error: fresh ? state.error : undefined, loading: !fresh || state.loading, reload };

@@ -49,3 +49,40 @@ export interface IommuView {
   units: IommuUnit[];
   kernel: Record<string, boolean | null>;
 }
+
+/** GET /api/v1/leases (io.vfiobroker.lease.Lease). */
+export interface Lease {
+  id: string;
+  holder: { pid: number; uid: number; gid: number };
+  devices: { address: string; group: number; vendorDevice: string }[];
+  backend: string;
+  unsafeInterrupts: boolean;
+  rule: string;
+  /** -1 = unlimited */
+  memlockLimitBytes: number;
+  state: 'PENDING' | 'ACTIVE' | 'ENDED';
+  created: string;
+  ended: string | null;
+  endReason: string | null;
+}
+
+export type MemlockLevel = 'OK' | 'NEAR_LIMIT' | 'OVER_LIMIT' | 'UNLIMITED';
+
+/** GET /api/v1/accounting; every limit -1 = unlimited. */
+export interface AccountingReport {
+  sampled: string;
+  leases: {
+    leaseId: string; uid: number; pid: number; limitBytes: number; usedBytes: number; vmLckBytes: number; vmPinBytes: number;
+    peakBytes: number; level: MemlockLevel; lockedPages: number; processAlive: boolean;
+  }[];
+  principals: { uid: number; leases: number; limitBytes: number; usedBytes: number; peakBytes: number }[];
+  host: { leases: number; limitBytes: number; usedBytes: number; peakBytes: number };
+}
+
+/** GET /api/v1/audit, newest first. */
+export interface AuditRecord {
+  seq: number;
+  time: string;
+  event: string;
+  fields: Record<string, unknown>;
+}

@@ -5,6 +5,8 @@ import { Badge, Load, Section } from '../ui';
 import type { Device, Group } from '../types';
 import { BindDialog, BindTarget, ReleaseDialog } from './Bindings';
 
+const DEVICE_KINDS = ['device', 'binding'] as const;
+
 type Dialog = { bind: BindTarget } | { release: number } | null;
 
 /** A device the broker bound (GET /api/v1/bindings): what it restores on release. */
@@ -85,9 +87,9 @@ function DeviceRow({ d, group, owned, vf, dim, onAction }: { d: Device; group?: 
 }
 
 export function Devices() {
-  const devices = useResource<Device[]>('/api/v1/devices');
-  const groups = useResource<Group[]>('/api/v1/groups');
-  const owned = useResource<Owned[]>('/api/v1/bindings');
+  const devices = useResource<Device[]>('/api/v1/devices', DEVICE_KINDS);
+  const groups = useResource<Group[]>('/api/v1/groups', DEVICE_KINDS);
+  const owned = useResource<Owned[]>('/api/v1/bindings', DEVICE_KINDS);
   const ownedBy = useMemo(() => new Map((Array.isArray(owned.data) ? owned.data : []).map((o) => [o.device, o])), [owned.data]);
   const [query, setQuery] = useState(() => new URLSearchParams(location.hash.split('?')[1] ?? '').get('q') ?? '');
   const [dialog, setDialog] = useState<Dialog>(null);
@@ -196,7 +198,7 @@ export function Devices() {
 }
 
 export function DeviceDetail({ address }: { address: string }) {
-  const dev = useResource<Device>(`/api/v1/devices/${encodeURIComponent(address)}`);
+  const dev = useResource<Device>(`/api/v1/devices/${encodeURIComponent(address)}`, DEVICE_KINDS);
   return (
     <>
       <h1>

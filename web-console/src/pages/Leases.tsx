@@ -1,77 +1,118 @@
 import { useState } from 'preact/hooks';
 import { del } from '../api';
-import { pick } from '../model';
+import { formatLimit } from '../model';
 import { useResource } from '../resource';
-import { Badge, ConfirmDialog, KeyValues, Load, Section, Value } from '../ui';
+import type { Lease } from '../types';
+import { Badge, ConfirmDialog, Load, Section, timeAgo } from '../ui';
 
-function asList(data: any): any[] {
-  return Array.isArray(data) ? data : (pick(data, 'leases', 'items', 'content') ?? []);
+const since = (iso: string | null) => (iso ? `${new Date(iso).toLocaleString()} (${timeAgo(Date.parse(iso))})` : '—');
+
+function Interrupts({ l }: { l: Lease }) {
+  return l.unsafeInterrupts ? (
+    <Badge kind="bad">⚠ unsafe interrupts</Badge>
+  ) : (
+    <Badge kind="ok">remapped</Badge>
+  );
 }
 
-function principal(l: any): string {
-  const p = pick(l, 'principal', 'client', 'owner') ?? l;
-  const parts = [['uid', pick(p, 'uid')], ['gid', pick(p, 'gid')], ['pid', pick(p, 'pid')]].filter(([, v]) => v != null);
-  return parts.length ? parts.map(([k, v]) => `${k} ${v}`).join(' · ') : typeof p === 'string' ? p : '—';
+function StateBadge({ s }: { s: Lease['state'] }) {
+  return <Badge kind={s === 'ACTIVE' ? 'ok' : s === 'PENDING' ? 'warn' : 'muted'}>{s.toLowerCase()}</Badge>;
+}
+
+function Devices({ l }: { l: Lease }) {
+  return (
+    <>
+      {l.devices.map((d) => (
+        <div>
+          <a class="mono" href={`#/device/${d.address}`}>{d.address}</a> <span class="small muted">group {d.group} · {d.vendorDevice}</span>
+        </div>
+      ))}
+    </>
+  );
+}
+
+function LeaseTable({ list, onRevoke }: { list: Lease[]; onRevoke?: (l: Lease) => void }) {
+  return (
+    <table class="leases">
+      <thead>
+        <tr>
+          <th>Lease</th><th>Holder</th><th>{onRevoke ? 'Since' : 'Ended'}</th><th>Devices</th><th>Backend</th><th>Rule</th>
+          <th>Memlock limit</th><th>Interrupts</th><th>State</th>{onRevoke && <th></th>}
+        </tr>
+      </thead>
+      <tbody>
+        {list.map((l) => (
+          <tr data-lease={l.id} data-state={l.state}>
+            <td class="mono" title={l.id}>{l.id.slice(0, 8)}</td>
+            <td>uid {l.holder.uid} · gid {l.holder.gid}<div class="small muted">pid {l.holder.pid}</div></td>
+            <td class="small">
+              {onRevoke ? since(l.created) : since(l.ended)}
+              {!onRevoke && l.endReason && <div class="muted">{l.endReason}</div>}
+            </td>
+            <td><Devices l={l} /></td>
+            <td>{l.backend}</td>
+            <td>{l.rule}</td>
+            <td>{formatLimit(l.memlockLimitBytes)}</td>
+            <td class="irq"><Interrupts l={l} /></td>
+            <td><StateBadge s={l.state} /></td>
+            {onRevoke && (
+              <td class="actions">
+                <button class="danger" onClick={() => onRevoke(l)} aria-label={`Revoke lease ${l.id}`}>Revoke…</button>
+              </td>
+            )}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }
 
 export function Leases() {
-  const leases = useResource<any>('/api/v1/leases');
-  const [revoke, setRevoke] = useState<any>(null);
+  const leases = useResource<Lease[]>('/api/v1/leases?includeEnded=true', ['lease']);
+  const [revoke, setRevoke] = useState<Lease | null>(null);
   return (
     <>
       <h1>Leases</h1>
       <Load res={leases} what="Leases">
-        {(data) => {
-          const list = asList(data);
+        {(all) => {
+          const active = all.filter((l) => l.state !== 'ENDED');
+          const ended = all.filter((l) => l.state === 'ENDED').sort((a, b) => (b.ended ?? '').localeCompare(a.ended ?? ''));
           return (
-            <Section title={`Active leases (${list.length})`}>
-              {list.length === 0 ? (
-                <p class="muted">No device is leased right now.</p>
-              ) : (
-                <table>
-                  <thead>
-                    <tr><th>Lease</th><th>Who</th><th>Since</th><th>Devices</th><th>Backend</th><th>Interrupts</th><th></th></tr>
-                  </thead>
-                  <tbody>
-                    {list.map((l) => {
-                      const id = String(pick(l, 'id', 'leaseId'));
-                      const unsafe = pick(l, 'unsafeInterrupts', 'allowUnsafeInterrupts', 'unsafe');
-                      return (
-                        <tr data-lease={id}>
-                          <td class="mono">{id}</td>
-                          <td>{principal(l)}</td>
-                          <td>{String(pick(l, 'since', 'acquiredAt', 'createdAt', 'start') ?? '—')}</td>
-                          <td class="mono"><Value v={pick(l, 'devices', 'addresses', 'address', 'group')} /></td>
-                          <td>{String(pick(l, 'backend', 'iommuBackend') ?? '—')}</td>
-                          <td>{unsafe ? <Badge kind="bad">unsafe interrupts</Badge> : <Badge kind="ok">remapped</Badge>}</td>
-                          <td class="actions">
-                            <button class="danger" onClick={() => setRevoke(l)} aria-label={`Revoke lease ${id}`}>Revoke…</button>
-                          </td>
-                        </tr>
-                      );
-                    })}
-                  </tbody>
-                </table>
-              )}
-            </Section>
+            <>
+              <Section title={`Active leases (${active.length})`}>
+                {active.length === 0 ? <p class="muted">No device is leased right now.</p> : <LeaseTable list={active} onRevoke={setRevoke} />}
+              </Section>
+              <Section title={`Recently ended (${ended.length})`}>
+                {ended.length === 0 ? <p class="muted">None.</p> : <LeaseTable list={ended} />}
+              </Section>
+            </>
           );
         }}
       </Load>
       {revoke && (
-        <ConfirmDialog
-          title={`Revoke lease ${pick(revoke, 'id', 'leaseId')}`}
+        <ConfirmDialog<Lease, Lease>
+          title={`Revoke lease ${revoke.id}`}
           confirmLabel="Revoke"
           danger
-          // Revocation has no dry run: the preview is the lease itself and what the daemon will do with it.
+          // Revocation has no dry run: the preview is the lease and what the daemon does when it ends.
           preview={async () => revoke}
           renderPreview={(l) => (
             <>
-              <p>The daemon closes the fds it holds for this lease and restores its devices per policy. The client loses access.</p>
-              <KeyValues o={l} />
+              <p>
+                uid {l.holder.uid} (pid {l.holder.pid}) loses access to {l.devices.length} device(s). The daemon closes the
+                VFIO fds it holds for the lease ({l.backend}), resets the devices and releases their groups as rule
+                '{l.rule}' says; the end is recorded as "revoked by admin".
+              </p>
+              <Devices l={l} />
+              <p class="small muted">Held since {since(l.created)} · <StateBadge s={l.state} /> · <Interrupts l={l} /></p>
             </>
           )}
-          run={() => del(`/api/v1/leases/${encodeURIComponent(String(pick(revoke, 'id', 'leaseId')))}`)}
-          renderResult={(r) => (r == null ? <p>Lease revoked.</p> : <Value v={r} />)}
+          run={() => del<Lease>(`/api/v1/leases/${encodeURIComponent(revoke.id)}`)}
+          renderResult={(r) => (
+            <p>
+              Lease {r.id.slice(0, 8)} is <StateBadge s={r.state} />{r.endReason ? ` (${r.endReason})` : ''}.
+            </p>
+          )}
           onClose={(changed) => {
             setRevoke(null);
             if (changed) leases.reload();

@@ -24,10 +24,10 @@ function irBadge(v: string) {
 }
 
 export function Overview() {
-  const iommu = useResource<IommuView>('/api/v1/iommu');
-  const devices = useResource<Device[]>('/api/v1/devices');
-  const groups = useResource<Group[]>('/api/v1/groups');
-  const health = useResource<{ status: string }>('/actuator/health');
+  const iommu = useResource<IommuView>('/api/v1/iommu', ['device']);
+  const devices = useResource<Device[]>('/api/v1/devices', ['device', 'binding']);
+  const groups = useResource<Group[]>('/api/v1/groups', ['device', 'binding']);
+  const health = useResource<{ status: string }>('/actuator/health', ['device', 'policy']);
   return (
     <>
       <h1>Host overview</h1>

@@ -131,7 +131,7 @@ function ExplainForm() {
 }
 
 export function Policy() {
-  const policy = useResource<PolicyView>('/api/v1/policy');
+  const policy = useResource<PolicyView>('/api/v1/policy', ['policy']);
   const [reload, setReload] = useState(false);
   return (
     <>
