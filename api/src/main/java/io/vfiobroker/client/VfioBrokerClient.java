@@ -22,6 +22,7 @@ import io.vfiobroker.nativeshim.SocketType;
 import io.vfiobroker.nativeshim.UnixSockets;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -33,13 +34,20 @@ import java.util.concurrent.TimeUnit;
 public final class VfioBrokerClient implements AutoCloseable {
 
     public static final Path DEFAULT_RUN_DIR = Path.of("/run/vfio-broker");
+    /** Set by the device plugin in broker-mode pods: the daemon's api.sock as the container sees it. */
+    public static final String SOCKET_ENV = "VFIO_BROKER_SOCKET";
+    /** Set by the device plugin in broker-mode pods: the allocation token to acquire with. */
+    public static final String ALLOCATION_ENV = "VFIO_BROKER_ALLOCATION";
     private static final int FD_WAIT_MS = 10_000;
 
     private final EventLoopGroup group;
     private final ManagedChannel channel;
     private final LeasesGrpc.LeasesBlockingStub leases;
+    private final Path apiSocket;
+    private volatile String allocation;
 
     private VfioBrokerClient(Path apiSocket) {
+        this.apiSocket = apiSocket;
         this.group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(apiSocket.toString()))
                 .channelType(EpollDomainSocketChannel.class)
@@ -54,10 +62,40 @@ public final class VfioBrokerClient implements AutoCloseable {
         return new VfioBrokerClient(runDir.resolve("api.sock"));
     }
 
-    /** Acquires {@code devices} and collects their fds; closing the result releases the lease. */
+    /** Connects to the api socket at {@code apiSocket}. */
+    public static VfioBrokerClient connectSocket(Path apiSocket) {
+        return new VfioBrokerClient(apiSocket);
+    }
+
+    /**
+     * As a broker-mode pod does: the socket from {@value #SOCKET_ENV} (else /run/vfio-broker/api.sock) and the
+     * allocation token from {@value #ALLOCATION_ENV}, when set.
+     */
+    public static VfioBrokerClient fromEnvironment() {
+        String sock = System.getenv(SOCKET_ENV);
+        VfioBrokerClient c = connectSocket(sock == null || sock.isBlank() ? DEFAULT_RUN_DIR.resolve("api.sock") : Path.of(sock));
+        return c.withAllocation(System.getenv(ALLOCATION_ENV));
+    }
+
+    /** Acquires under this allocation token from now on (null or empty: none). */
+    public VfioBrokerClient withAllocation(String token) {
+        this.allocation = token == null || token.isBlank() ? null : token.strip();
+        return this;
+    }
+
+    public String allocation() {
+        return allocation;
+    }
+
+    /**
+     * Acquires {@code devices} and collects their fds; closing the result releases the lease. Under an allocation,
+     * an empty list means all of its devices.
+     */
     public AcquiredDevices acquire(List<String> devices, Backend backend, long memlockBytes) {
-        AcquireResponse r = leases.withDeadlineAfter(60, TimeUnit.SECONDS).acquire(AcquireRequest.newBuilder()
-                .addAllDevices(devices).setBackend(backend).setMemlockBytes(memlockBytes).build());
+        AcquireRequest.Builder req = AcquireRequest.newBuilder().addAllDevices(devices).setBackend(backend).setMemlockBytes(memlockBytes);
+        String token = allocation;
+        if (token != null) req.setAllocation(token);
+        AcquireResponse r = leases.withDeadlineAfter(60, TimeUnit.SECONDS).acquire(req.build());
         try {
             return redeem(r);
         } catch (RuntimeException e) {
@@ -72,7 +110,10 @@ public final class VfioBrokerClient implements AutoCloseable {
 
     /** Step two alone: present {@code response}'s ticket on its fd socket and receive the fds. */
     public AcquiredDevices redeem(AcquireResponse response) {
-        try (OwnedFd sock = UnixSockets.connect(Path.of(response.getFdSocket()), SocketType.SEQPACKET)) {
+        Path fdSocket = Path.of(response.getFdSocket());
+        // In a pod the daemon's run directory is mounted elsewhere, maybe: fd.sock always sits next to api.sock.
+        if (!Files.exists(fdSocket) && fdSocket.getFileName() != null) fdSocket = apiSocket.resolveSibling(fdSocket.getFileName());
+        try (OwnedFd sock = UnixSockets.connect(fdSocket, SocketType.SEQPACKET)) {
             UnixSockets.sendFds(sock.fd(), response.getTicket().getBytes(StandardCharsets.US_ASCII));
             if (!Posix.awaitReadable(sock.fd(), FD_WAIT_MS)) {
                 throw new BrokerException("the daemon sent no fds within " + FD_WAIT_MS + " ms");

@@ -48,11 +48,14 @@ final class ClientCommand implements Callable<Integer> {
     // edu only reaches bus addresses below 256 MiB (28-bit DMA mask).
     private static final long IOVA = 0x100000;
 
-    @Parameters(paramLabel = "ADDR", arity = "1..*", description = "devices to acquire")
-    List<String> devices;
+    @Parameters(paramLabel = "ADDR", arity = "0..*", description = "devices to acquire (with --allocation: default all of its devices)")
+    List<String> devices = new java.util.ArrayList<>();
 
-    @Option(names = "--run-dir", description = "daemon run directory (default /run/vfio-broker)")
-    Path runDir = VfioBrokerClient.DEFAULT_RUN_DIR;
+    @Option(names = "--run-dir", description = "daemon run directory (default: $VFIO_BROKER_SOCKET's, else /run/vfio-broker)")
+    Path runDir;
+
+    @Option(names = "--allocation", description = "broker-mode allocation token from the device plugin (default $VFIO_BROKER_ALLOCATION)")
+    String allocation;
 
     @Option(names = "--backend", description = "legacy or iommufd (default: the daemon chooses)")
     String backend;
@@ -82,7 +85,7 @@ final class ClientCommand implements Callable<Integer> {
                     default -> throw new IllegalArgumentException("unknown backend '" + backend + "': legacy or iommufd");
                 };
         out.put("pid", ProcessHandle.current().pid());
-        try (VfioBrokerClient client = VfioBrokerClient.connect(runDir)) {
+        try (VfioBrokerClient client = connect(runDir, allocation, devices)) {
             AcquiredDevices got;
             try {
                 got = client.acquire(devices, b, memlock);
@@ -111,6 +114,19 @@ final class ClientCommand implements Callable<Integer> {
             }
             return 0;
         }
+    }
+
+    /** The broker as a pod sees it: socket and token from the device plugin's env unless given. */
+    static VfioBrokerClient connect(Path runDir, String allocation, List<String> devices) {
+        VfioBrokerClient c = runDir != null ? VfioBrokerClient.connect(runDir) : VfioBrokerClient.fromEnvironment();
+        if (allocation != null) c.withAllocation(allocation);
+        else if (runDir != null) c.withAllocation(System.getenv(VfioBrokerClient.ALLOCATION_ENV));
+        if (devices.isEmpty() && c.allocation() == null) {
+            c.close();
+            throw new IllegalArgumentException("no devices given: name them, or acquire under --allocation ($"
+                    + VfioBrokerClient.ALLOCATION_ENV + ")");
+        }
+        return c;
     }
 
     private void edu(AcquiredDevices got, Map<String, Object> out) {

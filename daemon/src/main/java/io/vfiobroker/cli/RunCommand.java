@@ -25,8 +25,8 @@ import java.util.concurrent.Callable;
 @Command(name = "run", description = "Acquire devices as the calling user, then exec PROGRAM with their fds (LISTEN_FDS) and the memlock limit set.")
 final class RunCommand implements Callable<Integer> {
 
-    @Option(names = "--device", required = true, paramLabel = "ADDR", description = "a device to acquire (repeatable)")
-    List<String> devices;
+    @Option(names = "--device", paramLabel = "ADDR", description = "a device to acquire (repeatable; with --allocation: default all of its devices)")
+    List<String> devices = new ArrayList<>();
 
     @Option(names = "--backend", description = "legacy or iommufd (default: the daemon chooses)")
     String backend;
@@ -34,8 +34,11 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--memlock", description = "RLIMIT_MEMLOCK to ask for, bytes (default: the policy's)")
     long memlock;
 
-    @Option(names = "--run-dir", description = "daemon run directory (default /run/vfio-broker)")
-    Path runDir = VfioBrokerClient.DEFAULT_RUN_DIR;
+    @Option(names = "--run-dir", description = "daemon run directory (default: $VFIO_BROKER_SOCKET's, else /run/vfio-broker)")
+    Path runDir;
+
+    @Option(names = "--allocation", description = "broker-mode allocation token from the device plugin (default $VFIO_BROKER_ALLOCATION)")
+    String allocation;
 
     @Parameters(arity = "1..*", paramLabel = "PROGRAM", description = "the program and its arguments (after --)")
     List<String> command;
@@ -57,7 +60,7 @@ final class RunCommand implements Callable<Integer> {
                 : java.util.Arrays.stream(System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":"))
                         .anyMatch(d -> java.nio.file.Files.isExecutable(Path.of(d, program)));
         if (!found) throw new IllegalArgumentException("program '" + program + "' not found or not executable");
-        VfioBrokerClient client = VfioBrokerClient.connect(runDir);
+        VfioBrokerClient client = ClientCommand.connect(runDir, allocation, devices);
         AcquiredDevices got;
         try {
             got = client.acquire(devices, b, memlock);

@@ -62,7 +62,10 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
                 case BACKEND_IOMMUFD -> "iommufd";
                 default -> null;
             };
-            Map.Entry<Lease, String> granted = leases.acquire(caller, req.getDevicesList(), backend, req.getMemlockBytes());
+            // Tokens are 43 base64url characters; a long one is refused before it reaches a log line.
+            if (req.getAllocation().length() > 64) throw GrpcErrors.invalid("allocation of " + req.getAllocation().length() + " characters", "allocation");
+            String allocation = req.getAllocation().isEmpty() ? null : req.getAllocation();
+            Map.Entry<Lease, String> granted = leases.acquire(caller, allocation, req.getDevicesList(), backend, req.getMemlockBytes());
             return AcquireResponse.newBuilder().setLease(toProto(granted.getKey())).setTicket(granted.getValue())
                     .setTicketTtlMs((int) leases.ticketTtl().toMillis()).setFdSocket(fdSocket.toString()).build();
         });

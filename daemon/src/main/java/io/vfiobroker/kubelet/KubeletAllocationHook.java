@@ -1,6 +1,8 @@
 package io.vfiobroker.kubelet;
 
+import io.vfiobroker.client.VfioBrokerClient;
 import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.lease.LeaseService;
 
 import java.util.List;
 import java.util.Map;
@@ -16,4 +18,11 @@ public interface KubeletAllocationHook {
     Map<String, String> allocated(String resourceName, PoolConfig.Mode mode, List<PciAddress> devices);
 
     KubeletAllocationHook NONE = (resource, mode, devices) -> Map.of();
+
+    /** Broker mode: registers the allocation with the lease service and hands its token to the container. */
+    static KubeletAllocationHook leases(LeaseService leases) {
+        return (resource, mode, devices) -> mode == PoolConfig.Mode.BROKER
+                ? Map.of(VfioBrokerClient.ALLOCATION_ENV, leases.registerAllocation(resource, devices))
+                : Map.of();
+    }
 }

@@ -3,11 +3,15 @@ package io.vfiobroker.kubelet;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.inventory.InventoryScanner;
+import io.vfiobroker.lease.LeaseService;
 import io.vfiobroker.policy.PolicyService;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+
+import java.time.Duration;
 
 /** Serves the device plugins when {@code vfio-broker.kubelet.enabled=true}. */
 @Configuration(proxyBeanMethods = false)
@@ -22,5 +26,12 @@ public class KubeletConfiguration {
         DeviceAccess access = ps != null ? DeviceAccess.policy(ps)
                 : (r, d, i) -> java.util.Optional.of("no policy service: every device is refused (default deny)");
         return new KubeletPlugins(props, host, scanner, binding, access, hook.getIfAvailable(() -> KubeletAllocationHook.NONE));
+    }
+
+    /** Broker-mode Allocate answers a token the pod's client presents on Acquire; unclaimed, it expires after the TTL. */
+    @Bean
+    KubeletAllocationHook brokerAllocations(LeaseService leases, @Value("${vfio-broker.kubelet.allocation-ttl:1h}") Duration ttl) {
+        leases.allocationTtl(ttl);
+        return KubeletAllocationHook.leases(leases);
     }
 }

@@ -75,6 +75,7 @@ public final class LeaseService implements AutoCloseable {
     private final Map<String, Held> leases = new LinkedHashMap<>();
     private final List<Lease> ended = new ArrayList<>();
     private final Map<String, Ticket> tickets = new ConcurrentHashMap<>();
+    private final Allocations allocations = new Allocations();
     private final SecureRandom random = new SecureRandom();
     private final ProcessWatch watch;
     private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -116,6 +117,17 @@ public final class LeaseService implements AutoCloseable {
      * choose); {@code memlockWanted} 0 takes the policy's per-lease limit.
      */
     public synchronized Map.Entry<Lease, String> acquire(Caller caller, List<String> addresses, String backendWanted, long memlockWanted) {
+        return acquire(caller, null, addresses, backendWanted, memlockWanted);
+    }
+
+    /**
+     * As above, under a broker-mode allocation token when {@code allocation} is not null: only its devices (all of
+     * them when none are listed), and policy decides for the allocation's Kubernetes resource with the caller's ids.
+     */
+    public synchronized Map.Entry<Lease, String> acquire(Caller caller, String allocation, List<String> addresses, String backendWanted,
+                                                         long memlockWanted) {
+        Allocations.Allocation alloc = allocation == null ? null : allocations.claimable(allocation);
+        if (alloc != null && addresses.isEmpty()) addresses = alloc.devices().stream().sorted().map(PciAddress::toString).toList();
         if (addresses.isEmpty()) throw new LeaseException(LeaseException.Kind.INVALID, "no devices requested");
         if (addresses.size() > MAX_DEVICES_PER_ACQUIRE) {
             throw new LeaseException(LeaseException.Kind.INVALID, addresses.size() + " devices requested, at most " + MAX_DEVICES_PER_ACQUIRE);
@@ -131,7 +143,16 @@ public final class LeaseService implements AutoCloseable {
         if (backendWanted != null && !backendWanted.equals("legacy") && !backendWanted.equals("iommufd")) {
             throw new LeaseException(LeaseException.Kind.INVALID, "unknown backend '" + backendWanted + "': legacy or iommufd");
         }
-        Principal who = principal(caller);
+        if (alloc != null) {
+            for (PciAddress a : wanted) {
+                if (!alloc.devices().contains(a)) {
+                    audit.record("acquire-refused", "uid", caller.uid(), "pid", caller.pid(), "device", a, "kubernetesResource", alloc.resource(),
+                            "reason", "not in the allocation");
+                    throw new LeaseException(LeaseException.Kind.DENIED, a + " is not part of the " + alloc.describe());
+                }
+            }
+        }
+        Principal who = principal(caller, alloc == null ? null : alloc.resource());
 
         // Policy first: nothing is touched for a refused request.
         List<Decision.Allowed> grants = new ArrayList<>();
@@ -198,8 +219,12 @@ public final class LeaseService implements AutoCloseable {
             leases.put(id, new Held(lease, domain, before, keepBound));
             watch.watch(id, caller.pid());
             String ticket = newTicket(id);
-            audit.record("lease-granted", "lease", id, "uid", caller.uid(), "pid", caller.pid(), "devices", leased.stream().map(x -> x.address().toString()).toList(),
-                    "backend", backend, "rule", first.rule(), "memlock", limit, "unsafeInterrupts", unsafe);
+            if (alloc != null) allocations.claim(alloc.token(), id);
+            List<Object> kv = new ArrayList<>(java.util.Arrays.asList("lease", id, "uid", caller.uid(), "pid", caller.pid(), "devices",
+                    leased.stream().map(x -> x.address().toString()).toList(), "backend", backend, "rule", first.rule(), "memlock", limit,
+                    "unsafeInterrupts", unsafe));
+            if (alloc != null) kv.addAll(List.of("kubernetesResource", alloc.resource()));
+            audit.record("lease-granted", kv.toArray());
             log.info("event=lease-granted lease={} uid={} pid={} devices={} backend={} unsafe-interrupts={}", id, caller.uid(), caller.pid(),
                     leased.size(), backend, unsafe);
             notifyListeners(lease);
@@ -252,7 +277,7 @@ public final class LeaseService implements AutoCloseable {
         throw new LeaseException(LeaseException.Kind.PRECONDITION, "no IOMMU backend both allowed " + allowed + " and offered by this kernel " + offered);
     }
 
-    private Principal principal(Caller caller) {
+    private Principal principal(Caller caller, String kubernetesResource) {
         List<Integer> groups = new ArrayList<>();
         Memlock.processStatus(caller.pid()).ifPresent(s -> s.lines().filter(l -> l.startsWith("Groups:")).findFirst()
                 .ifPresent(l -> {
@@ -260,7 +285,25 @@ public final class LeaseService implements AutoCloseable {
                         if (!g.isEmpty()) groups.add(Integer.parseInt(g));
                     }
                 }));
-        return new Principal(caller.uid(), caller.gid(), groups, null, null);
+        return new Principal(caller.uid(), caller.gid(), groups, null, kubernetesResource);
+    }
+
+    /**
+     * The kubelet allocated {@code devices} of {@code resource} to a broker-mode container: answers the token its
+     * client presents on Acquire. Older allocations of these devices are replaced, and their leases ended, since
+     * the kubelet has handed the devices on.
+     */
+    public synchronized String registerAllocation(String resource, List<PciAddress> devices) {
+        Map.Entry<String, List<String>> r = allocations.register(resource, new LinkedHashSet<>(devices));
+        for (String lease : r.getValue()) endLocked(lease, "the kubelet allocated its devices to another container");
+        audit.record("allocation-registered", "kubernetesResource", resource, "devices", devices.stream().map(PciAddress::toString).toList(),
+                "replacedLeases", r.getValue());
+        return r.getKey();
+    }
+
+    /** How long a broker-mode allocation stays valid while no lease holds it. */
+    public synchronized void allocationTtl(Duration ttl) {
+        allocations.ttl(ttl);
     }
 
     private String newTicket(String leaseId) {
@@ -315,6 +358,7 @@ public final class LeaseService implements AutoCloseable {
         Held h = leases.remove(leaseId);
         watch.unwatch(leaseId);
         tickets.values().removeIf(t -> t.leaseId().equals(leaseId));
+        allocations.leaseEnded(leaseId);
         List<String> resets = h.domain().resetDevices();
         h.domain().close();
         if (h.memlockBefore() != null) restoreMemlock(h.lease().holder().pid(), h.memlockBefore());

@@ -9,10 +9,10 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.stream.Stream;
 
 /** This test JVM's class path, copied once to a world-readable place so a child running as another uid can load it. */
-final class ChildClassPath {
+public final class ChildClassPath {
     private static Path copy;
 
-    static synchronized Path worldReadable() throws IOException {
+    public static synchronized Path worldReadable() throws IOException {
         if (copy != null) return copy;
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "vb-cp-");
         Path classes = dir.resolve("classes");

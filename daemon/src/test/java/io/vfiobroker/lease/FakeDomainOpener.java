@@ -18,12 +18,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * The test twin of the VFIO ioctls: each "domain" is a set of real files opened by the daemon, so everything
  * above the ioctls (handover over SCM_RIGHTS, leases, process watch) runs for real without /dev/vfio.
  */
-final class FakeDomainOpener implements DomainOpener {
+public final class FakeDomainOpener implements DomainOpener {
     final Path dir;
     final AtomicInteger resets = new AtomicInteger();
     final AtomicInteger open = new AtomicInteger();
 
-    FakeDomainOpener(Path dir) {
+    public FakeDomainOpener(Path dir) {
         this.dir = dir;
     }
 

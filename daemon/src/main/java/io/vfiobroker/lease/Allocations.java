@@ -1,0 +1,96 @@
+package io.vfiobroker.lease;
+
+import io.vfiobroker.domain.PciAddress;
+
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Broker-mode allocations from the kubelet's Allocate: a random token bound to a resource and the devices the
+ * kubelet gave one container. A client presenting the token may lease those devices (one lease at a time), as
+ * the principal "Kubernetes resource R". The token outlives its leases so a restarted container (same env,
+ * the kubelet does not call Allocate again) can acquire again; while no lease holds it, it expires after the TTL.
+ * Not thread-safe: only the lease service calls it, under its own lock.
+ */
+final class Allocations {
+
+    record Allocation(String token, String resource, Set<PciAddress> devices, Instant created, Instant expires, String leaseId) {
+        Allocation claimed(String lease) {
+            return new Allocation(token, resource, devices, created, null, lease);
+        }
+
+        Allocation unclaimed(Instant expiry) {
+            return new Allocation(token, resource, devices, created, expiry, null);
+        }
+
+        String describe() {
+            return "allocation of " + resource + " " + devices;
+        }
+    }
+
+    private final Map<String, Allocation> byToken = new LinkedHashMap<>();
+    private final SecureRandom random = new SecureRandom();
+    private Duration ttl = Duration.ofHours(1);
+
+    void ttl(Duration unclaimedTtl) {
+        this.ttl = unclaimedTtl;
+    }
+
+    /**
+     * Registers a new allocation; every older one sharing a device is dropped (the kubelet has given that device
+     * to this container now). Answers the new token and the leases of the dropped ones, which the caller ends.
+     */
+    Map.Entry<String, List<String>> register(String resource, Set<PciAddress> devices) {
+        Instant now = Instant.now();
+        List<String> orphaned = new ArrayList<>();
+        for (Iterator<Allocation> it = byToken.values().iterator(); it.hasNext(); ) {
+            Allocation a = it.next();
+            boolean expired = a.expires() != null && now.isAfter(a.expires());
+            if (expired || a.devices().stream().anyMatch(devices::contains)) {
+                it.remove();
+                if (a.leaseId() != null) orphaned.add(a.leaseId());
+            }
+        }
+        byte[] b = new byte[32];
+        random.nextBytes(b);
+        String token = Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+        byToken.put(token, new Allocation(token, resource, Set.copyOf(devices), now, now.plus(ttl), null));
+        return Map.entry(token, orphaned);
+    }
+
+    /** The allocation {@code token} names, if it may lease now; every refusal says why. */
+    Allocation claimable(String token) {
+        Allocation a = byToken.get(token);
+        if (a != null && a.expires() != null && Instant.now().isAfter(a.expires())) {
+            byToken.remove(token);
+            a = null;
+        }
+        if (a == null) {
+            throw new LeaseException(LeaseException.Kind.DENIED, "unknown or expired allocation token (VFIO_BROKER_ALLOCATION): it was"
+                    + " never issued, a later Allocate of its devices replaced it, or it stayed unclaimed longer than " + ttl);
+        }
+        if (a.leaseId() != null) {
+            throw new LeaseException(LeaseException.Kind.PRECONDITION, "the " + a.describe() + " is held by lease " + a.leaseId()
+                    + ": one lease per allocation at a time; release it first");
+        }
+        return a;
+    }
+
+    void claim(String token, String leaseId) {
+        byToken.computeIfPresent(token, (t, a) -> a.claimed(leaseId));
+    }
+
+    /** A lease ended: its allocation may be claimed again, until the TTL runs out. */
+    void leaseEnded(String leaseId) {
+        Instant expiry = Instant.now().plus(ttl);
+        byToken.replaceAll((t, a) -> leaseId.equals(a.leaseId()) ? a.unclaimed(expiry) : a);
+    }
+}
