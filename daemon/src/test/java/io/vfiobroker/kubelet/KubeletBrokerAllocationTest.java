@@ -111,7 +111,9 @@ class KubeletBrokerAllocationTest {
         Files.createDirectories(run);
         Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
         fdSocket = new FdSocketServer(run.resolve("fd.sock"), leases);
-        grpc = new GrpcServer(run.resolve("api.sock"), List.<BindableService>of(new LeasesGrpcService(leases, fdSocket.path())));
+        // The daemon names fd.sock by a path the "pod" cannot see (its mount is elsewhere): clients find it next to api.sock.
+        Path nodeView = Path.of("/nonexistent-node-view/vfio-broker").resolve(fdSocket.path().getFileName());
+        grpc = new GrpcServer(run.resolve("api.sock"), List.<BindableService>of(new LeasesGrpcService(leases, nodeView)));
 
         kubelet = new FakeKubelet(root.resolve("var/lib/kubelet/device-plugins")).start();
         PoolConfig pool = new PoolConfig("x710-vf", PoolConfig.Mode.BROKER, null,
