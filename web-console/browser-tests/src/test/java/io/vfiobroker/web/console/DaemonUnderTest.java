@@ -3,6 +3,10 @@ package io.vfiobroker.web.console;
 import io.vfiobroker.DaemonApplication;
 import io.vfiobroker.hostgen.HostSpec;
 import io.vfiobroker.hostgen.HostTreeGenerator;
+import io.vfiobroker.lease.Caller;
+import io.vfiobroker.lease.Lease;
+import io.vfiobroker.lease.LeaseService;
+import org.springframework.boot.SpringApplication;
 import org.springframework.context.ConfigurableApplicationContext;
 
 import java.io.IOException;
@@ -12,6 +16,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * The real daemon, in this JVM, on a random loopback port, serving a host tree this test generated —
@@ -31,7 +36,11 @@ final class DaemonUnderTest implements AutoCloseable {
         HostTreeGenerator.generate(HostSpec.demo(), root);
         policyFile = dir.resolve("policy.yaml");
         Files.writeString(policyFile, GOOD_POLICY);
-        ctx = DaemonApplication.start(
+        // The generated host has no /dev/vfio: leases open their "domains" through the stand-in.
+        TestDomainOpener domains = new TestDomainOpener(dir.resolve("domains"));
+        SpringApplication app = new SpringApplication(DaemonApplication.class);
+        app.addInitializers(c -> c.getBeanFactory().registerSingleton("testDomainOpener", domains));
+        ctx = app.run(
                 "--server.port=0",
                 "--server.address=127.0.0.1",
                 "--vfio-broker.root=" + root,
@@ -45,16 +54,28 @@ final class DaemonUnderTest implements AutoCloseable {
         base = "http://127.0.0.1:" + ctx.getEnvironment().getProperty("local.server.port");
     }
 
+    /** This JVM's own ids: it is the lease holder in the tests (its VmLck is what the accounting reads). */
+    static final int UID = id("Uid");
+    static final int GID = id("Gid");
+
     static final String GOOD_POLICY = """
             version: 1
             rules:
+              - name: console-test-vfs
+                action: allow
+                devices:
+                  vendorDevice: "8086:154c"
+                principals:
+                  uid: UID_PLACEHOLDER
+                limits:
+                  memlockPerLease: unlimited
               - name: lab-edu
                 action: allow
                 devices:
                   vendorDevice: "1234:11e8"
                 principals:
                   uid: 1000
-            """;
+            """.replace("UID_PLACEHOLDER", Integer.toString(UID));
 
     /** Status of a plain request, to learn which of the newer endpoints this daemon has. */
     int status(String method, String path, String jsonBody) throws Exception {
@@ -62,6 +83,28 @@ final class DaemonUnderTest implements AutoCloseable {
         b = jsonBody == null ? b.method(method, HttpRequest.BodyPublishers.noBody())
                 : b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(jsonBody));
         return http.send(b.build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+    }
+
+    <T> T bean(Class<T> type) {
+        return ctx.getBean(type);
+    }
+
+    /** Acquires {@code address} for this JVM and redeems the ticket, as a client would: an ACTIVE lease. */
+    Lease lease(String address) {
+        LeaseService leases = bean(LeaseService.class);
+        Caller me = new Caller((int) ProcessHandle.current().pid(), UID, GID);
+        var granted = leases.acquire(me, List.of(address), null, 0);
+        return leases.redeem(granted.getValue(), me).lease();
+    }
+
+    private static int id(String field) {
+        try {
+            // "Uid:\t0\t0\t0\t0": the real id first.
+            return Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith(field + ":"))
+                    .map(l -> Integer.parseInt(l.split("\\s+")[1])).findFirst().orElseThrow();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** What sysfs would show after `echo VALUE > .../driver_override`. */
