@@ -77,6 +77,7 @@ public final class KubeletPlugins implements AutoCloseable {
     private final Object allocateLock = new Object();
     private UnixGrpc grpc;
     private WatchService watchService;
+    private final java.util.concurrent.atomic.AtomicLong serveCount = new java.util.concurrent.atomic.AtomicLong();
     private Thread watcher;
     private ScheduledExecutorService refresher;
     private volatile boolean closed;
@@ -167,16 +168,27 @@ public final class KubeletPlugins implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        for (PoolPlugin p : plugins) stopServing(p);
+        for (PoolPlugin p : plugins) {
+            stopServing(p);
+            try {
+                Files.deleteIfExists(pluginDir.resolve(p.endpoint()));
+            } catch (IOException ignored) {
+                // the kubelet wipes its plugin directory on restart anyway
+            }
+        }
         if (grpc != null) grpc.close();
         grpc = null;
     }
 
     private void serve(PoolPlugin p) {
         Path sock = pluginDir.resolve(p.endpoint());
+        // Bind under a private name, then rename into place: Netty unlinks a listener's bound path when it closes,
+        // possibly after its successor is up, so no listener is ever bound to the endpoint path itself.
+        Path bound = pluginDir.resolve("." + p.endpoint() + "." + serveCount.incrementAndGet());
         try {
-            Files.deleteIfExists(sock);
-            p.server = grpc.serve(sock, p);
+            Files.deleteIfExists(bound);
+            p.server = grpc.serve(bound, p);
+            Files.move(bound, sock, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             log.info("event=plugin-serving resource={} socket={}", p.resourceName, sock);
         } catch (IOException e) {
             p.server = null;
