@@ -50,7 +50,9 @@ final class DaemonUnderTest implements AutoCloseable {
                 "--vfio-broker.policy-file=" + policyFile,
                 // Reloads only when a test asks for one (the console's reload button).
                 "--vfio-broker.policy-watch=false",
-                "--vfio-broker.policy-sighup=false");
+                "--vfio-broker.policy-sighup=false",
+                // Graceful shutdown waits 30 s for the SSE streams the daemon never completes on stop.
+                "--server.shutdown=immediate");
         base = "http://127.0.0.1:" + ctx.getEnvironment().getProperty("local.server.port");
     }
 
