@@ -97,6 +97,7 @@ class ConsoleBrowserTest {
         assertThat(unit).containsText("ecap");
         assertThat(page.locator("li[data-flag=vfioPci]")).containsText("yes");
         assertThat(page.locator("li[data-flag=iommufd]")).containsText("no");
+        assertThat(page.locator(".live")).hasAttribute("data-live", "sse");
         shot("overview");
     }
 
