@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# Runs the benchmarks and prints their numbers. Usage: bench/run.sh [treeDir] [runs]
+# Runs the benchmarks and prints their numbers.
+# Usage: bench/run.sh [treeDir] [runs]            inventory vs lspci, then HotplugBench (HOTPLUG_ARGS)
+#        bench/run.sh lease [cycles] [stateDir]   LeaseBench: lease cycles, fd drift, kill -9 → lease end
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ "${1:-}" == lease ]]; then
+  shift
+  mvn -q -pl bench -am install -DskipTests
+  mvn -q -pl bench exec:java -Dexec.mainClass=io.vfiobroker.bench.LeaseBench -Dexec.args="${*:-}"
+  exit
+fi
 command -v lspci >/dev/null || { apt-get update -qq && apt-get install -y -qq pciutils; }
 mvn -q -pl bench -am install -DskipTests
 mvn -q -pl bench exec:java -Dexec.mainClass=io.vfiobroker.bench.InventoryBench -Dexec.args="${*:-}"
