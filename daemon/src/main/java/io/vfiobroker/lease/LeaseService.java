@@ -61,7 +61,7 @@ public final class LeaseService implements AutoCloseable {
         }
     }
 
-    private record Ticket(String leaseId, Instant expires) {
+    private record Ticket(String leaseId, Instant expires, java.util.concurrent.ScheduledFuture<?> expiry) {
     }
 
     private final SysfsHost host;
@@ -78,11 +78,7 @@ public final class LeaseService implements AutoCloseable {
     private final Allocations allocations = new Allocations();
     private final SecureRandom random = new SecureRandom();
     private final ProcessWatch watch;
-    private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "lease-timers");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService timers = timers();
     private final List<Consumer<Lease>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public LeaseService(SysfsHost host, InventoryScanner scanner, BindingService binding, PolicyService policy, DomainOpener domains,
@@ -97,6 +93,16 @@ public final class LeaseService implements AutoCloseable {
         this.ticketTtl = ticketTtl;
         this.watch = new ProcessWatch(id -> end(id, "client process exited"));
         binding.setGroupInUse(this::groupInUse);
+    }
+
+    private static ScheduledExecutorService timers() {
+        java.util.concurrent.ScheduledThreadPoolExecutor t = new java.util.concurrent.ScheduledThreadPoolExecutor(1, r -> {
+            Thread th = new Thread(r, "lease-timers");
+            th.setDaemon(true);
+            return th;
+        });
+        t.setRemoveOnCancelPolicy(true);
+        return t;
     }
 
     /** Called with every lease change (created, active, ended): events, metrics, the console. */
@@ -310,16 +316,18 @@ public final class LeaseService implements AutoCloseable {
         byte[] b = new byte[32];
         random.nextBytes(b);
         String t = Base64.getUrlEncoder().withoutPadding().encodeToString(b);
-        tickets.put(t, new Ticket(leaseId, Instant.now().plus(ticketTtl)));
-        timers.schedule(() -> {
+        // Cancelled on redeem: at thousands of leases a second, dead timers would pile up for a whole TTL.
+        var expiry = timers.schedule(() -> {
             if (tickets.remove(t) != null) end(leaseId, "ticket expired before it was redeemed");
         }, ticketTtl.toMillis(), TimeUnit.MILLISECONDS);
+        tickets.put(t, new Ticket(leaseId, Instant.now().plus(ticketTtl), expiry));
         return t;
     }
 
     /** Redeems a ticket presented on the fd socket by {@code presenter} (from SO_PEERCRED there). One use only. */
     public synchronized Handover redeem(String ticket, Caller presenter) {
         Ticket t = tickets.remove(ticket);
+        if (t != null) t.expiry().cancel(false);
         if (t == null || Instant.now().isAfter(t.expires())) {
             audit.record("redeem-refused", "uid", presenter.uid(), "pid", presenter.pid(), "reason", "unknown, used or expired ticket");
             throw new LeaseException(LeaseException.Kind.DENIED, "unknown, already used or expired ticket");
@@ -357,7 +365,11 @@ public final class LeaseService implements AutoCloseable {
     private Lease endLocked(String leaseId, String reason) {
         Held h = leases.remove(leaseId);
         watch.unwatch(leaseId);
-        tickets.values().removeIf(t -> t.leaseId().equals(leaseId));
+        tickets.values().removeIf(t -> {
+            if (!t.leaseId().equals(leaseId)) return false;
+            t.expiry().cancel(false);
+            return true;
+        });
         allocations.leaseEnded(leaseId);
         List<String> resets = h.domain().resetDevices();
         h.domain().close();

@@ -22,6 +22,9 @@ public final class ProcessWatch implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ProcessWatch.class);
 
     private final Map<String, Pidfd> watched = new ConcurrentHashMap<>();
+    // Closed by the loop thread only, after poll returns: closing a pidfd the loop is polling would hand poll a
+    // closed (or reused) fd number.
+    private final java.util.Queue<Pidfd> retired = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final Consumer<String> onExit;
     private final EventFd wake = EventFd.create(0, LibcAbi.EFD_NONBLOCK);
     private final Thread thread;
@@ -45,42 +48,53 @@ public final class ProcessWatch implements AutoCloseable {
     public void unwatch(String key) {
         Pidfd p = watched.remove(key);
         if (p != null) {
+            retired.add(p);
             wake.signal(1);
-            p.close();
         }
     }
 
     private void loop() {
         while (running) {
-            List<Map.Entry<String, Pidfd>> snapshot = new ArrayList<>(watched.entrySet());
-            int[] fds = new int[snapshot.size() + 1];
-            fds[0] = wake.fd();
-            for (int i = 0; i < snapshot.size(); i++) fds[i + 1] = snapshot.get(i).getValue().fd();
-            short[] revents;
             try {
-                revents = Posix.poll(fds, LibcAbi.POLLIN, -1);
+                round();
             } catch (RuntimeException e) {
-                if (!running) return;
-                log.warn("event=process-watch-poll-failed error=\"{}\"", e.getMessage());
-                continue;
+                // Nothing may end this thread while leases depend on it.
+                log.warn("event=process-watch-error error=\"{}\"", e.toString());
             }
-            if (revents[0] != 0) {
+        }
+        for (Pidfd p; (p = retired.poll()) != null; ) p.close();
+    }
+
+    private void round() {
+        for (Pidfd p; (p = retired.poll()) != null; ) p.close();
+        List<Map.Entry<String, Pidfd>> snapshot = new ArrayList<>(watched.entrySet());
+        int[] fds = new int[snapshot.size() + 1];
+        fds[0] = wake.fd();
+        for (int i = 0; i < snapshot.size(); i++) fds[i + 1] = snapshot.get(i).getValue().fd();
+        short[] revents;
+        try {
+            revents = Posix.poll(fds, LibcAbi.POLLIN, -1);
+        } catch (RuntimeException e) {
+            if (!running) return;
+            log.warn("event=process-watch-poll-failed error=\"{}\"", e.getMessage());
+            return;
+        }
+        if (revents[0] != 0) {
+            try {
+                wake.read();
+            } catch (RuntimeException ignored) {
+                // EAGAIN: another wake-up already drained it
+            }
+        }
+        for (int i = 0; i < snapshot.size(); i++) {
+            if (revents[i + 1] == 0) continue;
+            String key = snapshot.get(i).getKey();
+            if (watched.remove(key, snapshot.get(i).getValue())) {
+                retired.add(snapshot.get(i).getValue());
                 try {
-                    wake.read();
-                } catch (RuntimeException ignored) {
-                    // EAGAIN: another wake-up already drained it
-                }
-            }
-            for (int i = 0; i < snapshot.size(); i++) {
-                if (revents[i + 1] == 0) continue;
-                String key = snapshot.get(i).getKey();
-                if (watched.remove(key, snapshot.get(i).getValue())) {
-                    snapshot.get(i).getValue().close();
-                    try {
-                        onExit.accept(key);
-                    } catch (RuntimeException e) {
-                        log.warn("event=process-exit-handler-failed key={} error=\"{}\"", key, e.getMessage());
-                    }
+                    onExit.accept(key);
+                } catch (RuntimeException e) {
+                    log.warn("event=process-exit-handler-failed key={} error=\"{}\"", key, e.getMessage());
                 }
             }
         }
