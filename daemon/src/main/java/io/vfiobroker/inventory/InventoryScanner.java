@@ -63,6 +63,29 @@ public final class InventoryScanner {
         return Optional.of(readDevice(address, Map.of()));
     }
 
+    /**
+     * The part of the inventory one device's decisions need: the device, its IOMMU group mates, every IOMMU unit
+     * and the kernel's support. A full scan per Acquire costs as much as the host is large.
+     */
+    public Optional<HostInventory> around(PciAddress address) {
+        Optional<Device> d = device(address);
+        if (d.isEmpty()) return Optional.empty();
+        List<Device> devices = new ArrayList<>();
+        if (d.get().iommuGroup() == null) {
+            devices.add(d.get());
+        } else {
+            for (String n : host.list("sys/kernel/iommu_groups/" + d.get().iommuGroup() + "/devices")) {
+                if (!PciAddress.isValid(n)) continue;
+                PciAddress a = PciAddress.parse(n);
+                if (a.equals(address)) devices.add(d.get());
+                else device(a).ifPresent(devices::add);
+            }
+            if (devices.stream().noneMatch(x -> x.address().equals(address))) devices.add(d.get());
+        }
+        KernelSupport kernel = kernelSupport();
+        return Optional.of(new HostInventory(devices, groups(devices), iommuUnits(kernel), kernel));
+    }
+
     public List<PciAddress> deviceAddresses() {
         return host.list("sys/bus/pci/devices").stream()
                 .filter(PciAddress::isValid) // the kernel writes nothing else here; anything odd is not ours to read

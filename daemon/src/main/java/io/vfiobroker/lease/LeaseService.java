@@ -163,9 +163,16 @@ public final class LeaseService implements AutoCloseable {
         // Policy first: nothing is touched for a refused request.
         List<Decision.Allowed> grants = new ArrayList<>();
         List<Device> devices = new ArrayList<>();
+        Set<Integer> readyGroups = new java.util.HashSet<>();
         for (PciAddress a : wanted) {
-            Device d = scanner.device(a).orElseThrow(() -> new LeaseException(LeaseException.Kind.NOT_FOUND, "no PCI device " + a + " on this host"));
-            Decision decision = policy.decide(who, a);
+            var around = scanner.around(a).orElseThrow(() -> new LeaseException(LeaseException.Kind.NOT_FOUND, "no PCI device " + a + " on this host"));
+            Device d = around.device(a).orElseThrow();
+            // Already usable (on vfio-pci, group viable): no binding step, journal or lock needed for it.
+            if (d.boundTo(BindingService.VFIO_PCI) && d.iommuGroup() != null
+                    && around.group(d.iommuGroup()).map(io.vfiobroker.domain.IommuGroup::viable).orElse(false)) {
+                readyGroups.add(d.iommuGroup());
+            }
+            Decision decision = policy.decide(who, a, around);
             if (decision instanceof Decision.Refused r) {
                 audit.record("acquire-refused", "uid", caller.uid(), "pid", caller.pid(), "device", a, "rule", r.rule(), "reason", r.reason());
                 throw new LeaseException(LeaseException.Kind.DENIED, r.reason(), r.rule(), null);
@@ -213,6 +220,7 @@ public final class LeaseService implements AutoCloseable {
         Rlimits.Rlimit before = null;
         try {
             for (Device d : devices) {
+                if (readyGroups.contains(d.iommuGroup())) continue;
                 if (!binding.status().containsKey(d.address()) && !d.boundTo(BindingService.VFIO_PCI)) boundHere.add(d.iommuGroup());
                 binding.bind(d.address(), false);
             }

@@ -206,8 +206,12 @@ class LeaseCyclesTest {
                 Thread.sleep(10);
                 after = fdTable();
             }
-            assertThat(count(after)).as("open fds after %d cycles: %s; before: %s", CYCLES, after, before).isEqualTo(count(before));
-            assertThat(after).isEqualTo(before);
+            // A leak over 10k cycles shows as thousands more fds of a kind; fewer only means an earlier test's fds
+            // finished closing in the background meanwhile.
+            for (var e : after.entrySet()) {
+                assertThat(e.getValue()).as("open %s fds after %d cycles: %s; before: %s", e.getKey(), CYCLES, after, before)
+                        .isLessThanOrEqualTo(before.getOrDefault(e.getKey(), 0L));
+            }
         }
         assertThat(domains.open.get()).as("domains still open").isZero();
         assertThat(leases.active()).isEmpty();
