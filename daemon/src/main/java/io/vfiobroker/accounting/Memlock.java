@@ -23,8 +23,10 @@ public class Memlock {
 
     /** Sets soft and hard limit; returns the limit the process had before. */
     public Rlimits.Rlimit limit(int pid, long bytes) {
-        Rlimits.Rlimit before = Rlimits.getMemlock(pid);
+        Rlimits.Rlimit before;
         try {
+            // Reading another uid's limit needs the same privilege as setting it.
+            before = Rlimits.getMemlock(pid);
             Rlimits.setMemlock(pid, new Rlimits.Rlimit(bytes, bytes));
         } catch (io.vfiobroker.nativeshim.NativeException e) {
             if ("EPERM".equals(e.errnoName())) {

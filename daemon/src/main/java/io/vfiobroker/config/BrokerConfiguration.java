@@ -37,7 +37,9 @@ public class BrokerConfiguration {
 
     @Bean
     @ConditionalOnMissingBean
-    DomainOpener domainOpener(SysfsHost host) {
+    DomainOpener domainOpener(SysfsHost host, BrokerProperties props) {
+        // A generated host has no /dev/vfio: its leases hand over stand-in files so the demo's clients work.
+        if (props.demo() || props.simulateKernel()) return new io.vfiobroker.iommu.SimulatedDomainOpener(host.root());
         return new VfioDomainOpener(host);
     }
 
