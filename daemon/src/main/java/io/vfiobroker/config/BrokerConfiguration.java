@@ -55,8 +55,11 @@ public class BrokerConfiguration {
 
     @Bean(destroyMethod = "close")
     LeaseService leaseService(SysfsHost host, InventoryScanner scanner, BindingService binding, PolicyService policy, DomainOpener domains,
-                              Memlock memlock, AuditLog audit, @Value("${vfio-broker.ticket-ttl:10s}") Duration ttl) {
-        return new LeaseService(host, scanner, binding, policy, domains, memlock, audit, ttl);
+                              Memlock memlock, AuditLog audit, Journal journal, @Value("${vfio-broker.ticket-ttl:10s}") Duration ttl) {
+        LeaseService leases = new LeaseService(host, scanner, binding, policy, domains, memlock, audit, ttl);
+        // Clients keep their fds across a daemon restart: take their leases back before serving anyone else.
+        leases.persistTo(new io.vfiobroker.lease.LeaseStore(journal.file().getParent().resolve("leases.json")));
+        return leases;
     }
 
     @Bean(destroyMethod = "close")

@@ -17,4 +17,31 @@ public interface DeviceDomain extends AutoCloseable {
 
     @Override
     void close();
+
+    /**
+     * A domain taken back after a daemon restart: the client holds the fds, the daemon none, so there is nothing
+     * to close and no device fd to reset through.
+     */
+    static DeviceDomain adopted(String backend) {
+        return new DeviceDomain() {
+            @Override
+            public String backend() {
+                return backend;
+            }
+
+            @Override
+            public List<HandoverFd> fds() {
+                return List.of();
+            }
+
+            @Override
+            public List<String> resetDevices() {
+                return List.of("no reset: the daemon restarted during this lease and holds no device fd");
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+    }
 }

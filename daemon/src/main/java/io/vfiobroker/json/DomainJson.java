@@ -21,6 +21,12 @@ public final class DomainJson {
         m.addSerializer(PciAddress.class, new ToText<>(PciAddress.class, PciAddress::toString));
         m.addSerializer(PciClass.class, new ToText<>(PciClass.class, PciClass::hex));
         m.addSerializer(InterruptRemapping.class, new ToText<>(InterruptRemapping.class, InterruptRemapping::wireName));
+        m.addDeserializer(PciAddress.class, new tools.jackson.databind.ValueDeserializer<PciAddress>() {
+            @Override
+            public PciAddress deserialize(tools.jackson.core.JsonParser p, tools.jackson.databind.DeserializationContext ctxt) {
+                return PciAddress.parse(p.getValueAsString());
+            }
+        });
         return m;
     }
 

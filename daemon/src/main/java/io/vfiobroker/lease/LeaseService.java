@@ -76,6 +76,8 @@ public final class LeaseService implements AutoCloseable {
     private final List<Lease> ended = new ArrayList<>();
     private final Map<String, Ticket> tickets = new ConcurrentHashMap<>();
     private final Allocations allocations = new Allocations();
+    private LeaseStore store;
+    private final Map<String, Long> startTimes = new java.util.HashMap<>();
     private final SecureRandom random = new SecureRandom();
     private final ProcessWatch watch;
     private final ScheduledExecutorService timers = timers();
@@ -103,6 +105,53 @@ public final class LeaseService implements AutoCloseable {
         });
         t.setRemoveOnCancelPolicy(true);
         return t;
+    }
+
+    /**
+     * Keeps the active leases in {@code store} from now on, after taking back those a previous daemon left: a
+     * client still running (same pid and start time) is watched again — it still holds its fds — and the devices
+     * of one that went meanwhile are restored. Returns a line per stored lease.
+     */
+    public synchronized List<String> persistTo(LeaseStore store) {
+        List<String> report = new ArrayList<>();
+        List<LeaseStore.Stored> stored;
+        try {
+            stored = store.read();
+        } catch (IllegalStateException e) {
+            report.add(e.getMessage() + "; its devices stay bound ('vfio-broker status' lists them)");
+            stored = List.of();
+        }
+        for (LeaseStore.Stored s : stored) {
+            boolean alive = LeaseStore.startTime(s.pid()).map(t -> t == s.startTime()).orElse(false);
+            Lease lease = new Lease(s.id(), new Caller(s.pid(), s.uid(), s.gid()), s.devices(), s.backend(), s.unsafeInterrupts(), s.rule(),
+                    s.memlockLimitBytes(), Lease.State.ACTIVE, Instant.parse(s.created()), null, null);
+            if (alive) {
+                leases.put(s.id(), new Held(lease, DeviceDomain.adopted(s.backend()), null, s.keepBound()));
+                startTimes.put(s.id(), s.startTime());
+                watch.watch(s.id(), s.pid());
+                audit.record("lease-adopted", "lease", s.id(), "uid", s.uid(), "pid", s.pid());
+                report.add("lease " + s.id() + " of pid " + s.pid() + " taken back after a daemon restart");
+            } else {
+                leases.put(s.id(), new Held(lease, DeviceDomain.adopted(s.backend()), null, s.keepBound()));
+                endLocked(s.id(), "client process exited while the daemon was down");
+                report.add("lease " + s.id() + " of pid " + s.pid() + " ended: the client went while the daemon was down");
+            }
+        }
+        this.store = store;
+        persist();
+        for (String r : report) log.info("event=lease-store-reconciled detail=\"{}\"", r);
+        return report;
+    }
+
+    private void persist() {
+        if (store == null) return;
+        List<LeaseStore.Stored> out = new ArrayList<>();
+        for (Held h : leases.values()) {
+            Lease l = h.lease();
+            out.add(new LeaseStore.Stored(l.id(), l.holder().pid(), startTimes.getOrDefault(l.id(), -1L), l.holder().uid(), l.holder().gid(),
+                    l.devices(), l.backend(), l.unsafeInterrupts(), l.rule(), l.memlockLimitBytes(), h.keepBound(), l.created().toString()));
+        }
+        store.write(out);
     }
 
     /** Called with every lease change (created, active, ended): events, metrics, the console. */
@@ -231,7 +280,9 @@ public final class LeaseService implements AutoCloseable {
             List<Lease.Device> leased = devices.stream().map(d -> new Lease.Device(d.address(), d.iommuGroup(), d.vendorDevice())).toList();
             Lease lease = new Lease(id, caller, leased, backend, unsafe, first.rule(), limit, Lease.State.PENDING, Instant.now(), null, null);
             leases.put(id, new Held(lease, domain, before, keepBound));
+            LeaseStore.startTime(caller.pid()).ifPresent(t -> startTimes.put(id, t));
             watch.watch(id, caller.pid());
+            persist();
             String ticket = newTicket(id);
             if (alloc != null) allocations.claim(alloc.token(), id);
             List<Object> kv = new ArrayList<>(java.util.Arrays.asList("lease", id, "uid", caller.uid(), "pid", caller.pid(), "devices",
@@ -350,6 +401,7 @@ public final class LeaseService implements AutoCloseable {
         }
         Lease active = h.lease().withState(Lease.State.ACTIVE);
         leases.put(active.id(), h.with(active));
+        persist();
         audit.record("fds-handed-over", "lease", active.id(), "uid", presenter.uid(), "pid", presenter.pid(), "fds", h.domain().fds().size());
         notifyListeners(active);
         return new Handover(active, h.domain().fds());
@@ -393,6 +445,8 @@ public final class LeaseService implements AutoCloseable {
             }
         }
         Lease done = h.lease().ended(reason);
+        startTimes.remove(leaseId);
+        persist();
         ended.add(done);
         if (ended.size() > 1000) ended.remove(0);
         audit.record("lease-ended", "lease", leaseId, "uid", done.holder().uid(), "reason", reason, "reset", resets, "binding", restored);

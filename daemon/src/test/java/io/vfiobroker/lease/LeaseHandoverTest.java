@@ -80,6 +80,14 @@ class LeaseHandoverTest {
                       # prlimit on another uid needs CAP_SYS_RESOURCE, which this sandbox withholds from root;
                       # the VM suite covers it. Here a root client gets a limit below its hard limit instead.
                       memlockPerLease: unlimited
+                  - name: another-uids-vfs
+                    action: allow
+                    devices:
+                      vendorDevice: "8086:154c"
+                    principals:
+                      uid: 65532
+                    limits:
+                      memlockPerLease: unlimited
                   - name: root-edu
                     action: allow
                     devices:
@@ -238,6 +246,41 @@ class LeaseHandoverTest {
         assertThat(lease[3]).as("pid the daemon saw").isEqualTo(Long.toString(p.pid()));
         assertThat(out).contains("FDS 2 2", "FD 'container'", "FD 'device " + VF + "'", "RELEASED");
         assertThat(leases.get(lease[1]).orElseThrow().endReason()).isEqualTo("released by holder");
+    }
+
+    @Test
+    void aRestartedDaemonTakesBackTheLeasesOfClientsStillRunningAndRestoresTheRest() throws Exception {
+        LeaseStore store = new LeaseStore(dir.resolve("state/leases.json"));
+        leases.persistTo(store);
+        Process alive = client(NOBODY, VF);
+        String aliveId = linesUntil(alive, "READY").get(0).split(" ")[1];
+        var gone = leases.acquire(new Caller((int) ProcessHandle.current().pid(), 65532, 65532), List.of("0000:07:02.1"), null, 0);
+        assertThat(store.read()).extracting(LeaseStore.Stored::id).containsExactlyInAnyOrder(aliveId, gone.getKey().id());
+
+        // The daemon dies; while it is down, the holder of the second lease goes (a pid that is no longer the test JVM's
+        // start time stands for it). The new daemon reads the store.
+        leases.close();
+        List<LeaseStore.Stored> stored = new ArrayList<>(store.read());
+        stored.replaceAll(s -> s.id().equals(gone.getKey().id())
+                ? new LeaseStore.Stored(s.id(), s.pid(), s.startTime() + 1, s.uid(), s.gid(), s.devices(), s.backend(), s.unsafeInterrupts(),
+                s.rule(), s.memlockLimitBytes(), s.keepBound(), s.created()) : s);
+        store.write(stored);
+        SimulatedKernelHost host = new SimulatedKernelHost(root);
+        BindingService binding = new BindingService(host, scanner, new Journal(dir.resolve("state")), () -> BindingRules.of(policy.current()));
+        leases = new LeaseService(host, scanner, binding, policy, domains, new Memlock(host), new AuditLog(dir.resolve("state")), Duration.ofSeconds(5));
+        leases.addListener(changes::add);
+        List<String> report = leases.persistTo(store);
+
+        assertThat(report).anySatisfy(r -> assertThat(r).contains(aliveId).contains("taken back"))
+                .anySatisfy(r -> assertThat(r).contains(gone.getKey().id()).contains("ended"));
+        assertThat(leases.active()).extracting(Lease::id).containsExactly(aliveId);
+        assertThat(scanner.device(PciAddress.parse("0000:07:02.1")).orElseThrow().driver()).isEqualTo("iavf");
+        assertThat(scanner.device(PciAddress.parse(VF)).orElseThrow().driver()).isEqualTo("vfio-pci");
+
+        alive.destroyForcibly();
+        assertThat(nextChange(aliveId, Lease.State.ENDED).endReason()).isEqualTo("client process exited");
+        assertThat(scanner.device(PciAddress.parse(VF)).orElseThrow().driver()).isEqualTo("iavf");
+        assertThat(store.read()).isEmpty();
     }
 
     @Test
