@@ -401,7 +401,6 @@ public final class LeaseService implements AutoCloseable {
         }
         Lease active = h.lease().withState(Lease.State.ACTIVE);
         leases.put(active.id(), h.with(active));
-        persist();
         audit.record("fds-handed-over", "lease", active.id(), "uid", presenter.uid(), "pid", presenter.pid(), "fds", h.domain().fds().size());
         notifyListeners(active);
         return new Handover(active, h.domain().fds());
