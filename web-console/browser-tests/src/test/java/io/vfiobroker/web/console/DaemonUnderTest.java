@@ -36,10 +36,8 @@ final class DaemonUnderTest implements AutoCloseable {
         HostTreeGenerator.generate(HostSpec.demo(), root);
         policyFile = dir.resolve("policy.yaml");
         Files.writeString(policyFile, GOOD_POLICY);
-        // The generated host has no /dev/vfio: leases open their "domains" through the stand-in.
-        TestDomainOpener domains = new TestDomainOpener(dir.resolve("domains"));
+        // The generated host has no /dev/vfio: with simulate-kernel the daemon's own SimulatedDomainOpener stands in.
         SpringApplication app = new SpringApplication(DaemonApplication.class);
-        app.addInitializers(c -> c.getBeanFactory().registerSingleton("testDomainOpener", domains));
         ctx = app.run(
                 "--server.port=0",
                 "--server.address=127.0.0.1",
