@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -102,7 +103,7 @@ static void libc_consts(struct out *o) {
 	K(O_RDONLY); K(O_WRONLY); K(O_RDWR); K(O_CREAT); K(O_TRUNC); K(O_NONBLOCK);
 	K(SOCK_STREAM); K(SOCK_SEQPACKET); K(SHUT_RD); K(SHUT_WR); K(SHUT_RDWR);
 	K(POLLIN); K(POLLOUT); K(POLLERR); K(POLLHUP); K(POLLNVAL);
-	K(EFD_NONBLOCK); K(EFD_SEMAPHORE); K(RLIMIT_MEMLOCK); K(RLIM_INFINITY);
+	K(EFD_NONBLOCK); K(EFD_SEMAPHORE); K(EPOLLIN); K(EPOLL_CTL_ADD); K(EPOLL_CTL_DEL); K(RLIMIT_MEMLOCK); K(RLIM_INFINITY);
 	K(SIGKILL); K(SIGTERM);
 }
 

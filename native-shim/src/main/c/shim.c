@@ -5,7 +5,9 @@
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -56,6 +58,40 @@ int vb_poll(const int *fds, const short *events, short *revents, int n, int time
 }
 
 int vb_eventfd(unsigned int initval, int flags) { return (int)VB_RET(eventfd(initval, flags | EFD_CLOEXEC)); }
+
+/* 1 if the path names anything (a dangling link too), 0 if not; no exception on the Java side for a miss. */
+int vb_lexists(const char *path) {
+	struct stat st;
+	if (lstat(path, &st) == 0)
+		return 1;
+	return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+}
+
+int vb_epoll_create(void) { return (int)VB_RET(epoll_create1(EPOLL_CLOEXEC)); }
+
+/* struct epoll_event is packed on x86-64: the caller passes its fields, never the struct. */
+int vb_epoll_ctl(int epfd, int op, int fd, unsigned int events, uint64_t token) {
+	struct epoll_event ev = {.events = events, .data.u64 = token};
+	return (int)VB_RET(epoll_ctl(epfd, op, fd, &ev));
+}
+
+/* Waits for up to max (<= 64) events; token[i] and events[i] are filled in. Returns the count, 0 on timeout. */
+int vb_epoll_wait(int epfd, uint64_t *tokens, unsigned int *events, int max, int timeout_ms) {
+	struct epoll_event ev[64];
+	if (max < 1 || max > 64)
+		return -EINVAL;
+	int r;
+	do {
+		r = epoll_wait(epfd, ev, max, timeout_ms);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	for (int i = 0; i < r; i++) {
+		tokens[i] = ev[i].data.u64;
+		events[i] = ev[i].events;
+	}
+	return r;
+}
 
 /* Anonymous private memory, e.g. a DMA buffer. The address comes back through *out. */
 int vb_mmap_anon(unsigned long len, void **out) {

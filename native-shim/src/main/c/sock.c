@@ -156,6 +156,15 @@ int vb_peer_cred(int sock, int *pid, int *uid, int *gid) {
 	return 0;
 }
 
+/* The peer's supplementary groups as of connect (SO_PEERGROUPS, Linux 4.13): up to max, the count returned.
+ * -ERANGE when the peer has more than max. */
+int vb_peer_groups(int sock, int *gids, int max) {
+	socklen_t len = (socklen_t)(max * (int)sizeof(gid_t));
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERGROUPS, gids, &len) < 0)
+		return -errno;
+	return (int)(len / sizeof(gid_t));
+}
+
 /* groups = 1 is the kernel's own uevent multicast group (2 would be udev's re-broadcast). */
 int vb_uevent_open(unsigned int groups) {
 	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);

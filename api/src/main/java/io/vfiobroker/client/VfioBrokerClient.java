@@ -39,6 +39,9 @@ public final class VfioBrokerClient implements AutoCloseable {
     /** Set by the device plugin in broker-mode pods: the allocation token to acquire with. */
     public static final String ALLOCATION_ENV = "VFIO_BROKER_ALLOCATION";
     private static final int FD_WAIT_MS = 10_000;
+    // The largest bundle (16 devices, their groups and container, every region described) is about 6 KiB; a
+    // bigger message fails with EMSGSIZE rather than being cut. Not 64 KiB: the buffer is copied in and out per call.
+    private static final int MAX_BUNDLE = 32 << 10;
 
     private final EventLoopGroup group;
     private final ManagedChannel channel;
@@ -118,7 +121,7 @@ public final class VfioBrokerClient implements AutoCloseable {
             if (!Posix.awaitReadable(sock.fd(), FD_WAIT_MS)) {
                 throw new BrokerException("the daemon sent no fds within " + FD_WAIT_MS + " ms");
             }
-            ReceivedMessage m = UnixSockets.recvFds(sock.fd(), 1 << 16, UnixSockets.MAX_FDS);
+            ReceivedMessage m = UnixSockets.recvFds(sock.fd(), MAX_BUNDLE, UnixSockets.MAX_FDS);
             FdBundle bundle;
             try {
                 bundle = FdBundle.parseFrom(m.payload());

@@ -54,6 +54,7 @@ import java.util.stream.Stream;
 public final class LeaseBench {
 
     static final int CLIENTS = 16;
+    static final int WARMUP = 20_000;
 
     public static void main(String[] args) throws Exception {
         try {
@@ -73,25 +74,49 @@ public final class LeaseBench {
         System.out.printf("cores: %d, java %s%n", Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
 
         List<String> verdicts = new ArrayList<>();
+        System.out.printf("%n== protocol floor: the same two gRPC calls and fd exchange, with no broker logic ==%n");
+        Result floorOne;
+        Result floorMany;
+        try (ProtocolFloor floor = new ProtocolFloor(tmpfs)) {
+            runFloor(floor, 1, WARMUP);
+            runFloor(floor, CLIENTS, WARMUP / CLIENTS);
+            floorOne = runFloor(floor, 1, cycles);
+            floorOne.print("1 client");
+            floorMany = runFloor(floor, CLIENTS, Math.max(100, cycles / CLIENTS * 2));
+            floorMany.print(CLIENTS + " clients");
+        }
         try (Daemon d = new Daemon(tmpfs, stateParent)) {
             System.out.printf("%n== state (audit log) in %s ==%n", stateParent);
             double[] fresh = killToEnd(d, 5);
             VfioBrokerClient warm = VfioBrokerClient.connect(d.run);
-            for (int i = 0; i < 2000; i++) cycle(warm, d.vfs.get(0), null); // JIT, lazily opened fds
-            long fdsBefore = openFds();
+            // A daemon runs for days: measure it compiled. Both shapes of load are run once unmeasured, since 16
+            // threads take paths (contention, stealing) one client never does, and the JIT recompiles for them.
+            System.out.printf("warming up (%d cycles, 1 client then %d clients)...%n", WARMUP * 2, CLIENTS);
+            for (int i = 0; i < WARMUP; i++) cycle(warm, d.vfs.get(0), null);
+            runClients(d, CLIENTS, WARMUP / CLIENTS, null);
+            long fdsBefore = settledFds(); // the warm-up's clients close their sockets asynchronously
             Result one = runClients(d, 1, cycles, warm);
             long fdsAfter = d.awaitFds(fdsBefore);
             warm.close();
             one.print("1 client");
             Result many = runClients(d, CLIENTS, Math.max(100, cycles / CLIENTS * 2), null);
             many.print(CLIENTS + " clients");
+            System.out.printf("broker logic's CPU per cycle (daemon run minus floor): %.3f ms with 1 client, %.3f ms with %d%n",
+                    (one.cpuNs() / (double) one.latencyNs().length - floorOne.cpuNs() / (double) floorOne.latencyNs().length) / 1e6,
+                    (many.cpuNs() / (double) many.latencyNs().length - floorMany.cpuNs() / (double) floorMany.latencyNs().length) / 1e6, CLIENTS);
 
             System.out.printf("%nfd count after %d single-client cycles: %d before, %d after (drift %+d)%n", cycles, fdsBefore, fdsAfter, fdsAfter - fdsBefore);
             verdicts.add(verdict(String.format("fds: no drift over %d cycles", cycles), fdsAfter == fdsBefore));
-            verdicts.add(verdict(String.format("p99 < 2 ms, 1 client: %.3f ms", one.p(0.99)), one.p(0.99) < 2.0));
-            verdicts.add(verdict(String.format("p99 < 2 ms, %d clients: %.3f ms", CLIENTS, many.p(0.99)), many.p(0.99) < 2.0));
-            verdicts.add(verdict(String.format(">= 5000 cycles/s, 1 client: %.0f", one.perSecond()), one.perSecond() >= 5000));
-            verdicts.add(verdict(String.format(">= 5000 cycles/s, %d clients: %.0f", CLIENTS, many.perSecond()), many.perSecond() >= 5000));
+            verdicts.add(verdict(String.format("p99 < 2 ms, 1 client: %.3f ms", one.p(0.99)), one.p(0.99) < 2.0, floorOne.p(0.99) < 2.0,
+                    String.format("the floor's p99 is %.3f ms", floorOne.p(0.99))));
+            verdicts.add(verdict(String.format(">= 5000 cycles/s, %d clients: %.0f", CLIENTS, many.perSecond()), many.perSecond() >= 5000,
+                    floorMany.perSecond() >= 5000, String.format("the floor reaches %.0f/s", floorMany.perSecond())));
+            // With 16 clients each waiting for its own cycle, mean latency = 16 / throughput (Little's law): p99 < 2 ms
+            // needs more than 8000 cycles/s. One client's cycles are sequential round trips: its rate is 1 / latency.
+            verdicts.add(verdict(String.format("p99 < 2 ms, %d clients: %.3f ms", CLIENTS, many.p(0.99)), many.p(0.99) < 2.0,
+                    floorMany.p(0.99) < 2.0, String.format("the floor's p99 is %.3f ms", floorMany.p(0.99))));
+            verdicts.add(verdict(String.format(">= 5000 cycles/s, 1 client: %.0f", one.perSecond()), one.perSecond() >= 5000,
+                    floorOne.perSecond() >= 5000, String.format("the floor reaches %.0f/s", floorOne.perSecond())));
 
             double[] after = killToEnd(d, 5);
             System.out.printf("%nkill -9 → lease ENDED listener, fresh daemon: %s ms%n", round(fresh));
@@ -112,6 +137,12 @@ public final class LeaseBench {
 
     private static String verdict(String what, boolean met) {
         return String.format("%-52s %s", what, met ? "MET" : "NOT MET");
+    }
+
+    /** As above, saying when the protocol floor itself misses the target on this machine. */
+    private static String verdict(String what, boolean met, boolean floorMeets, String floor) {
+        if (met || floorMeets) return verdict(what, met) + (met ? "" : " (" + floor + ")");
+        return verdict(what, false) + " (out of the protocol's reach here: " + floor + ")";
     }
 
     /** Acquire RPC, fd redeem, release RPC; phase times go to {@code phases} (ns) when given. */
@@ -144,31 +175,64 @@ public final class LeaseBench {
             int n = latencyNs.length;
             System.out.printf("%-10s %6d cycles in %6.2f s: %7.0f cycles/s, latency p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms%n",
                     label, n, elapsedNs / 1e9, perSecond(), p(0.50), p(0.99), p(0.999), latencyNs[n - 1] / 1e6);
-            System.out.printf("           mean per phase: acquire RPC %.3f ms, fd redeem %.3f ms, release RPC %.3f ms; CPU (clients + daemon) %.3f ms/cycle%n",
-                    phases[0] / 1e6 / n, phases[1] / 1e6 / n, phases[2] / 1e6 / n, cpuNs / 1e6 / n);
+            if (phases[0] > 0) {
+                System.out.printf("           mean per phase: acquire RPC %.3f ms, fd redeem %.3f ms, release RPC %.3f ms%n",
+                        phases[0] / 1e6 / n, phases[1] / 1e6 / n, phases[2] / 1e6 / n);
+            }
+            System.out.printf("           CPU (clients + server, both cores) %.3f ms/cycle%n", cpuNs / 1e6 / n);
         }
+    }
+
+    /** One client's cycle; phase times (ns) go to {@code phases} when it keeps them. */
+    interface Cycler {
+        void cycle(long[] phases) throws Exception;
     }
 
     /** {@code clients} threads, each with its own client (or {@code shared} for one) and its own device, {@code perClient} cycles each. */
     static Result runClients(Daemon d, int clients, int perClient, VfioBrokerClient shared) throws Exception {
+        List<AutoCloseable> own = new ArrayList<>();
+        try {
+            return runLoad(clients, perClient, idx -> {
+                VfioBrokerClient client = shared != null ? shared : VfioBrokerClient.connect(d.run);
+                if (shared == null) own.add(client);
+                String device = d.vfs.get(idx);
+                return phases -> cycle(client, device, phases);
+            });
+        } finally {
+            for (AutoCloseable c : own) c.close();
+        }
+    }
+
+    /** The same load against {@link ProtocolFloor}: the protocol's cost on this machine, with no broker logic. */
+    static Result runFloor(ProtocolFloor floor, int clients, int perClient) throws Exception {
+        List<AutoCloseable> own = new ArrayList<>();
+        try {
+            return runLoad(clients, perClient, idx -> {
+                ProtocolFloor.Client c = floor.new Client();
+                own.add(c);
+                return phases -> c.cycle();
+            });
+        } finally {
+            for (AutoCloseable c : own) c.close();
+        }
+    }
+
+    static Result runLoad(int clients, int perClient, java.util.function.IntFunction<Cycler> clientFor) throws Exception {
         long[][] lat = new long[clients][perClient];
         long[][] phases = new long[clients][3];
         CyclicBarrier start = new CyclicBarrier(clients + 1);
         CountDownLatch done = new CountDownLatch(clients);
         AtomicLong failures = new AtomicLong();
-        List<VfioBrokerClient> own = new ArrayList<>();
         for (int c = 0; c < clients; c++) {
-            VfioBrokerClient client = shared != null ? shared : VfioBrokerClient.connect(d.run);
-            if (shared == null) own.add(client);
-            String device = d.vfs.get(c);
+            Cycler cycler = clientFor.apply(c);
             int idx = c;
             Thread t = new Thread(() -> {
                 try {
-                    for (int i = 0; i < 200; i++) cycle(client, device, null); // each connection warm
+                    for (int i = 0; i < 200; i++) cycler.cycle(null); // each connection warm
                     start.await();
                     for (int i = 0; i < perClient; i++) {
                         long t0 = System.nanoTime();
-                        cycle(client, device, phases[idx]);
+                        cycler.cycle(phases[idx]);
                         lat[idx][i] = System.nanoTime() - t0;
                     }
                 } catch (Exception e) {
@@ -191,7 +255,6 @@ public final class LeaseBench {
         done.await();
         long elapsed = System.nanoTime() - t0;
         long cpu = processCpuNs() - cpu0;
-        own.forEach(VfioBrokerClient::close);
         if (failures.get() > 0) throw new IllegalStateException(failures.get() + " client threads failed");
         long[] all = Arrays.stream(lat).flatMapToLong(Arrays::stream).sorted().toArray();
         long[] ph = new long[3];
@@ -251,6 +314,17 @@ public final class LeaseBench {
 
     static long processCpuNs() {
         return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    static long settledFds() throws Exception {
+        long n = openFds();
+        for (int i = 0; i < 50; i++) {
+            Thread.sleep(100);
+            long m = openFds();
+            if (m == n) return n;
+            n = m;
+        }
+        return n;
     }
 
     static long openFds() throws IOException {

@@ -18,6 +18,8 @@ public final class PeerCredentialsNegotiator implements InternalProtocolNegotiat
 
     /** The connecting process's pid, uid and gid as the kernel reports them; absent on non-Unix transports. */
     public static final Attributes.Key<PeerCredentials> PEER_CREDENTIALS = Attributes.Key.create("vfio-broker.peer-credentials");
+    /** The connecting process's supplementary groups (SO_PEERGROUPS); absent where the kernel gives none. */
+    public static final Attributes.Key<int[]> PEER_GROUPS = Attributes.Key.create("vfio-broker.peer-groups");
 
     private final InternalProtocolNegotiator.ProtocolNegotiator plaintext = InternalProtocolNegotiators.serverPlaintext();
 
@@ -40,9 +42,14 @@ public final class PeerCredentialsNegotiator implements InternalProtocolNegotiat
                     try {
                         PeerCredentials cred = ch.peerCredentials();
                         ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
-                        Attributes attrs = InternalProtocolNegotiationEvent.getAttributes(pne).toBuilder()
-                                .set(PEER_CREDENTIALS, cred).build();
-                        replaceProtocolNegotiationEvent(InternalProtocolNegotiationEvent.withAttributes(pne, attrs));
+                        Attributes.Builder attrs = InternalProtocolNegotiationEvent.getAttributes(pne).toBuilder().set(PEER_CREDENTIALS, cred);
+                        try {
+                            // Once per connection, like SO_PEERCRED: no /proc read per call to learn the caller's groups.
+                            attrs.set(PEER_GROUPS, io.vfiobroker.nativeshim.UnixSockets.peerGroups(ch.fd().intValue()));
+                        } catch (io.vfiobroker.nativeshim.NativeException e) {
+                            // a kernel before 4.13: callers fall back to /proc/<pid>/status
+                        }
+                        replaceProtocolNegotiationEvent(InternalProtocolNegotiationEvent.withAttributes(pne, attrs.build()));
                     } catch (IOException e) {
                         ctx.close(); // no credentials, no service
                         return;

@@ -29,6 +29,8 @@ public final class AuditLog {
     private final Path file;
     private FileChannel out;
     private long seq;
+    private final Object syncLock = new Object();
+    private volatile long synced;
 
     public AuditLog(Path stateDir) {
         try {
@@ -38,19 +40,54 @@ public final class AuditLog {
         }
         this.file = stateDir.resolve("audit.jsonl");
         this.seq = readAll().size();
+        this.synced = seq;
     }
 
-    /** Appends one record; {@code kv} alternates keys and values. */
-    public synchronized void record(String event, Object... kv) {
+    /** Appends one record and waits until it is on disk; {@code kv} alternates keys and values. */
+    public void record(String event, Object... kv) {
+        append(event, kv);
+        sync();
+    }
+
+    /**
+     * Appends one record without waiting for the disk: for callers holding a lock, who call {@link #sync()} once
+     * they have let go of it and before they answer. Concurrent callers then share one fsync.
+     */
+    public synchronized void append(String event, Object... kv) {
         Map<String, Object> fields = new LinkedHashMap<>();
         for (int i = 0; i + 1 < kv.length; i += 2) fields.put(String.valueOf(kv[i]), kv[i + 1] == null ? null : String.valueOf(kv[i + 1]));
-        Record r = new Record(++seq, Instant.now().toString(), event, fields);
+        Record r = new Record(seq + 1, Instant.now().toString(), event, fields);
         try {
             if (out == null) out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
-            out.write(ByteBuffer.wrap((JSON.writeValueAsString(r) + "\n").getBytes(StandardCharsets.UTF_8)));
-            out.force(false);
+            ByteBuffer line = ByteBuffer.wrap((JSON.writeValueAsString(r) + "\n").getBytes(StandardCharsets.UTF_8));
+            while (line.hasRemaining()) out.write(line);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write audit log " + file + ": " + e.getMessage(), e);
+        }
+        seq++;
+    }
+
+    /** Returns once every record appended so far is on disk; one fsync covers all the callers waiting for it. */
+    public void sync() {
+        long target;
+        FileChannel ch;
+        synchronized (this) {
+            target = seq;
+            ch = out;
+        }
+        if (target <= synced || ch == null) return;
+        synchronized (syncLock) {
+            if (target <= synced) return; // another caller's fsync covered ours
+            long upTo;
+            synchronized (this) {
+                upTo = seq;
+            }
+            try {
+                ch.force(false);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot sync audit log " + file + ": " + e.getMessage(), e);
+            }
+            synced = upTo;
         }
     }
 

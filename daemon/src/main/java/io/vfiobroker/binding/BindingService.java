@@ -313,6 +313,13 @@ public final class BindingService {
     }
 
     private final List<java.util.function.Consumer<Change>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final java.util.concurrent.atomic.AtomicLong changes = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Counts binds and releases this service ran: a caller that read the host before can tell whether to read again. */
+    public long changes() {
+        return changes.get();
+    }
+
 
     public void addListener(java.util.function.Consumer<Change> l) {
         listeners.add(l);
@@ -328,6 +335,7 @@ public final class BindingService {
             c = new Change(op, group, requested, null, e);
             throw e;
         } finally {
+            changes.incrementAndGet();
             for (java.util.function.Consumer<Change> l : listeners) {
                 try {
                     if (c != null) l.accept(c);
@@ -336,6 +344,11 @@ public final class BindingService {
                 }
             }
         }
+    }
+
+    /** Whether vfio-broker bound a device of {@code group} (and has not released it). */
+    public boolean owns(int group) {
+        return !ownedIn(group).isEmpty();
     }
 
     /** Devices bound by vfio-broker with their original drivers. */

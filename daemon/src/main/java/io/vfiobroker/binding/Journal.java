@@ -102,8 +102,36 @@ public final class Journal {
         return e;
     }
 
+    // The parsed journal and its replay, kept while the file is unchanged (size, mtime, inode): every lease end
+    // asks who owns a group, and re-parsing the whole file each time costs as much as the journal is long.
+    private record Parsed(Object version, List<Entry> entries, State state) {
+    }
+
+    private Parsed parsed;
+
     /** Every complete record; a torn last line (crash mid-write) is skipped. */
     public synchronized List<Entry> readAll() {
+        return parsed().entries();
+    }
+
+    private synchronized Parsed parsed() {
+        Object version;
+        try {
+            var a = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+            version = List.of(a.size(), a.lastModifiedTime(), String.valueOf(a.fileKey()));
+        } catch (java.nio.file.NoSuchFileException e) {
+            version = "absent";
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read binding journal " + file + ": " + e.getMessage(), e);
+        }
+        if (parsed == null || !parsed.version().equals(version)) {
+            List<Entry> entries = version.equals("absent") ? List.of() : List.copyOf(parse());
+            parsed = new Parsed(version, entries, replay(entries));
+        }
+        return parsed;
+    }
+
+    private List<Entry> parse() {
         List<Entry> entries = new ArrayList<>();
         if (!Files.exists(file)) return entries;
         try {
@@ -123,7 +151,7 @@ public final class Journal {
 
     /** Devices bound by committed binds and not restored by committed releases. */
     public Map<PciAddress, Owned> owned() {
-        return replay(readAll()).owned();
+        return new LinkedHashMap<>(parsed().state().owned());
     }
 
     /** What replaying the journal yields: current ownership, and transactions that began but never ended. */

@@ -7,6 +7,7 @@ import io.vfiobroker.iommu.HandoverFd;
 import io.vfiobroker.lease.Caller;
 import io.vfiobroker.lease.LeaseException;
 import io.vfiobroker.lease.LeaseService;
+import io.vfiobroker.nativeshim.LibcAbi;
 import io.vfiobroker.nativeshim.NativeException;
 import io.vfiobroker.nativeshim.OwnedFd;
 import io.vfiobroker.nativeshim.PeerCredentials;
@@ -21,8 +22,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The fd socket: a client connects (SOCK_SEQPACKET), sends its ticket as one message, and gets one message
@@ -37,13 +38,13 @@ public final class FdSocketServer implements AutoCloseable {
 
     private final Path path;
     private final LeaseService leases;
+    // Threads blocked in accept(2) on the one listener: the kernel hands each connection to exactly one of them,
+    // which serves it start to end, so a lease's fds cost no thread hand-off. This many slow clients at once
+    // (each at most READ_TIMEOUT_MS) make the next one wait.
+    private static final int WORKERS = 4;
+
     private final OwnedFd listener;
-    private final Thread acceptor;
-    private final ExecutorService workers = Executors.newFixedThreadPool(4, r -> {
-        Thread t = new Thread(r, "fd-socket");
-        t.setDaemon(true);
-        return t;
-    });
+    private final List<Thread> workers = new ArrayList<>();
     private volatile boolean running = true;
 
     public FdSocketServer(Path path, LeaseService leases) throws IOException {
@@ -57,9 +58,12 @@ public final class FdSocketServer implements AutoCloseable {
         Files.deleteIfExists(path);
         this.listener = UnixSockets.listen(path, SocketType.SEQPACKET, 64);
         SocketAccess.apply(path, socketGroup);
-        this.acceptor = new Thread(this::acceptLoop, "fd-socket-accept");
-        acceptor.setDaemon(true);
-        acceptor.start();
+        for (int i = 0; i < WORKERS; i++) {
+            Thread t = new Thread(this::acceptLoop, "fd-socket-" + i);
+            t.setDaemon(true);
+            t.start();
+            workers.add(t);
+        }
         log.info("event=fd-socket-listening path={}", path);
     }
 
@@ -69,13 +73,24 @@ public final class FdSocketServer implements AutoCloseable {
 
     private void acceptLoop() {
         while (running) {
+            OwnedFd conn;
             try {
-                if (!Posix.awaitReadable(listener.fd(), 500)) continue;
-                OwnedFd conn = UnixSockets.accept(listener.fd());
-                workers.execute(() -> serve(conn));
+                conn = UnixSockets.accept(listener.fd());
             } catch (NativeException e) {
-                if (running) log.warn("event=fd-socket-accept-failed error=\"{}\"", e.getMessage());
+                if (!running) return; // close() shut the listener down: accept fails with EINVAL
+                log.warn("event=fd-socket-accept-failed error=\"{}\"", e.getMessage());
+                pause(); // EMFILE and the like: do not spin
+                continue;
             }
+            serve(conn);
+        }
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -106,7 +121,8 @@ public final class FdSocketServer implements AutoCloseable {
                     b.addFds(info);
                 }
                 reply(conn, b.build(), fds);
-                log.info("event=fds-sent lease={} uid={} pid={} fds={}", h.lease().id(), presenter.uid(), presenter.pid(), fds.length);
+                // The audit trail has it (fds-handed-over); at INFO it would be a third log line per lease.
+                log.debug("event=fds-sent lease={} uid={} pid={} fds={}", h.lease().id(), presenter.uid(), presenter.pid(), fds.length);
             } catch (LeaseException e) {
                 reply(conn, FdBundle.newBuilder().setError(e.getMessage()).build(), new int[0]);
                 log.warn("event=ticket-refused uid={} pid={} reason=\"{}\"", presenter.uid(), presenter.pid(), e.getMessage());
@@ -133,11 +149,17 @@ public final class FdSocketServer implements AutoCloseable {
     public void close() {
         running = false;
         try {
-            acceptor.join(2000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            UnixSockets.shutdown(listener.fd(), LibcAbi.SHUT_RDWR); // wakes the threads blocked in accept
+        } catch (NativeException e) {
+            log.warn("event=fd-socket-shutdown-failed error=\"{}\"", e.getMessage());
         }
-        workers.shutdownNow();
+        for (Thread t : workers) {
+            try {
+                t.join(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         listener.close();
         try {
             Files.deleteIfExists(path);

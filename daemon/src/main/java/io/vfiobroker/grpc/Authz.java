@@ -40,6 +40,7 @@ public final class Authz {
         if (adminGid.isEmpty()) return false;
         int g = adminGid.getAsInt();
         if (c.gid() == g) return true;
+        if (c.groups() != null) return c.groups().contains(g); // SO_PEERGROUPS, as of the connect
         // Supplementary groups are not in SO_PEERCRED; the caller's /proc status has them.
         return Memlock.processStatus(c.pid()).map(s -> s.lines().filter(l -> l.startsWith("Groups:")).findFirst()
                 .map(l -> (" " + l.substring(7).trim() + " ").contains(" " + g + " ")).orElse(false)).orElse(false);
@@ -47,7 +48,7 @@ public final class Authz {
 
     /** The caller for lease calls: admins act as root (see all, end any), clients as themselves. */
     public Caller leaseCaller(Caller c) {
-        return isAdmin(c) && c.uid() != 0 ? new Caller(c.pid(), 0, c.gid()) : c;
+        return isAdmin(c) && c.uid() != 0 ? new Caller(c.pid(), 0, c.gid(), c.groups()) : c;
     }
 
     static OptionalInt resolve(String group, Path etcGroup) {

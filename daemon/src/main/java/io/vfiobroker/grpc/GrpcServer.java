@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.ForkJoinPool;
 
 /** The daemon's gRPC endpoint on a Unix socket (api.sock); every call carries the peer's SO_PEERCRED. */
 public final class GrpcServer implements AutoCloseable {
@@ -28,6 +29,8 @@ public final class GrpcServer implements AutoCloseable {
     private final Path path;
     private final Server server;
     private final EventLoopGroup group;
+    private final ForkJoinPool calls = new ForkJoinPool(Math.max(8, 2 * Runtime.getRuntime().availableProcessors()),
+            ForkJoinPool.defaultForkJoinWorkerThreadFactory, null, true);
     private final HealthStatusManager health = new HealthStatusManager();
 
     public GrpcServer(Path path, List<BindableService> services) throws IOException {
@@ -54,7 +57,11 @@ public final class GrpcServer implements AutoCloseable {
                 .bossEventLoopGroup(group)
                 .workerEventLoopGroup(group)
                 .addService(health.getHealthService())
-                .addService(ProtoReflectionServiceV1.newInstance());
+                .addService(ProtoReflectionServiceV1.newInstance())
+                // A fixed work-stealing pool instead of gRPC's cached one: its workers take queued calls without a
+                // park/unpark hand-off per call, which is most of a short call's cost. Bounded, so at most this
+                // many slow calls (binds, resets) run at once; the rest wait their turn.
+                .executor(calls);
         List<io.grpc.ServerInterceptor> chain = new java.util.ArrayList<>(interceptors);
         chain.add(callers); // the last one runs first: identity before anything else
         for (BindableService s : services) b.addService(ServerInterceptors.intercept(s, chain));
@@ -77,6 +84,7 @@ public final class GrpcServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         group.shutdownGracefully();
+        calls.shutdown();
         try {
             Files.deleteIfExists(path);
         } catch (IOException ignored) {

@@ -106,7 +106,8 @@ public class LinuxSysfsHost implements SysfsHost {
 
     @Override
     public boolean exists(String path) {
-        return Files.exists(resolve(path), LinkOption.NOFOLLOW_LINKS) || Files.exists(resolve(path));
+        // lstat in the shim: Files.exists builds an exception for every miss.
+        return io.vfiobroker.nativeshim.Posix.lexists(resolve(path));
     }
 
     @Override

@@ -33,8 +33,16 @@ public final class InventoryScanner {
     // Intel VT-d extended capability register, bit 3: Interrupt Remapping support.
     private static final long INTEL_ECAP_IR = 1L << 3;
 
+    // IOMMU units and the kernel's IR- chips are fixed at boot, its modules and switches change rarely: Acquire
+    // re-reads them at most once a second (a full scan always does). The kernel still refuses what its switches forbid.
+    private static final long PLATFORM_TTL_NS = 1_000_000_000L;
+
+    private record Platform(List<IommuUnit> units, KernelSupport kernel, long readAt) {
+    }
+
     private final SysfsHost host;
     private final PciIds ids;
+    private volatile Platform platform;
 
     public InventoryScanner(SysfsHost host, PciIds ids) {
         this.host = host;
@@ -52,8 +60,8 @@ public final class InventoryScanner {
         List<Device> devices = addresses.size() < 64
                 ? addresses.stream().map(a -> readDevice(a, unitOf)).toList()
                 : ForkJoinPool.commonPool().submit(() -> addresses.parallelStream().map(a -> readDevice(a, unitOf)).toList()).join();
-        KernelSupport kernel = kernelSupport();
-        return new HostInventory(devices, groups(devices), iommuUnits(kernel), kernel);
+        Platform p = platform(true);
+        return new HostInventory(devices, groups(devices), p.units(), p.kernel());
     }
 
     /** One device, or empty when the host has no such function. */
@@ -82,8 +90,8 @@ public final class InventoryScanner {
             }
             if (devices.stream().noneMatch(x -> x.address().equals(address))) devices.add(d.get());
         }
-        KernelSupport kernel = kernelSupport();
-        return Optional.of(new HostInventory(devices, groups(devices), iommuUnits(kernel), kernel));
+        Platform p = platform(false);
+        return Optional.of(new HostInventory(devices, groups(devices), p.units(), p.kernel()));
     }
 
     public List<PciAddress> deviceAddresses() {
@@ -230,7 +238,7 @@ public final class InventoryScanner {
         return d.address() + " is bound to " + d.driver();
     }
 
-    private List<IommuUnit> iommuUnits(KernelSupport kernel) {
+    private List<IommuUnit> iommuUnits(boolean irChipsSeen) {
         List<IommuUnit> units = new ArrayList<>();
         for (String name : host.list("sys/class/iommu").stream().sorted().toList()) {
             String dir = "sys/class/iommu/" + name + "/";
@@ -259,8 +267,8 @@ public final class InventoryScanner {
                     host.read(dir + "amd-iommu/" + r).ifPresent(v -> regs.put(r, v));
                 }
                 // AMD-Vi exposes no IR bit in sysfs; the kernel's IR-* interrupt chips are the evidence.
-                InterruptRemapping ir = kernel.interruptRemappingChipsSeen() ? InterruptRemapping.SUPPORTED : InterruptRemapping.UNKNOWN;
-                String evidence = kernel.interruptRemappingChipsSeen()
+                InterruptRemapping ir = irChipsSeen ? InterruptRemapping.SUPPORTED : InterruptRemapping.UNKNOWN;
+                String evidence = irChipsSeen
                         ? "IR- interrupt chips in /proc/interrupts"
                         : "AMD-Vi exposes no IR flag and /proc/interrupts shows no IR- chips";
                 units.add(new IommuUnit(name, "amd-vi", ir, evidence, regs));
@@ -274,8 +282,26 @@ public final class InventoryScanner {
         return units;
     }
 
+    private Platform platform(boolean fresh) {
+        Platform p = platform;
+        long now = System.nanoTime();
+        if (fresh || p == null || now - p.readAt() > PLATFORM_TTL_NS) {
+            boolean irChips = irChips();
+            p = new Platform(List.copyOf(iommuUnits(irChips)), kernelSupport(irChips), now);
+            platform = p;
+        }
+        return p;
+    }
+
+    private boolean irChips() {
+        return host.read("proc/interrupts").map(s -> s.contains(" IR-")).orElse(false);
+    }
+
     public KernelSupport kernelSupport() {
-        boolean irChips = host.read("proc/interrupts").map(s -> s.contains(" IR-")).orElse(false);
+        return kernelSupport(irChips());
+    }
+
+    private KernelSupport kernelSupport(boolean irChips) {
         return new KernelSupport(
                 host.exists("sys/module/vfio"),
                 host.exists("sys/module/vfio_pci") || host.exists("sys/bus/pci/drivers/vfio-pci"),

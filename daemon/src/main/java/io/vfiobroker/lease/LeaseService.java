@@ -61,7 +61,7 @@ public final class LeaseService implements AutoCloseable {
         }
     }
 
-    private record Ticket(String leaseId, Instant expires, java.util.concurrent.ScheduledFuture<?> expiry) {
+    private record Ticket(String leaseId, Instant expires) {
     }
 
     private final SysfsHost host;
@@ -94,6 +94,10 @@ public final class LeaseService implements AutoCloseable {
         this.audit = audit;
         this.ticketTtl = ticketTtl;
         this.watch = new ProcessWatch(id -> end(id, "client process exited"));
+        // One sweep for all tickets rather than a timer each: redeem is checked against the expiry exactly, and an
+        // unredeemed lease ends at most a sweep period after its ticket expired.
+        long sweepMs = Math.max(10, Math.min(1000, ticketTtl.toMillis() / 4));
+        timers.scheduleWithFixedDelay(this::expireTickets, sweepMs, sweepMs, TimeUnit.MILLISECONDS);
         binding.setGroupInUse(this::groupInUse);
     }
 
@@ -112,7 +116,11 @@ public final class LeaseService implements AutoCloseable {
      * client still running (same pid and start time) is watched again — it still holds its fds — and the devices
      * of one that went meanwhile are restored. Returns a line per stored lease.
      */
-    public synchronized List<String> persistTo(LeaseStore store) {
+    public List<String> persistTo(LeaseStore store) {
+        return synced(() -> persistToLocked(store));
+    }
+
+    private synchronized List<String> persistToLocked(LeaseStore store) {
         List<String> report = new ArrayList<>();
         List<LeaseStore.Stored> stored;
         try {
@@ -129,7 +137,7 @@ public final class LeaseService implements AutoCloseable {
                 leases.put(s.id(), new Held(lease, DeviceDomain.adopted(s.backend()), null, s.keepBound()));
                 startTimes.put(s.id(), s.startTime());
                 watch.watch(s.id(), s.pid());
-                audit.record("lease-adopted", "lease", s.id(), "uid", s.uid(), "pid", s.pid());
+                audit.append("lease-adopted", "lease", s.id(), "uid", s.uid(), "pid", s.pid());
                 report.add("lease " + s.id() + " of pid " + s.pid() + " taken back after a daemon restart");
             } else {
                 leases.put(s.id(), new Held(lease, DeviceDomain.adopted(s.backend()), null, s.keepBound()));
@@ -171,7 +179,7 @@ public final class LeaseService implements AutoCloseable {
      * Grants {@code addresses} to {@code caller}. {@code backendWanted} is "legacy", "iommufd" or null (policy and kernel
      * choose); {@code memlockWanted} 0 takes the policy's per-lease limit.
      */
-    public synchronized Map.Entry<Lease, String> acquire(Caller caller, List<String> addresses, String backendWanted, long memlockWanted) {
+    public Map.Entry<Lease, String> acquire(Caller caller, List<String> addresses, String backendWanted, long memlockWanted) {
         return acquire(caller, null, addresses, backendWanted, memlockWanted);
     }
 
@@ -179,9 +187,31 @@ public final class LeaseService implements AutoCloseable {
      * As above, under a broker-mode allocation token when {@code allocation} is not null: only its devices (all of
      * them when none are listed), and policy decides for the allocation's Kubernetes resource with the caller's ids.
      */
-    public synchronized Map.Entry<Lease, String> acquire(Caller caller, String allocation, List<String> addresses, String backendWanted,
-                                                         long memlockWanted) {
-        Allocations.Allocation alloc = allocation == null ? null : allocations.claimable(allocation);
+    public Map.Entry<Lease, String> acquire(Caller caller, String allocation, List<String> addresses, String backendWanted, long memlockWanted) {
+        try {
+            Allocations.Allocation alloc;
+            synchronized (this) {
+                alloc = allocation == null ? null : allocations.claimable(allocation);
+            }
+            // Reading the host and deciding policy need no lock: concurrent Acquires overlap here.
+            long changes = binding.changes();
+            Checked checked = check(caller, alloc, addresses, backendWanted);
+            synchronized (this) {
+                Allocations.Allocation now = allocation == null ? null : allocations.claimable(allocation);
+                // A bind or release since the read may have changed a driver or a group's viability: read again.
+                if (changes != binding.changes() || !java.util.Objects.equals(now, alloc)) checked = check(caller, now, addresses, backendWanted);
+                return grantLocked(caller, now, checked, backendWanted, memlockWanted);
+            }
+        } finally {
+            audit.sync(); // outside the lock: concurrent callers share one fsync
+        }
+    }
+
+    /** What Acquire learnt of the host and the policy before it takes the lease lock. */
+    private record Checked(Set<PciAddress> wanted, List<Decision.Allowed> grants, List<Device> devices, Set<Integer> readyGroups) {
+    }
+
+    private Checked check(Caller caller, Allocations.Allocation alloc, List<String> addresses, String backendWanted) {
         if (alloc != null && addresses.isEmpty()) addresses = alloc.devices().stream().sorted().map(PciAddress::toString).toList();
         if (addresses.isEmpty()) throw new LeaseException(LeaseException.Kind.INVALID, "no devices requested");
         if (addresses.size() > MAX_DEVICES_PER_ACQUIRE) {
@@ -201,7 +231,7 @@ public final class LeaseService implements AutoCloseable {
         if (alloc != null) {
             for (PciAddress a : wanted) {
                 if (!alloc.devices().contains(a)) {
-                    audit.record("acquire-refused", "uid", caller.uid(), "pid", caller.pid(), "device", a, "kubernetesResource", alloc.resource(),
+                    audit.append("acquire-refused", "uid", caller.uid(), "pid", caller.pid(), "device", a, "kubernetesResource", alloc.resource(),
                             "reason", "not in the allocation");
                     throw new LeaseException(LeaseException.Kind.DENIED, a + " is not part of the " + alloc.describe());
                 }
@@ -223,7 +253,7 @@ public final class LeaseService implements AutoCloseable {
             }
             Decision decision = policy.decide(who, a, around);
             if (decision instanceof Decision.Refused r) {
-                audit.record("acquire-refused", "uid", caller.uid(), "pid", caller.pid(), "device", a, "rule", r.rule(), "reason", r.reason());
+                audit.append("acquire-refused", "uid", caller.uid(), "pid", caller.pid(), "device", a, "rule", r.rule(), "reason", r.reason());
                 throw new LeaseException(LeaseException.Kind.DENIED, r.reason(), r.rule(), null);
             }
             if (d.iommuGroup() == null) {
@@ -232,6 +262,15 @@ public final class LeaseService implements AutoCloseable {
             grants.add((Decision.Allowed) decision);
             devices.add(d);
         }
+        return new Checked(wanted, grants, devices, readyGroups);
+    }
+
+    private Map.Entry<Lease, String> grantLocked(Caller caller, Allocations.Allocation alloc, Checked checked, String backendWanted,
+                                                 long memlockWanted) {
+        Set<PciAddress> wanted = checked.wanted();
+        List<Decision.Allowed> grants = checked.grants();
+        List<Device> devices = checked.devices();
+        Set<Integer> readyGroups = checked.readyGroups();
         Decision.Allowed first = grants.get(0);
         int held = leases.values().stream().filter(h -> h.lease().holder().uid() == caller.uid())
                 .mapToInt(h -> h.lease().devices().size()).sum();
@@ -280,7 +319,7 @@ public final class LeaseService implements AutoCloseable {
             List<Lease.Device> leased = devices.stream().map(d -> new Lease.Device(d.address(), d.iommuGroup(), d.vendorDevice())).toList();
             Lease lease = new Lease(id, caller, leased, backend, unsafe, first.rule(), limit, Lease.State.PENDING, Instant.now(), null, null);
             leases.put(id, new Held(lease, domain, before, keepBound));
-            LeaseStore.startTime(caller.pid()).ifPresent(t -> startTimes.put(id, t));
+            if (store != null) LeaseStore.startTime(caller.pid()).ifPresent(t -> startTimes.put(id, t));
             watch.watch(id, caller.pid());
             persist();
             String ticket = newTicket(id);
@@ -289,7 +328,7 @@ public final class LeaseService implements AutoCloseable {
                     leased.stream().map(x -> x.address().toString()).toList(), "backend", backend, "rule", first.rule(), "memlock", limit,
                     "unsafeInterrupts", unsafe));
             if (alloc != null) kv.addAll(List.of("kubernetesResource", alloc.resource()));
-            audit.record("lease-granted", kv.toArray());
+            audit.append("lease-granted", kv.toArray());
             log.info("event=lease-granted lease={} uid={} pid={} devices={} backend={} unsafe-interrupts={}", id, caller.uid(), caller.pid(),
                     leased.size(), backend, unsafe);
             notifyListeners(lease);
@@ -304,7 +343,7 @@ public final class LeaseService implements AutoCloseable {
                     log.warn("event=acquire-undo-failed group={} error=\"{}\"", g, undo.getMessage());
                 }
             }
-            audit.record("acquire-failed", "uid", caller.uid(), "pid", caller.pid(), "devices", wanted, "error", e.getMessage());
+            audit.append("acquire-failed", "uid", caller.uid(), "pid", caller.pid(), "devices", wanted, "error", e.getMessage());
             throw translate(e);
         }
     }
@@ -343,6 +382,7 @@ public final class LeaseService implements AutoCloseable {
     }
 
     private Principal principal(Caller caller, String kubernetesResource) {
+        if (caller.groups() != null) return new Principal(caller.uid(), caller.gid(), caller.groups(), null, kubernetesResource);
         List<Integer> groups = new ArrayList<>();
         Memlock.processStatus(caller.pid()).ifPresent(s -> s.lines().filter(l -> l.startsWith("Groups:")).findFirst()
                 .ifPresent(l -> {
@@ -358,10 +398,14 @@ public final class LeaseService implements AutoCloseable {
      * client presents on Acquire. Older allocations of these devices are replaced, and their leases ended, since
      * the kubelet has handed the devices on.
      */
-    public synchronized String registerAllocation(String resource, List<PciAddress> devices) {
+    public String registerAllocation(String resource, List<PciAddress> devices) {
+        return synced(() -> registerAllocationLocked(resource, devices));
+    }
+
+    private synchronized String registerAllocationLocked(String resource, List<PciAddress> devices) {
         Map.Entry<String, List<String>> r = allocations.register(resource, new LinkedHashSet<>(devices));
         for (String lease : r.getValue()) endLocked(lease, "the kubelet allocated its devices to another container");
-        audit.record("allocation-registered", "kubernetesResource", resource, "devices", devices.stream().map(PciAddress::toString).toList(),
+        audit.append("allocation-registered", "kubernetesResource", resource, "devices", devices.stream().map(PciAddress::toString).toList(),
                 "replacedLeases", r.getValue());
         return r.getKey();
     }
@@ -375,39 +419,65 @@ public final class LeaseService implements AutoCloseable {
         byte[] b = new byte[32];
         random.nextBytes(b);
         String t = Base64.getUrlEncoder().withoutPadding().encodeToString(b);
-        // Cancelled on redeem: at thousands of leases a second, dead timers would pile up for a whole TTL.
-        var expiry = timers.schedule(() -> {
-            if (tickets.remove(t) != null) end(leaseId, "ticket expired before it was redeemed");
-        }, ticketTtl.toMillis(), TimeUnit.MILLISECONDS);
-        tickets.put(t, new Ticket(leaseId, Instant.now().plus(ticketTtl), expiry));
+        tickets.put(t, new Ticket(leaseId, Instant.now().plus(ticketTtl)));
         return t;
     }
 
+    /** Runs {@code work} (which takes the lock), then waits for its audit records outside the lock: concurrent callers share one fsync. */
+    private <T> T synced(java.util.function.Supplier<T> work) {
+        try {
+            return work.get();
+        } finally {
+            audit.sync();
+        }
+    }
+
+    private void expireTickets() {
+        Instant now = Instant.now();
+        for (Map.Entry<String, Ticket> e : tickets.entrySet()) {
+            if (now.isAfter(e.getValue().expires()) && tickets.remove(e.getKey(), e.getValue())) {
+                try {
+                    end(e.getValue().leaseId(), "ticket expired before it was redeemed");
+                } catch (RuntimeException x) {
+                    // A failure must not cancel the sweep (a periodic task that throws never runs again).
+                    log.warn("event=ticket-expiry-failed lease={} error=\"{}\"", e.getValue().leaseId(), x.getMessage());
+                }
+            }
+        }
+    }
+
     /** Redeems a ticket presented on the fd socket by {@code presenter} (from SO_PEERCRED there). One use only. */
-    public synchronized Handover redeem(String ticket, Caller presenter) {
+    public Handover redeem(String ticket, Caller presenter) {
+        return synced(() -> redeemLocked(ticket, presenter));
+    }
+
+    private synchronized Handover redeemLocked(String ticket, Caller presenter) {
         Ticket t = tickets.remove(ticket);
-        if (t != null) t.expiry().cancel(false);
         if (t == null || Instant.now().isAfter(t.expires())) {
-            audit.record("redeem-refused", "uid", presenter.uid(), "pid", presenter.pid(), "reason", "unknown, used or expired ticket");
+            audit.append("redeem-refused", "uid", presenter.uid(), "pid", presenter.pid(), "reason", "unknown, used or expired ticket");
             throw new LeaseException(LeaseException.Kind.DENIED, "unknown, already used or expired ticket");
         }
         Held h = leases.get(t.leaseId());
         if (h == null) throw new LeaseException(LeaseException.Kind.NOT_FOUND, "lease " + t.leaseId() + " has ended");
         if (h.lease().holder().uid() != presenter.uid()) {
             // The ticket is burnt: a leaked ticket cannot be retried by its rightful owner either, so end the lease.
-            audit.record("redeem-refused", "lease", t.leaseId(), "uid", presenter.uid(), "pid", presenter.pid(), "reason", "uid mismatch");
+            audit.append("redeem-refused", "lease", t.leaseId(), "uid", presenter.uid(), "pid", presenter.pid(), "reason", "uid mismatch");
             endLocked(t.leaseId(), "ticket presented by uid " + presenter.uid() + ", not the lease holder");
             throw new LeaseException(LeaseException.Kind.DENIED, "this ticket belongs to another uid");
         }
         Lease active = h.lease().withState(Lease.State.ACTIVE);
         leases.put(active.id(), h.with(active));
-        audit.record("fds-handed-over", "lease", active.id(), "uid", presenter.uid(), "pid", presenter.pid(), "fds", h.domain().fds().size());
+        audit.append("fds-handed-over", "lease", active.id(), "uid", presenter.uid(), "pid", presenter.pid(), "fds", h.domain().fds().size());
         notifyListeners(active);
         return new Handover(active, h.domain().fds());
     }
 
     /** Ends a lease for {@code caller}: the holder's own, or any for root. */
-    public synchronized Lease release(String leaseId, Caller caller) {
+    public Lease release(String leaseId, Caller caller) {
+        return synced(() -> releaseLocked(leaseId, caller));
+    }
+
+    private synchronized Lease releaseLocked(String leaseId, Caller caller) {
         Held h = leases.get(leaseId);
         if (h == null) throw new LeaseException(LeaseException.Kind.NOT_FOUND, "no active lease " + leaseId);
         if (!caller.isRoot() && h.lease().holder().uid() != caller.uid()) {
@@ -417,24 +487,29 @@ public final class LeaseService implements AutoCloseable {
     }
 
     /** Ends a lease for a reason that is not a caller's request (process exit, expiry, revocation, hot removal). */
-    public synchronized Optional<Lease> end(String leaseId, String reason) {
+    public Optional<Lease> end(String leaseId, String reason) {
+        return synced(() -> endIfActive(leaseId, reason));
+    }
+
+    private synchronized Optional<Lease> endIfActive(String leaseId, String reason) {
         return leases.containsKey(leaseId) ? Optional.of(endLocked(leaseId, reason)) : Optional.empty();
     }
 
     private Lease endLocked(String leaseId, String reason) {
         Held h = leases.remove(leaseId);
         watch.unwatch(leaseId);
-        tickets.values().removeIf(t -> {
-            if (!t.leaseId().equals(leaseId)) return false;
-            t.expiry().cancel(false);
-            return true;
-        });
+        tickets.values().removeIf(t -> t.leaseId().equals(leaseId));
         allocations.leaseEnded(leaseId);
         List<String> resets = h.domain().resetDevices();
         h.domain().close();
         if (h.memlockBefore() != null) restoreMemlock(h.lease().holder().pid(), h.memlockBefore());
         List<String> restored = new ArrayList<>();
         for (int g : h.lease().devices().stream().map(Lease.Device::group).distinct().toList()) {
+            if (!binding.owns(g)) {
+                // On vfio-pci before vfio-broker came: nothing of ours to undo, and no journal transaction for it.
+                restored.add("group " + g + " left on vfio-pci (not bound by vfio-broker)");
+                continue;
+            }
             try {
                 binding.release(g, !h.keepBound(), false);
                 restored.add("group " + g + (h.keepBound() ? " kept on vfio-pci" : " restored"));
@@ -448,7 +523,7 @@ public final class LeaseService implements AutoCloseable {
         persist();
         ended.add(done);
         if (ended.size() > 1000) ended.remove(0);
-        audit.record("lease-ended", "lease", leaseId, "uid", done.holder().uid(), "reason", reason, "reset", resets, "binding", restored);
+        audit.append("lease-ended", "lease", leaseId, "uid", done.holder().uid(), "reason", reason, "reset", resets, "binding", restored);
         log.info("event=lease-ended lease={} reason=\"{}\" reset={} binding={}", leaseId, reason, resets, restored);
         notifyListeners(done);
         return done;
@@ -501,11 +576,12 @@ public final class LeaseService implements AutoCloseable {
     @Override
     public synchronized void close() {
         for (Held h : leases.values()) {
-            audit.record("lease-orphaned", "lease", h.lease().id(), "uid", h.lease().holder().uid(), "reason", "daemon stopped");
+            audit.append("lease-orphaned", "lease", h.lease().id(), "uid", h.lease().holder().uid(), "reason", "daemon stopped");
             h.domain().close();
         }
         watch.close();
         timers.shutdownNow();
+        audit.sync();
     }
 
     public static Collection<String> addresses(Lease l) {

@@ -1,38 +1,42 @@
 package io.vfiobroker.lease;
 
+import io.vfiobroker.nativeshim.Epoll;
 import io.vfiobroker.nativeshim.EventFd;
 import io.vfiobroker.nativeshim.LibcAbi;
 import io.vfiobroker.nativeshim.Pidfd;
-import io.vfiobroker.nativeshim.Posix;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /**
- * Tells when client processes exit: one thread polls every lease's pidfd (no /proc polling, no signals),
- * woken through an eventfd when the set changes.
+ * Tells when client processes exit: one thread waits on every lease's pidfd in an epoll set (no /proc polling,
+ * no signals). Watching and unwatching change the set directly, without waking that thread.
  */
 public final class ProcessWatch implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(ProcessWatch.class);
+    private static final long STOP = 0; // the token of the eventfd close() signals
 
-    private final Map<String, Pidfd> watched = new ConcurrentHashMap<>();
-    // Closed by the loop thread only, after poll returns: closing a pidfd the loop is polling would hand poll a
-    // closed (or reused) fd number.
-    private final java.util.Queue<Pidfd> retired = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private record Watched(String key, Pidfd pidfd, long token) {
+    }
+
+    private final Map<String, Watched> byKey = new ConcurrentHashMap<>();
+    private final Map<Long, Watched> byToken = new ConcurrentHashMap<>();
+    private final AtomicLong tokens = new AtomicLong(STOP);
     private final Consumer<String> onExit;
-    private final EventFd wake = EventFd.create(0, LibcAbi.EFD_NONBLOCK);
+    private final Epoll epoll = Epoll.create();
+    private final EventFd stop = EventFd.create(0, LibcAbi.EFD_NONBLOCK);
     private final Thread thread;
     private volatile boolean running = true;
 
     /** {@code onExit} gets the key of a watched process that exited. */
     public ProcessWatch(Consumer<String> onExit) {
         this.onExit = onExit;
+        epoll.add(stop.fd(), LibcAbi.EPOLLIN, STOP);
         this.thread = new Thread(this::loop, "process-watch");
         thread.setDaemon(true);
         thread.start();
@@ -41,16 +45,36 @@ public final class ProcessWatch implements AutoCloseable {
     /** Watches {@code pid} under {@code key}; if it is already gone, {@code onExit} runs right away. */
     public void watch(String key, long pid) {
         Pidfd p = Pidfd.open(pid);
-        watched.put(key, p);
-        wake.signal(1);
+        Watched w = new Watched(key, p, tokens.incrementAndGet());
+        Watched old = byKey.put(key, w);
+        if (old != null) retire(old);
+        byToken.put(w.token(), w);
+        // An exited process's pidfd is readable at once: the loop reports it as soon as it is added.
+        try {
+            epoll.add(p.fd(), LibcAbi.EPOLLIN, w.token());
+        } catch (RuntimeException e) {
+            if (byKey.remove(key, w)) {
+                byToken.remove(w.token(), w);
+                p.close();
+            }
+            throw e;
+        }
     }
 
     public void unwatch(String key) {
-        Pidfd p = watched.remove(key);
-        if (p != null) {
-            retired.add(p);
-            wake.signal(1);
+        Watched w = byKey.remove(key);
+        if (w != null) retire(w);
+    }
+
+    /** Out of the set, then closed: the loop only ever sees tokens, so a closed or reused fd number cannot reach it. */
+    private void retire(Watched w) {
+        byToken.remove(w.token(), w);
+        try {
+            epoll.remove(w.pidfd().fd());
+        } catch (RuntimeException e) {
+            log.warn("event=process-watch-remove-failed key={} error=\"{}\"", w.key(), e.getMessage());
         }
+        w.pidfd().close();
     }
 
     private void loop() {
@@ -62,40 +86,21 @@ public final class ProcessWatch implements AutoCloseable {
                 log.warn("event=process-watch-error error=\"{}\"", e.toString());
             }
         }
-        for (Pidfd p; (p = retired.poll()) != null; ) p.close();
     }
 
     private void round() {
-        for (Pidfd p; (p = retired.poll()) != null; ) p.close();
-        List<Map.Entry<String, Pidfd>> snapshot = new ArrayList<>(watched.entrySet());
-        int[] fds = new int[snapshot.size() + 1];
-        fds[0] = wake.fd();
-        for (int i = 0; i < snapshot.size(); i++) fds[i + 1] = snapshot.get(i).getValue().fd();
-        short[] revents;
-        try {
-            revents = Posix.poll(fds, LibcAbi.POLLIN, -1);
-        } catch (RuntimeException e) {
-            if (!running) return;
-            log.warn("event=process-watch-poll-failed error=\"{}\"", e.getMessage());
-            return;
-        }
-        if (revents[0] != 0) {
+        Epoll.Ready ready = epoll.await(64, -1);
+        for (int i = 0; i < ready.count(); i++) {
+            long token = ready.tokens()[i];
+            if (token == STOP) continue;
+            Watched w = byToken.get(token);
+            // Whoever removes it from byKey owns it: an unwatch racing with the exit wins or loses cleanly.
+            if (w == null || !byKey.remove(w.key(), w)) continue;
+            retire(w);
             try {
-                wake.read();
-            } catch (RuntimeException ignored) {
-                // EAGAIN: another wake-up already drained it
-            }
-        }
-        for (int i = 0; i < snapshot.size(); i++) {
-            if (revents[i + 1] == 0) continue;
-            String key = snapshot.get(i).getKey();
-            if (watched.remove(key, snapshot.get(i).getValue())) {
-                retired.add(snapshot.get(i).getValue());
-                try {
-                    onExit.accept(key);
-                } catch (RuntimeException e) {
-                    log.warn("event=process-exit-handler-failed key={} error=\"{}\"", key, e.getMessage());
-                }
+                onExit.accept(w.key());
+            } catch (RuntimeException e) {
+                log.warn("event=process-exit-handler-failed key={} error=\"{}\"", w.key(), e.getMessage());
             }
         }
     }
@@ -103,14 +108,16 @@ public final class ProcessWatch implements AutoCloseable {
     @Override
     public void close() {
         running = false;
-        wake.signal(1);
+        stop.signal(1);
         try {
             thread.join(2000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        watched.values().forEach(Pidfd::close);
-        watched.clear();
-        wake.close();
+        byKey.values().forEach(w -> w.pidfd().close());
+        byKey.clear();
+        byToken.clear();
+        epoll.close();
+        stop.close();
     }
 }

@@ -10,7 +10,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 
-/** User and group names from the host's /etc/passwd and /etc/group (below the host root), read when asked. */
+/** User and group names from the host's /etc/passwd and /etc/group (below the host root). */
 public interface Accounts {
 
     Optional<String> userName(int uid);

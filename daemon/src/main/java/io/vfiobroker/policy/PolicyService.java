@@ -35,9 +35,20 @@ public final class PolicyService implements AutoCloseable {
     private record Snapshot(Policy policy, LoadStatus status, String lastSeenSha) {
     }
 
+    // /proc/interrupts changes only at boot in the way that matters (IR- chips), and is large on many-core hosts.
+    private static final long CHIPS_TTL_NS = 1_000_000_000L;
+
+    private record Chips(InterruptChips chips, long readAt) {
+    }
+
+    private record AccountsRead(Object passwd, Object group, Accounts accounts) {
+    }
+
     private final Path file;
     private final InventoryScanner scanner;
     private volatile Snapshot snapshot;
+    private volatile Chips chips;
+    private volatile AccountsRead accounts;
     private volatile Thread watcher;
     private volatile WatchService watchService;
     private volatile boolean closed;
@@ -77,8 +88,39 @@ public final class PolicyService implements AutoCloseable {
     }
 
     public Explanation explain(Principal who, PciAddress address, HostInventory inventory) {
+        return PolicyEngine.evaluate(current(), who, address, inventory, interruptChips(), accounts());
+    }
+
+    private InterruptChips interruptChips() {
+        Chips c = chips;
+        long now = System.nanoTime();
+        if (c == null || now - c.readAt() > CHIPS_TTL_NS) {
+            c = new Chips(InterruptChips.read(scanner.host().root()), now);
+            chips = c;
+        }
+        return c.chips();
+    }
+
+    /** The account files parsed again only when one of them changed (size, mtime or inode). */
+    private Accounts accounts() {
         Path root = scanner.host().root();
-        return PolicyEngine.evaluate(current(), who, address, inventory, InterruptChips.read(root), Accounts.fromHost(root));
+        Object passwd = fileVersion(root.resolve("etc/passwd"));
+        Object group = fileVersion(root.resolve("etc/group"));
+        AccountsRead a = accounts;
+        if (a == null || !a.passwd().equals(passwd) || !a.group().equals(group)) {
+            a = new AccountsRead(passwd, group, Accounts.fromHost(root));
+            accounts = a;
+        }
+        return a.accounts();
+    }
+
+    private static Object fileVersion(Path f) {
+        try {
+            var attrs = Files.readAttributes(f, java.nio.file.attribute.BasicFileAttributes.class);
+            return List.of(attrs.size(), attrs.lastModifiedTime(), String.valueOf(attrs.fileKey()));
+        } catch (IOException e) {
+            return "absent";
+        }
     }
 
     /** Reads the file again, whether or not it changed. */

@@ -27,6 +27,10 @@ public final class LibcAbi {
     public static final int EFD_NONBLOCK = 04000;
     public static final int EFD_SEMAPHORE = 1;
 
+    public static final int EPOLLIN = 0x001;
+    public static final int EPOLL_CTL_ADD = 1;
+    public static final int EPOLL_CTL_DEL = 2;
+
     public static final int RLIMIT_MEMLOCK = 8;
     /** All ones: "unlimited". */
     public static final long RLIM_INFINITY = -1L;

@@ -44,6 +44,11 @@ public final class Posix {
         return rev;
     }
 
+    /** lstat(2) succeeds: the path names something, a dangling symbolic link included. A miss costs no exception. */
+    public static boolean lexists(Path path) {
+        return NativeException.check(Shim.LIB.vb_lexists(path.toString()), "lstat " + path, "") == 1;
+    }
+
     /** Whether {@code fd} became readable (or hung up) within the timeout. */
     public static boolean awaitReadable(int fd, int timeoutMs) {
         return poll(new int[] {fd}, LibcAbi.POLLIN, timeoutMs)[0] != 0;

@@ -44,6 +44,14 @@ interface Shim extends Library {
 
     int vb_eventfd(int initval, int flags);
 
+    int vb_lexists(String path);
+
+    int vb_epoll_create();
+
+    int vb_epoll_ctl(int epfd, int op, int fd, int events, long token);
+
+    int vb_epoll_wait(int epfd, long[] tokens, int[] events, int max, int timeoutMs);
+
     int vb_mmap_anon(long len, PointerByReference out);
 
     int vb_munmap(Pointer addr, long len);
@@ -75,6 +83,8 @@ interface Shim extends Library {
     long vb_recv_fds(int sock, byte[] buf, long len, int[] fds, int maxfds, IntByReference nfds);
 
     int vb_peer_cred(int sock, IntByReference pid, IntByReference uid, IntByReference gid);
+
+    int vb_peer_groups(int sock, int[] gids, int max);
 
     int vb_uevent_open(int groups);
 

@@ -83,4 +83,19 @@ public final class UnixSockets {
         NativeException.check(Shim.LIB.vb_peer_cred(socketFd, pid, uid, gid), "SO_PEERCRED", "fd " + socketFd);
         return new PeerCredentials(pid.getValue(), uid.getValue(), gid.getValue());
     }
+
+    /** The kernel's NGROUPS_MAX: no process has more supplementary groups. */
+    private static final int NGROUPS_MAX = 65536;
+
+    /** The peer's supplementary groups as of its connect (SO_PEERGROUPS), from the kernel like {@link #peerCred}. */
+    public static int[] peerGroups(int socketFd) {
+        int[] gids = new int[64];
+        int n = Shim.LIB.vb_peer_groups(socketFd, gids, gids.length);
+        if (n == -Errno.ERANGE) {
+            gids = new int[NGROUPS_MAX];
+            n = Shim.LIB.vb_peer_groups(socketFd, gids, gids.length);
+        }
+        NativeException.check(n, "SO_PEERGROUPS", "fd " + socketFd);
+        return Arrays.copyOf(gids, n);
+    }
 }

@@ -36,7 +36,9 @@ final class Child implements AutoCloseable {
         ROOT,
         NOBODY,
         /** uid 0 but without CAP_IPC_LOCK, so RLIMIT_MEMLOCK binds it; same uid, so prlimit needs no CAP_SYS_RESOURCE. */
-        ROOT_WITHOUT_IPC_LOCK
+        ROOT_WITHOUT_IPC_LOCK,
+        /** uid/gid 65534 with supplementary groups 27 and 100. */
+        NOBODY_IN_GROUPS
     }
 
     static Child start(As as) throws IOException {
@@ -44,6 +46,8 @@ final class Child implements AutoCloseable {
         List<String> cmd = new ArrayList<>();
         if (as == As.NOBODY) {
             cmd.addAll(List.of("setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups"));
+        } else if (as == As.NOBODY_IN_GROUPS) {
+            cmd.addAll(List.of("setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--groups=27,100"));
         } else if (as == As.ROOT_WITHOUT_IPC_LOCK) {
             cmd.addAll(List.of("setpriv", "--bounding-set=-ipc_lock"));
         }

@@ -54,6 +54,24 @@ class CrossProcessTest {
     }
 
     @Test
+    void theDaemonSeesTheClientsSupplementaryGroupsAsOfItsConnect() throws Exception {
+        Path sockPath = dir.resolve("groups.sock");
+        try (OwnedFd listener = UnixSockets.listen(sockPath, SocketType.STREAM, 4);
+                Child inGroups = Child.start(Child.As.NOBODY_IN_GROUPS);
+                Child noGroups = Child.start(Child.As.NOBODY)) {
+            Files.setPosixFilePermissions(sockPath, PosixFilePermissions.fromString("rwxrwxrwx"));
+            assertThat(inGroups.ask("connect-hold " + sockPath)).isEqualTo("connected");
+            try (OwnedFd conn = UnixSockets.accept(listener.fd())) {
+                assertThat(UnixSockets.peerGroups(conn.fd())).containsExactly(27, 100);
+            }
+            assertThat(noGroups.ask("connect-hold " + sockPath)).isEqualTo("connected");
+            try (OwnedFd conn = UnixSockets.accept(listener.fd())) {
+                assertThat(UnixSockets.peerGroups(conn.fd())).isEmpty();
+            }
+        }
+    }
+
+    @Test
     void aPidfdBecomesReadableWhenTheChildExits() throws Exception {
         try (Child child = Child.start(Child.As.ROOT); Pidfd pidfd = Pidfd.open(child.pid())) {
             assertThat(pidfd.hasExited()).isFalse();

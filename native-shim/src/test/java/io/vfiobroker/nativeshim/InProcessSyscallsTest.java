@@ -23,6 +23,34 @@ class InProcessSyscallsTest {
     Path dir;
 
     @Test
+    void epollReportsTheTokenOfAReadyFdAndForgetsARemovedOne() {
+        try (Epoll ep = Epoll.create(); EventFd a = EventFd.create(0, LibcAbi.EFD_NONBLOCK); EventFd b = EventFd.create(0, LibcAbi.EFD_NONBLOCK)) {
+            ep.add(a.fd(), LibcAbi.EPOLLIN, 41);
+            ep.add(b.fd(), LibcAbi.EPOLLIN, 42);
+            assertThat(ep.await(8, 0).count()).isZero();
+            b.signal(1);
+            Epoll.Ready r = ep.await(8, 1000);
+            assertThat(r.count()).isEqualTo(1);
+            assertThat(r.tokens()[0]).isEqualTo(42);
+            assertThat(r.events()[0] & LibcAbi.EPOLLIN).isEqualTo(LibcAbi.EPOLLIN);
+            ep.remove(b.fd());
+            assertThat(ep.await(8, 0).count()).isZero(); // still readable, but no longer in the set
+            assertThatThrownBy(() -> ep.remove(b.fd())).isInstanceOf(NativeException.class).hasMessageContaining("epoll_ctl DEL").hasMessageContaining("ENOENT");
+            assertThatThrownBy(() -> ep.await(65, 0)).hasMessageContaining("EINVAL");
+        }
+    }
+
+    @Test
+    void lexistsSeesDanglingLinksAndNoExceptionForAMiss() throws IOException {
+        Path file = Files.writeString(dir.resolve("file"), "x");
+        Path dangling = Files.createSymbolicLink(dir.resolve("dangling"), dir.resolve("nowhere"));
+        assertThat(Posix.lexists(file)).isTrue();
+        assertThat(Posix.lexists(dangling)).isTrue();
+        assertThat(Posix.lexists(dir.resolve("missing"))).isFalse();
+        assertThat(Posix.lexists(file.resolve("under-a-file"))).isFalse(); // ENOTDIR is a miss too
+    }
+
+    @Test
     void severalFdsAndAPayloadTravelInOneMessage() throws IOException {
         OwnedFd[] pair = UnixSockets.socketPair(SocketType.SEQPACKET);
         List<OwnedFd> files = new ArrayList<>();
