@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks and prints their numbers.
 # Usage: bench/run.sh [treeDir] [runs]            inventory vs lspci, then HotplugBench (HOTPLUG_ARGS)
-#        bench/run.sh lease [cycles] [stateDir]   LeaseBench: lease cycles, fd drift, kill -9 → lease end
+#        bench/run.sh lease [cycles] [stateDir]   LeaseBench: the protocol floor, then lease cycles, fd drift, kill -9 → lease end
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ "${1:-}" == lease ]]; then

@@ -385,6 +385,7 @@ public final class LeaseBench {
             BindingService binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
             domains = new FileDomainOpener(dir.resolve("fake"));
             leases = new LeaseService(host, scanner, binding, policy, domains, new Memlock(host), new AuditLog(state), Duration.ofSeconds(10));
+            leases.persistTo(new io.vfiobroker.lease.LeaseStore(state.resolve("leases.json"))); // as the daemon does
             leases.addListener(l -> {
                 if (l.state() != Lease.State.ENDED) return;
                 CountDownLatch c = endedLatches.remove(l.id());

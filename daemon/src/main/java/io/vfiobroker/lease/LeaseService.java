@@ -151,15 +151,16 @@ public final class LeaseService implements AutoCloseable {
         return report;
     }
 
+    /** Rewrites the store with every active lease (on taking it over). */
     private void persist() {
         if (store == null) return;
-        List<LeaseStore.Stored> out = new ArrayList<>();
-        for (Held h : leases.values()) {
-            Lease l = h.lease();
-            out.add(new LeaseStore.Stored(l.id(), l.holder().pid(), startTimes.getOrDefault(l.id(), -1L), l.holder().uid(), l.holder().gid(),
-                    l.devices(), l.backend(), l.unsafeInterrupts(), l.rule(), l.memlockLimitBytes(), h.keepBound(), l.created().toString()));
-        }
-        store.write(out);
+        store.write(leases.values().stream().map(this::stored).toList());
+    }
+
+    private LeaseStore.Stored stored(Held h) {
+        Lease l = h.lease();
+        return new LeaseStore.Stored(l.id(), l.holder().pid(), startTimes.getOrDefault(l.id(), -1L), l.holder().uid(), l.holder().gid(),
+                l.devices(), l.backend(), l.unsafeInterrupts(), l.rule(), l.memlockLimitBytes(), h.keepBound(), l.created().toString());
     }
 
     /** Called with every lease change (created, active, ended): events, metrics, the console. */
@@ -321,7 +322,7 @@ public final class LeaseService implements AutoCloseable {
             leases.put(id, new Held(lease, domain, before, keepBound));
             if (store != null) LeaseStore.startTime(caller.pid()).ifPresent(t -> startTimes.put(id, t));
             watch.watch(id, caller.pid());
-            persist();
+            if (store != null) store.added(stored(leases.get(id)));
             String ticket = newTicket(id);
             if (alloc != null) allocations.claim(alloc.token(), id);
             List<Object> kv = new ArrayList<>(java.util.Arrays.asList("lease", id, "uid", caller.uid(), "pid", caller.pid(), "devices",
@@ -520,7 +521,7 @@ public final class LeaseService implements AutoCloseable {
         }
         Lease done = h.lease().ended(reason);
         startTimes.remove(leaseId);
-        persist();
+        if (store != null) store.ended(leaseId);
         ended.add(done);
         if (ended.size() > 1000) ended.remove(0);
         audit.append("lease-ended", "lease", leaseId, "uid", done.holder().uid(), "reason", reason, "reset", resets, "binding", restored);

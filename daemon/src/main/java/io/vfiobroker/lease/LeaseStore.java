@@ -1,21 +1,31 @@
 package io.vfiobroker.lease;
 
-import tools.jackson.core.type.TypeReference;
 import tools.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
- * The active leases, rewritten atomically on every change, so a restarted daemon can take its clients back:
- * they keep their fds across the restart, and their devices must not be given to anyone else meanwhile.
- * A client is recognised by pid plus process start time, so a reused pid is not mistaken for it.
+ * The active leases, so a restarted daemon can take its clients back: they keep their fds across the restart,
+ * and their devices must not be given to anyone else meanwhile. A client is recognised by pid plus process start
+ * time, so a reused pid is not mistaken for it.
+ * <p>
+ * JSON lines, one per change ({@code add} or {@code end}), appended with one write: rewriting every active lease
+ * on every change costs as much as there are leases, twice a cycle. Rewritten whole (temporary file and rename)
+ * when ended leases outnumber the active ones. Not fsynced: it serves a restart of the daemon, and the page cache
+ * outlives the daemon; a machine that loses power loses the clients too.
  */
 public final class LeaseStore {
 
@@ -24,29 +34,93 @@ public final class LeaseStore {
                          boolean unsafeInterrupts, String rule, long memlockLimitBytes, boolean keepBound, String created) {
     }
 
+    /** One line of the file: {@code lease} set for "add", {@code id} for "end". */
+    record Change(String op, String id, Stored lease) {
+    }
+
     private static final JsonMapper JSON = JsonMapper.builder().addModule(io.vfiobroker.json.DomainJson.module()).build();
+    private static final int MIN_LINES_BEFORE_COMPACTION = 64;
+
     private final Path file;
+    private FileChannel out;
+    private final Map<String, Stored> active = new LinkedHashMap<>();
+    private int lines;
 
     public LeaseStore(Path file) {
         this.file = file;
     }
 
+    /** Replaces the whole store with {@code leases}. */
     public synchronized void write(List<Stored> leases) {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        StringBuilder sb = new StringBuilder();
+        for (Stored s : leases) sb.append(JSON.writeValueAsString(new Change("add", s.id(), s))).append('\n');
         try {
             Files.createDirectories(file.getParent());
-            Files.writeString(tmp, JSON.writeValueAsString(leases), StandardCharsets.UTF_8);
+            Files.writeString(tmp, sb, StandardCharsets.UTF_8);
+            closeOut();
             Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write lease store " + file + ": " + e.getMessage(), e);
+        }
+        active.clear();
+        for (Stored s : leases) active.put(s.id(), s);
+        lines = leases.size();
+    }
+
+    public synchronized void added(Stored lease) {
+        append(new Change("add", lease.id(), lease));
+        active.put(lease.id(), lease);
+    }
+
+    public synchronized void ended(String id) {
+        if (active.remove(id) == null) return;
+        append(new Change("end", id, null));
+        if (lines > MIN_LINES_BEFORE_COMPACTION && lines > 2 * active.size()) write(new ArrayList<>(active.values()));
+    }
+
+    private void append(Change c) {
+        try {
+            if (out == null) {
+                Files.createDirectories(file.getParent());
+                out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+            }
+            ByteBuffer line = ByteBuffer.wrap((JSON.writeValueAsString(c) + "\n").getBytes(StandardCharsets.UTF_8));
+            while (line.hasRemaining()) out.write(line);
+            lines++;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write lease store " + file + ": " + e.getMessage(), e);
         }
     }
 
+    private void closeOut() throws IOException {
+        if (out != null) {
+            out.close();
+            out = null;
+        }
+    }
+
+    /** The leases the file holds: every "add" not followed by its "end". A torn last line (crash mid-write) is skipped. */
     public synchronized List<Stored> read() {
         if (!Files.exists(file)) return List.of();
         try {
-            return JSON.readValue(Files.readString(file, StandardCharsets.UTF_8), new TypeReference<List<Stored>>() {
-            });
+            Map<String, Stored> leases = new LinkedHashMap<>();
+            List<String> all = Files.readAllLines(file, StandardCharsets.UTF_8);
+            for (int i = 0; i < all.size(); i++) {
+                String line = all.get(i);
+                if (line.isBlank()) continue;
+                Change c;
+                try {
+                    c = JSON.readValue(line, Change.class);
+                } catch (RuntimeException e) {
+                    if (i == all.size() - 1) break; // torn by a crash mid-append
+                    throw e;
+                }
+                if ("add".equals(c.op()) && c.lease() != null) leases.put(c.lease().id(), c.lease());
+                else if ("end".equals(c.op())) leases.remove(c.id());
+                else throw new IllegalArgumentException("line " + (i + 1) + ": unknown change '" + c.op() + "'");
+            }
+            return List.copyOf(leases.values());
         } catch (IOException | RuntimeException e) {
             // A store we cannot read is reported by the caller's reconcile; the binding journal still knows the devices.
             throw new IllegalStateException("cannot read lease store " + file + ": " + e.getMessage(), e);

@@ -17,7 +17,7 @@ public final class DmaBuffer implements AutoCloseable {
     /** Maps {@code size} bytes (rounded up to pages by the kernel), zero-filled, read-write. */
     public static DmaBuffer allocate(long size) {
         PointerByReference out = new PointerByReference();
-        NativeException.check(Shim.LIB.vb_mmap_anon(size, out), "mmap", size + " bytes");
+        NativeException.check(Shim.vb_mmap_anon(size, out), "mmap", size + " bytes");
         return new DmaBuffer(out.getValue(), size);
     }
 
@@ -38,12 +38,12 @@ public final class DmaBuffer implements AutoCloseable {
 
     /** mlock(2): pins the pages and counts them in VmLck (against RLIMIT_MEMLOCK). */
     public void lock() {
-        NativeException.check(Shim.LIB.vb_mlock(address, size), "mlock", size + " bytes");
+        NativeException.check(Shim.vb_mlock(address, size), "mlock", size + " bytes");
     }
 
     /** munlock(2). */
     public void unlock() {
-        NativeException.check(Shim.LIB.vb_munlock(address, size), "munlock", size + " bytes");
+        NativeException.check(Shim.vb_munlock(address, size), "munlock", size + " bytes");
     }
 
     /** Unmaps the memory; using {@link #pointer()} afterwards would crash, so don't. */
@@ -51,7 +51,7 @@ public final class DmaBuffer implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
-            NativeException.check(Shim.LIB.vb_munmap(address, size), "munmap", size + " bytes");
+            NativeException.check(Shim.vb_munmap(address, size), "munmap", size + " bytes");
         }
     }
 }

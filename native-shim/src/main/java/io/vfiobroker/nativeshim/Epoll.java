@@ -17,24 +17,24 @@ public final class Epoll implements AutoCloseable {
     }
 
     public static Epoll create() {
-        return new Epoll(new OwnedFd(NativeException.check(Shim.LIB.vb_epoll_create(), "epoll_create1", "")));
+        return new Epoll(new OwnedFd(NativeException.check(Shim.vb_epoll_create(), "epoll_create1", "")));
     }
 
     /** EPOLL_CTL_ADD of {@code target} for {@code events} (LibcAbi.EPOLLIN), reported with {@code token}. */
     public void add(int target, int events, long token) {
-        NativeException.check(Shim.LIB.vb_epoll_ctl(fd.fd(), LibcAbi.EPOLL_CTL_ADD, target, events, token), "epoll_ctl ADD", "fd " + target);
+        NativeException.check(Shim.vb_epoll_ctl(fd.fd(), LibcAbi.EPOLL_CTL_ADD, target, events, token), "epoll_ctl ADD", "fd " + target);
     }
 
     /** EPOLL_CTL_DEL of {@code target}; call it before closing an fd another thread may be waiting on. */
     public void remove(int target) {
-        NativeException.check(Shim.LIB.vb_epoll_ctl(fd.fd(), LibcAbi.EPOLL_CTL_DEL, target, 0, 0), "epoll_ctl DEL", "fd " + target);
+        NativeException.check(Shim.vb_epoll_ctl(fd.fd(), LibcAbi.EPOLL_CTL_DEL, target, 0, 0), "epoll_ctl DEL", "fd " + target);
     }
 
     /** Waits up to {@code timeoutMs} (-1: forever) for at most {@code max} (1..64) ready fds. */
     public Ready await(int max, int timeoutMs) {
         long[] tokens = new long[max];
         int[] events = new int[max];
-        int n = NativeException.check(Shim.LIB.vb_epoll_wait(fd.fd(), tokens, events, max, timeoutMs), "epoll_wait", "");
+        int n = NativeException.check(Shim.vb_epoll_wait(fd.fd(), tokens, events, max, timeoutMs), "epoll_wait", "");
         return new Ready(n, tokens, events);
     }
 

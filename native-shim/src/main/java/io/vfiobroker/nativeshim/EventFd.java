@@ -14,7 +14,7 @@ public final class EventFd implements AutoCloseable {
 
     /** A new eventfd with counter {@code initial}; {@code flags} from {@link LibcAbi} (EFD_NONBLOCK, EFD_SEMAPHORE). */
     public static EventFd create(int initial, int flags) {
-        return new EventFd(new OwnedFd(NativeException.check(Shim.LIB.vb_eventfd(initial, flags), "eventfd", "")));
+        return new EventFd(new OwnedFd(NativeException.check(Shim.vb_eventfd(initial, flags), "eventfd", "")));
     }
 
     /** Adds {@code value} to the counter, waking readers. */

@@ -14,7 +14,7 @@ public final class Exec {
         argv[0] = program;
         for (int i = 0; i < args.size(); i++) argv[i + 1] = args.get(i);
         String[] envp = env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toArray(String[]::new);
-        int rc = Shim.LIB.vb_exec_fds(program, argv, envp, fds, fds.length);
+        int rc = Shim.Exec.LIB.vb_exec_fds(program, argv, envp, fds, fds.length);
         throw new NativeException("execve", -rc, program);
     }
 }

@@ -16,7 +16,6 @@ import java.util.List;
 
 /** The iommufd ioctls, one line each, errors naming the ioctl and {@code context}. */
 public final class IommufdIoctls {
-    private static final Shim LIB = Shim.LIB;
 
     private IommufdIoctls() {
     }
@@ -25,13 +24,13 @@ public final class IommufdIoctls {
     public static void destroy(int iommufd, int id, String context) {
         iommu_destroy d = new iommu_destroy();
         d.id = id;
-        check(LIB.vb_ioctl_ptr(iommufd, IOMMU_DESTROY, d), "IOMMU_DESTROY", context);
+        check(Shim.vb_ioctl_ptr(iommufd, IOMMU_DESTROY, d), "IOMMU_DESTROY", context);
     }
 
     /** Allocates an IO address space; returns its id. */
     public static int ioasAlloc(int iommufd, String context) {
         iommu_ioas_alloc a = new iommu_ioas_alloc();
-        check(LIB.vb_ioctl_ptr(iommufd, IOMMU_IOAS_ALLOC, a), "IOMMU_IOAS_ALLOC", context);
+        check(Shim.vb_ioctl_ptr(iommufd, IOMMU_IOAS_ALLOC, a), "IOMMU_IOAS_ALLOC", context);
         return a.out_ioas_id;
     }
 
@@ -45,7 +44,7 @@ public final class IommufdIoctls {
                 r.ioas_id = ioasId;
                 r.num_iovas = cap;
                 r.allowed_iovas = com.sun.jna.Pointer.nativeValue(m);
-                int rc = LIB.vb_ioctl_ptr(iommufd, IOMMU_IOAS_IOVA_RANGES, r);
+                int rc = Shim.vb_ioctl_ptr(iommufd, IOMMU_IOAS_IOVA_RANGES, r);
                 if (rc == -Errno.EMSGSIZE && r.num_iovas > cap) {
                     continue; // more ranges than room: retry with a bigger array
                 }
@@ -64,12 +63,12 @@ public final class IommufdIoctls {
 
     /** Maps user memory into an IOAS; with IOMMU_IOAS_MAP_FIXED_IOVA at {@code map.iova}, else the kernel picks and writes it back. */
     public static void ioasMap(int iommufd, iommu_ioas_map map, String context) {
-        check(LIB.vb_ioctl_ptr(iommufd, IOMMU_IOAS_MAP, map), "IOMMU_IOAS_MAP", context);
+        check(Shim.vb_ioctl_ptr(iommufd, IOMMU_IOAS_MAP, map), "IOMMU_IOAS_MAP", context);
     }
 
     /** Unmaps a range; the kernel writes back the bytes unmapped into {@code length}. */
     public static void ioasUnmap(int iommufd, iommu_ioas_unmap unmap, String context) {
-        check(LIB.vb_ioctl_ptr(iommufd, IOMMU_IOAS_UNMAP, unmap), "IOMMU_IOAS_UNMAP", context);
+        check(Shim.vb_ioctl_ptr(iommufd, IOMMU_IOAS_UNMAP, unmap), "IOMMU_IOAS_UNMAP", context);
     }
 
     /** Sets an option ({@link IommufdAbi#IOMMU_OPTION_RLIMIT_MODE} is global: objectId 0). */
@@ -79,7 +78,7 @@ public final class IommufdIoctls {
         o.op = (short) IOMMU_OPTION_OP_SET;
         o.object_id = objectId;
         o.val64 = value;
-        check(LIB.vb_ioctl_ptr(iommufd, IOMMU_OPTION, o), "IOMMU_OPTION", context);
+        check(Shim.vb_ioctl_ptr(iommufd, IOMMU_OPTION, o), "IOMMU_OPTION", context);
     }
 
     /** Reads an option's current value. */
@@ -88,7 +87,7 @@ public final class IommufdIoctls {
         o.option_id = optionId;
         o.op = (short) IOMMU_OPTION_OP_GET;
         o.object_id = objectId;
-        check(LIB.vb_ioctl_ptr(iommufd, IOMMU_OPTION, o), "IOMMU_OPTION", context);
+        check(Shim.vb_ioctl_ptr(iommufd, IOMMU_OPTION, o), "IOMMU_OPTION", context);
         return o.val64;
     }
 }

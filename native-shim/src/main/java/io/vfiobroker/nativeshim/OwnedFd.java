@@ -33,7 +33,7 @@ public final class OwnedFd implements AutoCloseable {
 
     /** A second, independent close-on-exec fd for the same open file. */
     public OwnedFd duplicate() {
-        return new OwnedFd(NativeException.check(Shim.LIB.vb_dup_cloexec(fd()), "dup", "fd " + fd));
+        return new OwnedFd(NativeException.check(Shim.vb_dup_cloexec(fd()), "dup", "fd " + fd));
     }
 
     /** Closes the fd; a second call does nothing. */
@@ -42,7 +42,7 @@ public final class OwnedFd implements AutoCloseable {
         if (fd >= 0) {
             int f = fd;
             fd = -1;
-            NativeException.check(Shim.LIB.vb_close(f), "close", "fd " + f);
+            NativeException.check(Shim.vb_close(f), "close", "fd " + f);
         }
     }
 

@@ -14,7 +14,7 @@ public final class Pidfd implements AutoCloseable {
 
     /** pidfd_open(2); ESRCH if no such process. Take it while the peer's socket is still open. */
     public static Pidfd open(long pid) {
-        return new Pidfd(new OwnedFd(NativeException.check(Shim.LIB.vb_pidfd_open((int) pid, 0), "pidfd_open",
+        return new Pidfd(new OwnedFd(NativeException.check(Shim.vb_pidfd_open((int) pid, 0), "pidfd_open",
                 "pid " + pid)), pid);
     }
 
@@ -35,7 +35,7 @@ public final class Pidfd implements AutoCloseable {
 
     /** pidfd_send_signal(2): signals exactly this process, e.g. {@link LibcAbi#SIGKILL}. */
     public void sendSignal(int signal) {
-        NativeException.check(Shim.LIB.vb_pidfd_send_signal(fd.fd(), signal), "pidfd_send_signal", "pid " + pid);
+        NativeException.check(Shim.vb_pidfd_send_signal(fd.fd(), signal), "pidfd_send_signal", "pid " + pid);
     }
 
     /** The raw pidfd, to poll together with other fds. */

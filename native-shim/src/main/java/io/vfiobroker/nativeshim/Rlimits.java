@@ -18,13 +18,13 @@ public final class Rlimits {
     public static Rlimit get(long pid, int resource) {
         LongByReference cur = new LongByReference();
         LongByReference max = new LongByReference();
-        NativeException.check(Shim.LIB.vb_prlimit_get((int) pid, resource, cur, max), "prlimit", "pid " + pid);
+        NativeException.check(Shim.vb_prlimit_get((int) pid, resource, cur, max), "prlimit", "pid " + pid);
         return new Rlimit(cur.getValue(), max.getValue());
     }
 
     /** Sets a limit of {@code pid}; raising the hard limit needs CAP_SYS_RESOURCE. */
     public static void set(long pid, int resource, Rlimit limit) {
-        NativeException.check(Shim.LIB.vb_prlimit_set((int) pid, resource, limit.soft(), limit.hard()), "prlimit",
+        NativeException.check(Shim.vb_prlimit_set((int) pid, resource, limit.soft(), limit.hard()), "prlimit",
                 "pid " + pid + ", resource " + resource);
     }
 

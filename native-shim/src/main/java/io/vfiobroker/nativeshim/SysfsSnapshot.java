@@ -21,11 +21,11 @@ public record SysfsSnapshot(List<String> entries, Map<String, String> files, Map
      */
     public static Optional<SysfsSnapshot> read(String dir, List<String> files, List<String> links, String linkPrefix, boolean list) {
         byte[] out = BUFFER.get();
-        long n = Shim.LIB.vb_sysfs_snapshot(dir, names(files), names(links), linkPrefix, list ? 1 : 0, out, out.length);
+        long n = Shim.vb_sysfs_snapshot(dir, names(files), names(links), linkPrefix, list ? 1 : 0, out, out.length);
         if (n == -Errno.ENOBUFS) {
             out = new byte[out.length * 4];
             BUFFER.set(out);
-            n = Shim.LIB.vb_sysfs_snapshot(dir, names(files), names(links), linkPrefix, list ? 1 : 0, out, out.length);
+            n = Shim.vb_sysfs_snapshot(dir, names(files), names(links), linkPrefix, list ? 1 : 0, out, out.length);
         }
         if (n < 0) {
             if (n == -Errno.ENOENT || n == -Errno.ENOTDIR) return Optional.empty();

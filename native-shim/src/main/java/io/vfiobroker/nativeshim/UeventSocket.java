@@ -18,7 +18,7 @@ public final class UeventSocket implements AutoCloseable {
 
     /** Opens and binds the socket (joining the multicast group needs root in the initial net namespace). */
     public static UeventSocket open() {
-        return new UeventSocket(new OwnedFd(NativeException.check(Shim.LIB.vb_uevent_open(KERNEL_GROUP),
+        return new UeventSocket(new OwnedFd(NativeException.check(Shim.vb_uevent_open(KERNEL_GROUP),
                 "socket NETLINK_KOBJECT_UEVENT", "")));
     }
 
@@ -28,7 +28,7 @@ public final class UeventSocket implements AutoCloseable {
         while (true) {
             int waitMs = (int) Math.max(0, Math.min(Integer.MAX_VALUE, (deadline - System.nanoTime()) / 1_000_000));
             IntByReference sender = new IntByReference(-1);
-            int n = (int) NativeException.check(Shim.LIB.vb_uevent_recv(fd.fd(), buf, buf.length, waitMs, sender),
+            int n = (int) NativeException.check(Shim.vb_uevent_recv(fd.fd(), buf, buf.length, waitMs, sender),
                     "recvmsg NETLINK_KOBJECT_UEVENT", "");
             if (n == 0) {
                 return Optional.empty();

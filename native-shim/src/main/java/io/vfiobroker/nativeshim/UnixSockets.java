@@ -16,31 +16,31 @@ public final class UnixSockets {
 
     /** Binds and listens at {@code path} (which must not exist yet); the file mode follows the umask. */
     public static OwnedFd listen(Path path, SocketType type, int backlog) {
-        return new OwnedFd(NativeException.check(Shim.LIB.vb_unix_listen(path.toString(), type.value, backlog),
+        return new OwnedFd(NativeException.check(Shim.vb_unix_listen(path.toString(), type.value, backlog),
                 "listen " + path, ""));
     }
 
     /** Connects to the socket at {@code path}. */
     public static OwnedFd connect(Path path, SocketType type) {
-        return new OwnedFd(NativeException.check(Shim.LIB.vb_unix_connect(path.toString(), type.value),
+        return new OwnedFd(NativeException.check(Shim.vb_unix_connect(path.toString(), type.value),
                 "connect " + path, ""));
     }
 
     /** Accepts one connection, blocking until a peer connects. */
     public static OwnedFd accept(int listeningFd) {
-        return new OwnedFd(NativeException.check(Shim.LIB.vb_accept(listeningFd), "accept", "fd " + listeningFd));
+        return new OwnedFd(NativeException.check(Shim.vb_accept(listeningFd), "accept", "fd " + listeningFd));
     }
 
     /** A connected pair of sockets (both ends owned by the caller). */
     public static OwnedFd[] socketPair(SocketType type) {
         int[] sv = new int[2];
-        NativeException.check(Shim.LIB.vb_socketpair(type.value, sv), "socketpair", "");
+        NativeException.check(Shim.vb_socketpair(type.value, sv), "socketpair", "");
         return new OwnedFd[] {new OwnedFd(sv[0]), new OwnedFd(sv[1])};
     }
 
     /** shutdown(2) one or both directions ({@link LibcAbi#SHUT_WR} tells the peer "no more"). */
     public static void shutdown(int socketFd, int how) {
-        NativeException.check(Shim.LIB.vb_shutdown(socketFd, how), "shutdown", "fd " + socketFd);
+        NativeException.check(Shim.vb_shutdown(socketFd, how), "shutdown", "fd " + socketFd);
     }
 
     /** Sends {@code payload} (at least one byte) and duplicates of {@code fds} in one message; returns bytes sent. */
@@ -51,7 +51,7 @@ public final class UnixSockets {
         if (fds.length > MAX_FDS) {
             throw new IllegalArgumentException(fds.length + " fds in one message, at most " + MAX_FDS);
         }
-        return (int) NativeException.check(Shim.LIB.vb_send_fds(socketFd, payload, payload.length, fds, fds.length),
+        return (int) NativeException.check(Shim.vb_send_fds(socketFd, payload, payload.length, fds, fds.length),
                 "sendmsg", "fd " + socketFd + ", " + fds.length + " fds");
     }
 
@@ -66,7 +66,7 @@ public final class UnixSockets {
         byte[] buf = new byte[maxPayload];
         int[] fds = new int[Math.max(maxFds, 1)];
         IntByReference n = new IntByReference();
-        int len = (int) NativeException.check(Shim.LIB.vb_recv_fds(socketFd, buf, buf.length, fds, maxFds, n),
+        int len = (int) NativeException.check(Shim.vb_recv_fds(socketFd, buf, buf.length, fds, maxFds, n),
                 "recvmsg", "fd " + socketFd);
         List<OwnedFd> owned = new ArrayList<>();
         for (int i = 0; i < n.getValue(); i++) {
@@ -80,7 +80,7 @@ public final class UnixSockets {
         IntByReference pid = new IntByReference();
         IntByReference uid = new IntByReference();
         IntByReference gid = new IntByReference();
-        NativeException.check(Shim.LIB.vb_peer_cred(socketFd, pid, uid, gid), "SO_PEERCRED", "fd " + socketFd);
+        NativeException.check(Shim.vb_peer_cred(socketFd, pid, uid, gid), "SO_PEERCRED", "fd " + socketFd);
         return new PeerCredentials(pid.getValue(), uid.getValue(), gid.getValue());
     }
 
@@ -90,10 +90,10 @@ public final class UnixSockets {
     /** The peer's supplementary groups as of its connect (SO_PEERGROUPS), from the kernel like {@link #peerCred}. */
     public static int[] peerGroups(int socketFd) {
         int[] gids = new int[64];
-        int n = Shim.LIB.vb_peer_groups(socketFd, gids, gids.length);
+        int n = Shim.vb_peer_groups(socketFd, gids, gids.length);
         if (n == -Errno.ERANGE) {
             gids = new int[NGROUPS_MAX];
-            n = Shim.LIB.vb_peer_groups(socketFd, gids, gids.length);
+            n = Shim.vb_peer_groups(socketFd, gids, gids.length);
         }
         NativeException.check(n, "SO_PEERGROUPS", "fd " + socketFd);
         return Arrays.copyOf(gids, n);

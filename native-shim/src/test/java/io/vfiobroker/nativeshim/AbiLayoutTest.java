@@ -76,9 +76,9 @@ class AbiLayoutTest {
     }
 
     private static List<String> reportLines() {
-        long need = Shim.LIB.vb_abi_report(null, 0);
+        long need = Shim.vb_abi_report(null, 0);
         byte[] buf = new byte[(int) need];
-        Shim.LIB.vb_abi_report(buf, buf.length);
+        Shim.vb_abi_report(buf, buf.length);
         String text = new String(buf, 0, (int) need - 1, StandardCharsets.US_ASCII);
         assertThat(text).startsWith("shim\n");
         return List.of(text.split("\n"));

@@ -1,0 +1,64 @@
+package io.vfiobroker.lease;
+
+import io.vfiobroker.domain.PciAddress;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class LeaseStoreTest {
+
+    @TempDir
+    Path dir;
+
+    private static LeaseStore.Stored lease(int n) {
+        return new LeaseStore.Stored("lease-" + n, 1000 + n, 42L + n, 65534, 65534,
+                List.of(new Lease.Device(PciAddress.parse(String.format("0000:07:02.%d", n % 8)), 10 + n, "8086:154c")),
+                "legacy", false, "rule", 1L << 20, true, "2026-11-25T00:00:00Z");
+    }
+
+    @Test
+    void changesAreAppendedAndReadBackAsTheActiveSet() throws Exception {
+        Path file = dir.resolve("leases.json");
+        LeaseStore store = new LeaseStore(file);
+        store.added(lease(1));
+        store.added(lease(2));
+        store.ended("lease-1");
+        store.ended("lease-9"); // never added: nothing to write
+        assertThat(Files.readAllLines(file)).hasSize(3);
+        assertThat(new LeaseStore(file).read()).containsExactly(lease(2));
+    }
+
+    @Test
+    void theFileIsRewrittenWhenEndedLeasesOutnumberActiveOnes() throws Exception {
+        Path file = dir.resolve("leases.json");
+        LeaseStore store = new LeaseStore(file);
+        store.added(lease(0));
+        for (int i = 1; i <= 200; i++) {
+            store.added(lease(i));
+            store.ended("lease-" + i);
+        }
+        assertThat(Files.readAllLines(file).size()).isLessThan(70);
+        assertThat(new LeaseStore(file).read()).containsExactly(lease(0));
+        store.added(lease(7)); // appends after a rewrite go to the new file
+        assertThat(new LeaseStore(file).read()).containsExactly(lease(0), lease(7));
+    }
+
+    @Test
+    void aTornLastLineIsSkippedButATornMiddleLineIsAnError() throws Exception {
+        Path file = dir.resolve("leases.json");
+        LeaseStore store = new LeaseStore(file);
+        store.added(lease(1));
+        Files.writeString(file, "{\"op\":\"add\",\"id\":\"lea", StandardOpenOption.APPEND);
+        assertThat(new LeaseStore(file).read()).containsExactly(lease(1));
+        Files.writeString(file, "\n" + Files.readAllLines(file).get(0) + "\n", StandardOpenOption.APPEND);
+        assertThatThrownBy(() -> new LeaseStore(file).read()).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("cannot read lease store " + file);
+    }
+}
