@@ -58,7 +58,8 @@ vfio-broker.run-dir=/run/vfio-broker
 server.port=8080
 PROPS
 t0=$(date +%s%N)
-cli daemon --config /tmp/daemon.properties > "$R/daemon.log" 2>&1 &
+# One emulated vCPU: a C2 compiler thread would compete with the daemon's start, which is what the suite waits for.
+VFIO_BROKER_C1_ONLY=1 cli daemon --config /tmp/daemon.properties > "$R/daemon.log" 2>&1 &
 DAEMON=$!
 for _ in $(seq 1 300); do [ -S /run/vfio-broker/api.sock ] && break; sleep 0.5; done
 echo "$(( ($(date +%s%N) - t0) / 1000000 ))" > "$R/daemon-start-ms"

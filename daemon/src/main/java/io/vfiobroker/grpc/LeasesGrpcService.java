@@ -76,9 +76,9 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
         respond(out, () -> {
             Caller caller = CallerInterceptor.caller();
             String id = leaseId(req.getLeaseId());
-            Lease l = leases.get(id).filter(Lease::active).orElse(null);
             // An admin ending someone else's lease is a revocation, whoever the admin is (root, admin group, remote).
-            if (l != null && authz.isAdmin(caller) && (l.holder().uid() != caller.uid() || caller.pid() < 0)) {
+            Lease l = authz.isAdmin(caller) ? leases.get(id).filter(Lease::active).orElse(null) : null;
+            if (l != null && (l.holder().uid() != caller.uid() || caller.pid() < 0)) {
                 return toProto(leases.end(id, "revoked by admin").orElseThrow(() -> new LeaseException(LeaseException.Kind.NOT_FOUND, "no active lease " + id)));
             }
             return toProto(leases.release(id, caller));

@@ -66,9 +66,12 @@ public final class InventoryScanner {
 
     /** One device, or empty when the host has no such function. */
     public Optional<Device> device(PciAddress address) {
-        if (!host.exists(DEVICES + address)) return Optional.empty();
         // One device: its own iommu link is cheaper than listing every unit's devices (which a full scan amortizes).
-        return Optional.of(readDevice(address, Map.of()));
+        return snapshot(address).map(snap -> readDevice(address, snap, Map.of()));
+    }
+
+    private Optional<DirSnapshot> snapshot(PciAddress address) {
+        return host.snapshot(DEVICES + address, DEVICE_FILES, DEVICE_LINKS, "virtfn");
     }
 
     /**
@@ -119,8 +122,10 @@ public final class InventoryScanner {
     private static final List<String> ID_LINKS = List.of("driver", "iommu");
 
     private Device readDevice(PciAddress address, Map<String, String> unitOf) {
-        DirSnapshot snap = host.snapshot(DEVICES + address, DEVICE_FILES, DEVICE_LINKS, "virtfn")
-                .orElse(new DirSnapshot(List.of(), Map.of(), Map.of()));
+        return readDevice(address, snapshot(address).orElse(new DirSnapshot(List.of(), Map.of(), Map.of())), unitOf);
+    }
+
+    private Device readDevice(PciAddress address, DirSnapshot snap, Map<String, String> unitOf) {
         Map<String, String> f = snap.files();
         Map<String, String> l = snap.links();
         String vendor;
