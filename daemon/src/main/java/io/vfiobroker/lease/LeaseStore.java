@@ -104,8 +104,14 @@ public final class LeaseStore {
     public synchronized List<Stored> read() {
         if (!Files.exists(file)) return List.of();
         try {
+            String text = Files.readString(file, StandardCharsets.UTF_8);
+            if (text.stripLeading().startsWith("[")) {
+                // The whole-array form earlier versions rewrote on every change: a daemon upgrade must take it over.
+                return List.copyOf(JSON.readValue(text, new tools.jackson.core.type.TypeReference<List<Stored>>() {
+                }));
+            }
             Map<String, Stored> leases = new LinkedHashMap<>();
-            List<String> all = Files.readAllLines(file, StandardCharsets.UTF_8);
+            List<String> all = text.lines().toList();
             for (int i = 0; i < all.size(); i++) {
                 String line = all.get(i);
                 if (line.isBlank()) continue;

@@ -61,4 +61,17 @@ class LeaseStoreTest {
         assertThatThrownBy(() -> new LeaseStore(file).read()).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("cannot read lease store " + file);
     }
+
+    @Test
+    void theArrayFormOfEarlierVersionsIsTakenOver() throws Exception {
+        Path file = dir.resolve("leases.json");
+        String array = tools.jackson.databind.json.JsonMapper.builder().addModule(io.vfiobroker.json.DomainJson.module()).build()
+                .writeValueAsString(List.of(lease(1), lease(2)));
+        Files.writeString(file, array);
+        LeaseStore store = new LeaseStore(file);
+        assertThat(store.read()).containsExactly(lease(1), lease(2));
+        store.write(store.read()); // what a daemon does on taking the store over: the file is lines from then on
+        store.ended("lease-1");
+        assertThat(new LeaseStore(file).read()).containsExactly(lease(2));
+    }
 }
