@@ -74,6 +74,21 @@ if [ "$E2E_IOMMU" = on ]; then
   # --- Scenario 3: the real thing, as uid 1000 ------------------------------------------------------
   record s3/edu-legacy as_user "$E2E_PROJECT/bin/vfio-broker" client "$EDU" --edu-test --backend legacy
   driver_of "$EDU" > "$R/s3/driver-after"
+  # `vfio-broker run`: the program is exec'd with the lease's fds announced the systemd way and the memlock
+  # limit set; the lease ends when it exits (its pid is the client's).
+  cat > /tmp/run-probe.sh <<'PROBE'
+#!/bin/sh
+echo "LISTEN_FDS=$LISTEN_FDS"
+[ "$LISTEN_PID" = "$$" ] && echo "LISTEN_PID=self"
+echo "LISTEN_FDNAMES=$LISTEN_FDNAMES"
+i=3
+while [ "$i" -lt $((3 + LISTEN_FDS)) ]; do echo "fd $i -> $(readlink "/proc/$$/fd/$i")"; i=$((i + 1)); done
+grep "Max locked memory" "/proc/$$/limits"
+PROBE
+  chmod 755 /tmp/run-probe.sh
+  record s3/run as_user "$E2E_PROJECT/bin/vfio-broker" run --device "$EDU" --backend legacy -- /tmp/run-probe.sh
+  for _ in $(seq 1 60); do [ "$(driver_of "$EDU")" = none ] && break; sleep 0.5; done
+  driver_of "$EDU" > "$R/s3/driver-after-run"
   record s3/edu-small-memlock as_user "$E2E_PROJECT/bin/vfio-broker" client "$EDU" --edu-test --backend legacy --memlock 1048576
   if [ -e /dev/iommu ]; then
     record s3/edu-iommufd as_user "$E2E_PROJECT/bin/vfio-broker" client "$EDU" --edu-test --backend iommufd

@@ -110,6 +110,26 @@ class BrokerIT {
     }
 
     @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("remapping")
+    void scenario3RunExecsTheProgramWithTheLeasesFdsAndEndsTheLeaseWhenItExits(Kernel kernel, Iommu iommu) {
+        VmResult vm = vm(kernel, iommu);
+        String out = vm.text("s3/run.out");
+        assertThat(line(vm, "s3/run.rc")).as("stdout: %s stderr: %s", out, vm.text("s3/run.err")).isEqualTo("0");
+        String group = line(vm, "edu-group");
+        String edu = line(vm, "edu-address");
+        assertThat(out).contains("LISTEN_FDS=3\n", "LISTEN_PID=self\n");
+        String names = out.lines().filter(l -> l.startsWith("LISTEN_FDNAMES=")).findFirst().orElseThrow().substring(15);
+        assertThat(names.split(":")).containsExactlyInAnyOrder("container", "group-" + group, "device-" + edu);
+        java.util.List<String> n = java.util.List.of(names.split(":"));
+        // Each name's fd (3 + its place in LISTEN_FDNAMES) is the file the name says.
+        assertThat(out).contains("fd " + (3 + n.indexOf("container")) + " -> /dev/vfio/vfio\n",
+                "fd " + (3 + n.indexOf("group-" + group)) + " -> /dev/vfio/" + group + "\n",
+                "fd " + (3 + n.indexOf("device-" + edu)) + " -> anon_inode:[vfio-device]\n");
+        assertThat(out).containsPattern("Max locked memory\\s+4194304\\s+4194304\\s+bytes");
+        assertThat(line(vm, "s3/driver-after-run")).isEqualTo("none");
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
     @MethodSource("iommufdKernels")   // the Debian kernels have no CONFIG_IOMMUFD: scenario 1 checks it is absent
     void scenario3TheIommufdBackendWhereTheKernelHasIt(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
