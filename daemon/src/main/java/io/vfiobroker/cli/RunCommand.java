@@ -76,7 +76,8 @@ final class RunCommand implements Callable<Integer> {
                 case KIND_CONTAINER -> "container";
                 case KIND_IOMMUFD -> "iommufd";
                 case KIND_GROUP -> "group-" + f.getIommuGroup();
-                case KIND_DEVICE -> "device-" + f.getDevice();
+                // ':' separates LISTEN_FDNAMES (and systemd refuses it in a name): an address's colons become '_'.
+                case KIND_DEVICE -> "device-" + f.getDevice().replace(':', '_');
                 default -> "unknown";
             });
         }
