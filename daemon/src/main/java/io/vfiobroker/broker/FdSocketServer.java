@@ -133,7 +133,8 @@ public final class FdSocketServer implements AutoCloseable {
     }
 
     private static void reply(OwnedFd conn, FdBundle bundle, int[] fds) {
-        UnixSockets.sendFds(conn.fd(), bundle.toByteArray().length == 0 ? new byte[]{0} : bundle.toByteArray(), fds);
+        byte[] bytes = bundle.toByteArray();
+        UnixSockets.sendFds(conn.fd(), bytes.length == 0 ? new byte[]{0} : bytes, fds); // SCM_RIGHTS needs a byte of data
     }
 
     private static FdInfo.Kind kind(HandoverFd.Kind k) {

@@ -89,6 +89,15 @@ public class LinuxSysfsHost implements SysfsHost {
     }
 
     @Override
+    public Optional<Object> identity(String path) {
+        try {
+            return Optional.ofNullable(Files.readAttributes(resolve(path), java.nio.file.attribute.BasicFileAttributes.class).fileKey());
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    @Override
     public Optional<String> linkTarget(String path) {
         try {
             return Optional.of(Files.readSymbolicLink(resolve(path)).toString());

@@ -23,6 +23,15 @@ public interface SysfsHost {
     /** A symlink's target as stored (relative, like the kernel's), or empty when there is no link. */
     Optional<String> linkTarget(String path);
 
+    /**
+     * What identifies the file or directory behind {@code path} (links followed): a device and inode. The kernel
+     * gives a re-created device a new sysfs directory, so a changed identity means "not the device you read".
+     * Empty when it does not exist, or when this host cannot tell (then nothing may be cached by it).
+     */
+    default Optional<Object> identity(String path) {
+        return Optional.empty();
+    }
+
     /** Entry names of a directory, empty when it does not exist. */
     List<String> list(String path);
 

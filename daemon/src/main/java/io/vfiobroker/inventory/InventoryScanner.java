@@ -79,7 +79,7 @@ public final class InventoryScanner {
      * and the kernel's support. A full scan per Acquire costs as much as the host is large.
      */
     public Optional<HostInventory> around(PciAddress address) {
-        Optional<Device> d = device(address);
+        Optional<Device> d = knownDevice(address);
         if (d.isEmpty()) return Optional.empty();
         List<Device> devices = new ArrayList<>();
         if (d.get().iommuGroup() == null) {
@@ -89,12 +89,43 @@ public final class InventoryScanner {
                 if (!PciAddress.isValid(n)) continue;
                 PciAddress a = PciAddress.parse(n);
                 if (a.equals(address)) devices.add(d.get());
-                else device(a).ifPresent(devices::add);
+                else knownDevice(a).ifPresent(devices::add);
             }
             if (devices.stream().noneMatch(x -> x.address().equals(address))) devices.add(d.get());
         }
         Platform p = platform(false);
         return Optional.of(new HostInventory(devices, groups(devices), p.units(), p.kernel()));
+    }
+
+    // Acquire reads its device and the group mates every time. Most of a device's facts change only when the
+    // device is re-created, which gives it a new sysfs directory; its driver changes with bind and unbind. So a
+    // read is reused while the directory's identity and the driver link are unchanged (two syscalls instead of
+    // a directory snapshot), and for at most a second, for the few attributes root may write (numa_node,
+    // reset_method, driver_override).
+    private static final long KNOWN_TTL_NS = 1_000_000_000L;
+
+    private record Known(Object identity, String driverLink, long readAt, Device device) {
+    }
+
+    private final Map<PciAddress, Known> known = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private Optional<Device> knownDevice(PciAddress address) {
+        Optional<Object> identity = host.identity(DEVICES + address);
+        if (identity.isEmpty()) {
+            known.remove(address);
+            return device(address);
+        }
+        String driver = host.linkTarget(DEVICES + address + "/driver").orElse(null);
+        long now = System.nanoTime();
+        Known k = known.get(address);
+        if (k != null && k.identity().equals(identity.get()) && java.util.Objects.equals(k.driverLink(), driver) && now - k.readAt() < KNOWN_TTL_NS) {
+            return Optional.of(k.device());
+        }
+        Optional<Device> d = device(address);
+        // Read after the checks: a change between them makes the next call miss, never a stale hit.
+        if (d.isPresent()) known.put(address, new Known(identity.get(), driver, now, d.get()));
+        else known.remove(address);
+        return d;
     }
 
     public List<PciAddress> deviceAddresses() {

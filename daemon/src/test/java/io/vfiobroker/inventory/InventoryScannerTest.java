@@ -27,6 +27,34 @@ class InventoryScannerTest {
     }
 
     @Test
+    void acquiresReadOfADeviceSeesAnUnbindAndARecreatedDeviceAtOnce() throws Exception {
+        Path root = HostTreeGenerator.generate(HostSpec.sriovScale(1, 2), dir.resolve("host"));
+        io.vfiobroker.host.SimulatedKernelHost host = new io.vfiobroker.host.SimulatedKernelHost(root);
+        InventoryScanner scanner = new InventoryScanner(host, PciIds.empty());
+        PciAddress vf = scanner.scan().devices().stream().filter(Device::isVirtualFunction).findFirst().orElseThrow().address();
+        assertThat(scanner.around(vf).orElseThrow().device(vf).orElseThrow().driver()).isEqualTo("iavf");
+        assertThat(scanner.around(vf).orElseThrow().device(vf).orElseThrow().driver()).isEqualTo("iavf"); // reused
+
+        host.write("sys/bus/pci/devices/" + vf + "/driver/unbind", vf.toString());
+        assertThat(scanner.around(vf).orElseThrow().device(vf).orElseThrow().driver()).isNull();
+
+        // The same address, another device: the kernel gives it a new directory.
+        Path devDir = root.resolve("sys/bus/pci/devices/" + vf).toRealPath();
+        Path moved = devDir.resolveSibling("gone");
+        java.nio.file.Files.move(devDir, moved);
+        java.nio.file.Files.createDirectory(devDir);
+        try (var files = java.nio.file.Files.list(moved)) {
+            for (Path f : files.toList()) {
+                if (java.nio.file.Files.isSymbolicLink(f)) java.nio.file.Files.createSymbolicLink(devDir.resolve(f.getFileName()), java.nio.file.Files.readSymbolicLink(f));
+                else if (java.nio.file.Files.isRegularFile(f)) java.nio.file.Files.copy(f, devDir.resolve(f.getFileName()));
+            }
+        }
+        String uevent = java.nio.file.Files.readString(devDir.resolve("uevent"));
+        java.nio.file.Files.writeString(devDir.resolve("uevent"), uevent.replace("PCI_ID=8086:154C", "PCI_ID=8086:1889"));
+        assertThat(scanner.around(vf).orElseThrow().device(vf).orElseThrow().vendorDevice()).isEqualTo("8086:1889");
+    }
+
+    @Test
     void listsEveryPfAndVfOfTheSpecWithTheirSriovLinks() {
         HostInventory inv = scan(HostSpec.sriovScale(3, 5));
         List<Device> pfs = inv.devices().stream().filter(d -> d.sriov() != null).toList();
