@@ -1,6 +1,7 @@
 package io.vfiobroker.binding;
 
 import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.host.FileVersion;
 import tools.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
@@ -20,6 +21,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 
@@ -104,7 +106,7 @@ public final class Journal {
 
     // The parsed journal and its replay, kept while the file is unchanged (size, mtime, inode): every lease end
     // asks who owns a group, and re-parsing the whole file each time costs as much as the journal is long.
-    private record Parsed(Object version, List<Entry> entries, State state) {
+    private record Parsed(Optional<FileVersion> version, List<Entry> entries, State state) {
     }
 
     private Parsed parsed;
@@ -115,17 +117,14 @@ public final class Journal {
     }
 
     private synchronized Parsed parsed() {
-        Object version;
+        Optional<FileVersion> version;
         try {
-            var a = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
-            version = List.of(a.size(), a.lastModifiedTime(), String.valueOf(a.fileKey()));
-        } catch (java.nio.file.NoSuchFileException e) {
-            version = "absent";
+            version = FileVersion.of(file);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read binding journal " + file + ": " + e.getMessage(), e);
         }
         if (parsed == null || !parsed.version().equals(version)) {
-            List<Entry> entries = version.equals("absent") ? List.of() : List.copyOf(parse());
+            List<Entry> entries = version.isEmpty() ? List.of() : List.copyOf(parse());
             parsed = new Parsed(version, entries, replay(entries));
         }
         return parsed;
@@ -133,7 +132,6 @@ public final class Journal {
 
     private List<Entry> parse() {
         List<Entry> entries = new ArrayList<>();
-        if (!Files.exists(file)) return entries;
         try {
             for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
                 if (line.isBlank()) continue;

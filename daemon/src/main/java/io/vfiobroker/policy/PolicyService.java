@@ -2,6 +2,7 @@ package io.vfiobroker.policy;
 
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.host.FileVersion;
 import io.vfiobroker.interrupts.InterruptChips;
 import io.vfiobroker.inventory.InventoryScanner;
 import org.slf4j.Logger;
@@ -21,6 +22,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -41,7 +43,7 @@ public final class PolicyService implements AutoCloseable {
     private record Chips(InterruptChips chips, long readAt) {
     }
 
-    private record AccountsRead(Object passwd, Object group, Accounts accounts) {
+    private record AccountsRead(Optional<FileVersion> passwd, Optional<FileVersion> group, Accounts accounts) {
     }
 
     private final Path file;
@@ -104,8 +106,8 @@ public final class PolicyService implements AutoCloseable {
     /** The account files parsed again only when one of them changed (size, mtime or inode). */
     private Accounts accounts() {
         Path root = scanner.host().root();
-        Object passwd = fileVersion(root.resolve("etc/passwd"));
-        Object group = fileVersion(root.resolve("etc/group"));
+        Optional<FileVersion> passwd = fileVersion(root.resolve("etc/passwd"));
+        Optional<FileVersion> group = fileVersion(root.resolve("etc/group"));
         AccountsRead a = accounts;
         if (a == null || !a.passwd().equals(passwd) || !a.group().equals(group)) {
             a = new AccountsRead(passwd, group, Accounts.fromHost(root));
@@ -114,12 +116,11 @@ public final class PolicyService implements AutoCloseable {
         return a.accounts();
     }
 
-    private static Object fileVersion(Path f) {
+    private static Optional<FileVersion> fileVersion(Path f) {
         try {
-            var attrs = Files.readAttributes(f, java.nio.file.attribute.BasicFileAttributes.class);
-            return List.of(attrs.size(), attrs.lastModifiedTime(), String.valueOf(attrs.fileKey()));
+            return FileVersion.of(f);
         } catch (IOException e) {
-            return "absent";
+            return Optional.empty(); // unreadable reads as absent, as Accounts.fromHost treats it
         }
     }
 
