@@ -19,7 +19,7 @@ public final class PeerCredentialsNegotiator implements InternalProtocolNegotiat
     /** The connecting process's pid, uid and gid as the kernel reports them; absent on non-Unix transports. */
     public static final Attributes.Key<PeerCredentials> PEER_CREDENTIALS = Attributes.Key.create("vfio-broker.peer-credentials");
     /** The connecting process's supplementary groups (SO_PEERGROUPS); absent where the kernel gives none. */
-    public static final Attributes.Key<int[]> PEER_GROUPS = Attributes.Key.create("vfio-broker.peer-groups");
+    public static final Attributes.Key<java.util.List<Integer>> PEER_GROUPS = Attributes.Key.create("vfio-broker.peer-groups");
 
     private final InternalProtocolNegotiator.ProtocolNegotiator plaintext = InternalProtocolNegotiators.serverPlaintext();
 
@@ -45,7 +45,7 @@ public final class PeerCredentialsNegotiator implements InternalProtocolNegotiat
                         Attributes.Builder attrs = InternalProtocolNegotiationEvent.getAttributes(pne).toBuilder().set(PEER_CREDENTIALS, cred);
                         try {
                             // Once per connection, like SO_PEERCRED: no /proc read per call to learn the caller's groups.
-                            attrs.set(PEER_GROUPS, io.vfiobroker.nativeshim.UnixSockets.peerGroups(ch.fd().intValue()));
+                            attrs.set(PEER_GROUPS, java.util.Arrays.stream(io.vfiobroker.nativeshim.UnixSockets.peerGroups(ch.fd().intValue())).boxed().toList());
                         } catch (io.vfiobroker.nativeshim.NativeException e) {
                             // a kernel before 4.13: callers fall back to /proc/<pid>/status
                         }

@@ -30,9 +30,8 @@ public final class CallerInterceptor implements ServerInterceptor {
             return new ServerCall.Listener<>() {
             };
         }
-        int[] groups = call.getAttributes().get(PeerCredentialsNegotiator.PEER_GROUPS);
         Caller caller = new Caller(cred.pid(), cred.uid(), cred.gids().length > 0 ? cred.gids()[0] : -1,
-                groups == null ? null : java.util.Arrays.stream(groups).boxed().toList());
+                call.getAttributes().get(PeerCredentialsNegotiator.PEER_GROUPS));
         return Contexts.interceptCall(Context.current().withValue(CALLER, caller), call, headers, next);
     }
 }
