@@ -48,27 +48,6 @@ final class FileDomainOpener implements DomainOpener {
                     List.of(new HandoverFd.Region(0, 7, 4096, 0))));
         }
         open.incrementAndGet();
-        return new DeviceDomain() {
-            @Override
-            public String backend() {
-                return backend;
-            }
-
-            @Override
-            public List<HandoverFd> fds() {
-                return fds;
-            }
-
-            @Override
-            public List<String> resetDevices() {
-                return devices.stream().map(m -> m.address() + " reset").toList();
-            }
-
-            @Override
-            public void close() {
-                open.decrementAndGet();
-                fds.forEach(f -> f.fd().close());
-            }
-        };
+        return DeviceDomain.of(backend, fds, () -> devices.stream().map(m -> m.address() + " reset").toList(), open::decrementAndGet);
     }
 }

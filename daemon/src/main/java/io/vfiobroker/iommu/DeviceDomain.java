@@ -19,10 +19,10 @@ public interface DeviceDomain extends AutoCloseable {
     void close();
 
     /**
-     * A domain taken back after a daemon restart: the client holds the fds, the daemon none, so there is nothing
-     * to close and no device fd to reset through.
+     * A domain whose end needs no VFIO call (the demo host's files, stand-ins, a domain taken back): resetting
+     * reports {@code resets}, closing closes the fds and then runs {@code onClose}.
      */
-    static DeviceDomain adopted(String backend) {
+    static DeviceDomain of(String backend, List<HandoverFd> fds, java.util.function.Supplier<List<String>> resets, Runnable onClose) {
         return new DeviceDomain() {
             @Override
             public String backend() {
@@ -31,17 +31,27 @@ public interface DeviceDomain extends AutoCloseable {
 
             @Override
             public List<HandoverFd> fds() {
-                return List.of();
+                return fds;
             }
 
             @Override
             public List<String> resetDevices() {
-                return List.of("no reset: the daemon restarted during this lease and holds no device fd");
+                return resets.get();
             }
 
             @Override
             public void close() {
+                fds.forEach(f -> f.fd().close());
+                onClose.run();
             }
         };
+    }
+
+    /**
+     * A domain taken back after a daemon restart: the client holds the fds, the daemon none, so there is nothing
+     * to close and no device fd to reset through.
+     */
+    static DeviceDomain adopted(String backend) {
+        return of(backend, List.of(), () -> List.of("no reset: the daemon restarted during this lease and holds no device fd"), () -> { });
     }
 }

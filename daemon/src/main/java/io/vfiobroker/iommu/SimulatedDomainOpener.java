@@ -49,27 +49,7 @@ public final class SimulatedDomainOpener implements DomainOpener {
             fds.forEach(f -> f.fd().close());
             throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
         }
-        return new DeviceDomain() {
-            @Override
-            public String backend() {
-                return backend;
-            }
-
-            @Override
-            public List<HandoverFd> fds() {
-                return fds;
-            }
-
-            @Override
-            public List<String> resetDevices() {
-                return devices.stream().map(m -> m.address() + " reset (simulated)").toList();
-            }
-
-            @Override
-            public void close() {
-                fds.forEach(f -> f.fd().close());
-            }
-        };
+        return DeviceDomain.of(backend, fds, () -> devices.stream().map(m -> m.address() + " reset (simulated)").toList(), () -> { });
     }
 
     private OwnedFd file(String name, String content) throws IOException {

@@ -42,29 +42,10 @@ public final class FakeDomainOpener implements DomainOpener {
                         m.address().toString(), m.group(), -1, List.of(new HandoverFd.Region(0, 7, 4096, 0))));
             }
             open.incrementAndGet();
-            return new DeviceDomain() {
-                @Override
-                public String backend() {
-                    return backend;
-                }
-
-                @Override
-                public List<HandoverFd> fds() {
-                    return fds;
-                }
-
-                @Override
-                public List<String> resetDevices() {
-                    resets.addAndGet(devices.size());
-                    return devices.stream().map(m -> m.address() + " reset").toList();
-                }
-
-                @Override
-                public void close() {
-                    open.decrementAndGet();
-                    fds.forEach(f -> f.fd().close());
-                }
-            };
+            return DeviceDomain.of(backend, fds, () -> {
+                resets.addAndGet(devices.size());
+                return devices.stream().map(m -> m.address() + " reset").toList();
+            }, open::decrementAndGet);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
