@@ -60,7 +60,7 @@ export interface Lease {
   rule: string;
   /** -1 = unlimited */
   memlockLimitBytes: number;
-  state: 'PENDING' | 'ACTIVE' | 'ENDED';
+  state: 'GRANTED' | 'ACTIVE' | 'ENDING' | 'STUCK' | 'ENDED';
   created: string;
   ended: string | null;
   endReason: string | null;

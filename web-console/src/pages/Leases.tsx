@@ -16,7 +16,7 @@ function Interrupts({ l }: { l: Lease }) {
 }
 
 function StateBadge({ s }: { s: Lease['state'] }) {
-  return <Badge kind={s === 'ACTIVE' ? 'ok' : s === 'PENDING' ? 'warn' : 'muted'}>{s.toLowerCase()}</Badge>;
+  return <Badge kind={s === 'ACTIVE' ? 'ok' : s === 'GRANTED' || s === 'ENDING' ? 'warn' : s === 'STUCK' ? 'bad' : 'muted'}>{s.toLowerCase()}</Badge>;
 }
 
 function Devices({ l }: { l: Lease }) {

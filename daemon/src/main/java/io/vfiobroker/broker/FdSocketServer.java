@@ -106,8 +106,7 @@ public final class FdSocketServer implements AutoCloseable {
             try (ReceivedMessage m = UnixSockets.recvFds(conn.fd(), MAX_TICKET, 0)) {
                 ticket = new String(m.payload(), StandardCharsets.US_ASCII).strip();
             }
-            try {
-                LeaseService.Handover h = leases.redeem(ticket, presenter);
+            try (LeaseService.Handover h = leases.redeem(ticket, presenter)) {
                 FdBundle.Builder b = FdBundle.newBuilder().setLeaseId(h.lease().id());
                 int[] fds = new int[h.fds().size()];
                 for (int i = 0; i < fds.length; i++) {

@@ -79,7 +79,7 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
             // An admin ending someone else's lease is a revocation, whoever the admin is (root, admin group, remote).
             Lease l = authz.isAdmin(caller) ? leases.get(id).filter(Lease::active).orElse(null) : null;
             if (l != null && (l.holder().uid() != caller.uid() || caller.pid() < 0)) {
-                return toProto(leases.end(id, "revoked by admin").orElseThrow(() -> new LeaseException(LeaseException.Kind.NOT_FOUND, "no active lease " + id)));
+                return toProto(leases.revoke(id, "revoked by admin").orElseThrow(() -> new LeaseException(LeaseException.Kind.NOT_FOUND, "no active lease " + id)));
             }
             return toProto(leases.release(id, caller));
         });
@@ -131,8 +131,10 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
                 .setUnsafeInterrupts(l.unsafeInterrupts()).setRule(l.rule() == null ? "" : l.rule())
                 .setMemlockLimitBytes(Math.max(0, l.memlockLimitBytes()))
                 .setState(switch (l.state()) {
-                    case PENDING -> LeaseState.LEASE_STATE_PENDING;
+                    case GRANTED -> LeaseState.LEASE_STATE_GRANTED;
                     case ACTIVE -> LeaseState.LEASE_STATE_ACTIVE;
+                    case ENDING -> LeaseState.LEASE_STATE_ENDING;
+                    case STUCK -> LeaseState.LEASE_STATE_STUCK;
                     case ENDED -> LeaseState.LEASE_STATE_ENDED;
                 })
                 .setCreated(ts(l.created()));
@@ -141,6 +143,8 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
         for (Lease.Device d : l.devices()) {
             b.addDevices(LeasedDevice.newBuilder().setAddress(d.address().toString()).setIommuGroup(d.group()).setVendorDevice(d.vendorDevice()));
         }
+        for (Lease.Device d : l.groupMembers()) b.addGroupMembers(d.address().toString());
+        b.addAllStuckHolders(l.stuckHolders());
         return b.build();
     }
 

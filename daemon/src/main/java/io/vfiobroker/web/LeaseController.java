@@ -40,7 +40,7 @@ public class LeaseController {
 
     @DeleteMapping("/leases/{id}")
     public Lease revoke(@PathVariable String id) {
-        return leases.end(id, "revoked by admin").orElseThrow(() -> new NotFoundException("no active lease " + id));
+        return leases.revoke(id, "revoked by admin").orElseThrow(() -> new NotFoundException("no active lease " + id));
     }
 
     @GetMapping("/audit")
