@@ -82,6 +82,7 @@ final class LeaseEnder implements AutoCloseable {
             List<String> resets = reset(h);
             h.domain().close();
             restoreMemlock(h);
+            registry.releasing(id);
             List<String> restored = release(h);
             Lease done = registry.finish(id, reason);
             storeEnded.accept(id);

@@ -42,6 +42,7 @@ final class LeaseRegistry {
     private final Map<String, Held> leases = new LinkedHashMap<>();
     private final Map<String, Reservation> reserved = new HashMap<>();
     private final Map<Integer, String> groups = new HashMap<>();
+    private final java.util.Set<String> releasing = new java.util.HashSet<>();
     private final Deque<Lease> ended = new ArrayDeque<>();
     private final Map<Integer, Residue> residue = new HashMap<>();
     private final Memlock memlock;
@@ -149,6 +150,7 @@ final class LeaseRegistry {
     /** ENDING or STUCK → ENDED: its groups are free again. A holder that still has memory locked stays counted. */
     synchronized Lease finish(String id, String reason) {
         Held h = leases.remove(id);
+        releasing.remove(id);
         for (int g : h.lease().groups()) groups.remove(g, id);
         Lease done = h.lease().ended(reason);
         ended.addLast(done);
@@ -162,6 +164,20 @@ final class LeaseRegistry {
 
     synchronized boolean groupTaken(int group) {
         return groups.containsKey(group);
+    }
+
+    /**
+     * Whether a bind or release by anyone but the lease's own ender must keep off {@code group}: taken, and not in
+     * the last step of its lease's end (the ender releasing it).
+     */
+    synchronized boolean groupInUse(int group) {
+        String id = groups.get(group);
+        return id != null && !releasing.contains(id);
+    }
+
+    /** The ender is about to release the lease's groups: the binding's in-use check lets it. */
+    synchronized void releasing(String id) {
+        releasing.add(id);
     }
 
     synchronized Optional<Lease> get(String id) {

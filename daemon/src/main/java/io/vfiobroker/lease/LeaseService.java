@@ -48,7 +48,7 @@ public final class LeaseService implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(LeaseService.class);
     /** How long a holder's own Release waits for its lease to be ENDED before it answers ENDING. */
-    private static final Duration RELEASE_WAIT = Duration.ofSeconds(10);
+    private static final Duration RELEASE_WAIT = Duration.ofSeconds(2);
     private static final int MAX_UNREDEEMED_PER_UID = 16;
 
     /**
@@ -100,7 +100,7 @@ public final class LeaseService implements AutoCloseable {
         // unredeemed lease ends at most a sweep period after its ticket expired.
         long sweepMs = Math.max(10, Math.min(1000, ticketTtl.toMillis() / 4));
         timers.scheduleWithFixedDelay(this::expireTickets, sweepMs, sweepMs, TimeUnit.MILLISECONDS);
-        binding.setGroupInUse(registry::groupTaken);
+        binding.setGroupInUse(registry::groupInUse);
         policy.addListener(this::policyChanged);
     }
 
