@@ -232,14 +232,22 @@ public final class LeaseService implements AutoCloseable {
         DeviceDomain domain = null;
         Rlimits.Rlimit before = null;
         try {
-            long startTime = procs.startTime(caller.pid()).orElse(-1L);
+            long startTime = procs.startTime(caller.pid()).orElse(ProcessIdentity.GONE);
+            // The process that connected, not a later one with its pid: the start time pinned at connect must still match.
+            if (startTime == ProcessIdentity.GONE || caller.startTime() == ProcessIdentity.GONE
+                    || (caller.startTime() >= 0 && caller.startTime() != startTime)) {
+                throw new LeaseException(LeaseException.Kind.PRECONDITION, "client process " + caller.pid() + " exited before its Acquire was served");
+            }
             for (Device d : g.devices()) {
                 if (g.readyGroups().contains(d.iommuGroup()) || boundHere.contains(d.iommuGroup())) continue;
                 boolean ours = binding.owns(d.iommuGroup()) || d.boundTo(BindingService.VFIO_PCI);
                 binding.bind(d.address(), false);
                 if (!ours) boundHere.add(d.iommuGroup());
             }
-            List<DomainOpener.Member> members = g.devices().stream().map(d -> new DomainOpener.Member(d.address(), d.iommuGroup())).toList();
+            // A legacy lease's group members are opened too: the client could open them through the group fd, and the
+            // daemon needs their device fds to reset them at the end.
+            List<DomainOpener.Member> members = java.util.stream.Stream.concat(g.devices().stream(), g.members().stream())
+                    .map(d -> new DomainOpener.Member(d.address(), d.iommuGroup())).toList();
             domain = domains.open(members, g.backend());
             if (g.memlockLimit() >= 0) before = limitMemlock(caller, startTime, g.memlockLimit());
             Lease lease = Lease.granted(id, caller, g.leased(), g.leasedMembers(), g.backend(), g.unsafeInterrupts(), g.rule(), g.memlockLimit());
@@ -247,6 +255,9 @@ public final class LeaseService implements AutoCloseable {
             String ticket = tickets.issue(id);
             registry.commit(h);
             watch.watch(id, caller.pid());
+            // pidfd_open took the pid after the start time was read: if that process died meanwhile the watch may hold a
+            // later one, so the lease ends now rather than following a stranger.
+            boolean gone = procs.startTime(caller.pid()).orElse(ProcessIdentity.GONE) != startTime;
             LeaseStore s = store;
             if (s != null) s.added(stored(h));
             if (g.allocation() != null) {
@@ -263,6 +274,7 @@ public final class LeaseService implements AutoCloseable {
             log.info("event=lease-granted lease={} uid={} pid={} devices={} members={} backend={} unsafe-interrupts={}", id, caller.uid(),
                     caller.pid(), lease.devices().size(), lease.groupMembers().size(), g.backend(), g.unsafeInterrupts());
             notifyListeners(lease);
+            if (gone) end(id, "client process exited");
             return Map.entry(lease, ticket);
         } catch (RuntimeException e) {
             tickets.dropFor(id);
