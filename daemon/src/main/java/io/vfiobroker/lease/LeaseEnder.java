@@ -70,15 +70,18 @@ final class LeaseEnder implements AutoCloseable {
         this.storeEnded = storeEnded;
     }
 
-    /** Takes {@code h} (already ENDING) to ENDED on a worker; the future completes with the ended lease. */
-    CompletableFuture<Lease> end(LeaseRegistry.Held h, String reason) {
-        return CompletableFuture.supplyAsync(() -> run(h, reason), workers);
+    /**
+     * Takes {@code h} (already ENDING) to ENDED on a worker; the future completes with the ended lease. {@code handedOver}:
+     * its fds were collected, so processes may hold them.
+     */
+    CompletableFuture<Lease> end(LeaseRegistry.Held h, String reason, boolean handedOver) {
+        return CompletableFuture.supplyAsync(() -> run(h, reason, handedOver), workers);
     }
 
-    private Lease run(LeaseRegistry.Held h, String reason) {
+    private Lease run(LeaseRegistry.Held h, String reason, boolean handedOver) {
         String id = h.lease().id();
         try {
-            letGo(h);
+            letGo(h, handedOver);
             List<String> resets = reset(h);
             h.domain().close();
             restoreMemlock(h);
@@ -104,7 +107,9 @@ final class LeaseEnder implements AutoCloseable {
      * Waits out the grace while holders remain, then kills them (through pidfds, checking each is still the process
      * found), until none is left. A holder that forks is found again in the next scan.
      */
-    private void letGo(LeaseRegistry.Held h) {
+    private void letGo(LeaseRegistry.Held h, boolean handedOver) {
+        // Never handed over: the daemon's own copies are the only ones (its group fd keeps the group node single-open).
+        if (!handedOver && !h.adopted()) return;
         Set<String> exclusive = exclusivePaths(h);
         List<Integer> mine = h.domain().fds().stream().filter(f -> f.fd().isOpen()).map(f -> f.fd().fd()).toList();
         long deadline = System.nanoTime() + grace.get().toNanos();

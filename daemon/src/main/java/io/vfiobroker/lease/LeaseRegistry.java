@@ -131,13 +131,17 @@ final class LeaseRegistry {
         return Optional.of(a);
     }
 
+    /** A lease moving to ENDING, and whether its fds had been collected (ACTIVE) when it did. */
+    record Ending(Held held, boolean handedOver) {
+    }
+
     /** GRANTED or ACTIVE → ENDING; empty when the lease is unknown or already ending. */
-    synchronized Optional<Held> beginEnd(String id, String reason) {
+    synchronized Optional<Ending> beginEnd(String id, String reason) {
         Held h = leases.get(id);
         if (h == null || !h.lease().live()) return Optional.empty();
         Held e = h.with(h.lease().ending(reason));
         leases.put(id, e);
-        return Optional.of(e);
+        return Optional.of(new Ending(e, h.lease().state() == Lease.State.ACTIVE));
     }
 
     synchronized Lease update(String id, java.util.function.UnaryOperator<Lease> change) {

@@ -160,7 +160,7 @@ public final class LeaseService implements AutoCloseable {
         store.write(registry.all().stream().map(this::stored).toList());
         for (int i = 0; i < toEnd.size(); i++) {
             String id = toEnd.get(i).lease().id();
-            registry.beginEnd(id, reasons.get(i)).ifPresent(h -> ender.end(h, h.lease().endReason()));
+            registry.beginEnd(id, reasons.get(i)).ifPresent(e -> ender.end(e.held(), e.held().lease().endReason(), e.handedOver()));
         }
         for (String r : report) log.info("event=lease-store-reconciled detail=\"{}\"", r);
         audit.sync();
@@ -460,8 +460,9 @@ public final class LeaseService implements AutoCloseable {
 
     /** ENDING now, ENDED when the returned future completes; null when the lease is unknown or already ending. */
     private CompletableFuture<Lease> start(String leaseId, String reason) {
-        LeaseRegistry.Held h = registry.beginEnd(leaseId, reason).orElse(null);
-        if (h == null) return null;
+        LeaseRegistry.Ending e = registry.beginEnd(leaseId, reason).orElse(null);
+        if (e == null) return null;
+        LeaseRegistry.Held h = e.held();
         watch.unwatch(leaseId);
         tickets.dropFor(leaseId);
         synchronized (allocations) {
@@ -471,7 +472,7 @@ public final class LeaseService implements AutoCloseable {
                 "graceSeconds", leasePolicy().revokeGrace().toSeconds());
         audit.sync();
         notifyListeners(h.lease());
-        return ender.end(h, reason);
+        return ender.end(h, reason, e.handedOver());
     }
 
     private static Optional<Lease> await(CompletableFuture<Lease> f, Duration max) {

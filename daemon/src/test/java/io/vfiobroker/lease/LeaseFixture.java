@@ -53,7 +53,14 @@ final class LeaseFixture implements AutoCloseable {
     final BlockingQueue<Lease> changes = new LinkedBlockingQueue<>();
     final List<Process> children = new ArrayList<>();
 
+    final Duration ticketTtl;
+
     LeaseFixture(HostSpec spec, String policyYaml) throws IOException {
+        this(spec, policyYaml, Duration.ofSeconds(5));
+    }
+
+    LeaseFixture(HostSpec spec, String policyYaml, Duration ticketTtl) throws IOException {
+        this.ticketTtl = ticketTtl;
         // Short, world-traversable paths: socket paths are limited to 108 bytes and other uids must reach them.
         dir = Files.createTempDirectory(Path.of("/tmp"), "vb-");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -76,7 +83,7 @@ final class LeaseFixture implements AutoCloseable {
 
     LeaseService newLeaseService() {
         LeaseService l = new LeaseService(host, scanner, binding, policy, domains, new Memlock(host), new AuditLog(dir.resolve("state")),
-                Duration.ofSeconds(5));
+                ticketTtl);
         l.addListener(changes::add);
         return l;
     }

@@ -277,6 +277,7 @@ class LeaseHandoverTest {
 
         assertThat(report).anySatisfy(r -> assertThat(r).contains(aliveId).contains("taken back"))
                 .anySatisfy(r -> assertThat(r).contains(gone.getKey().id()).contains("ended"));
+        assertThat(leases.awaitEnded(gone.getKey().id(), Duration.ofSeconds(10))).isTrue();
         assertThat(leases.active()).extracting(Lease::id).containsExactly(aliveId);
         assertThat(scanner.device(PciAddress.parse("0000:07:02.1")).orElseThrow().driver()).isEqualTo("iavf");
         assertThat(scanner.device(PciAddress.parse(VF)).orElseThrow().driver()).isEqualTo("vfio-pci");

@@ -213,7 +213,8 @@ class LeaseTakeBackTest {
         int fdsBefore = openFds();
         AtomicInteger handedOver = new AtomicInteger();
         AtomicInteger refused = new AtomicInteger();
-        int cycles = 10_000;
+        // 10 000 by default; -Dvfio-broker.race-cycles=N for a longer or shorter run.
+        int cycles = Integer.getInteger("vfio-broker.race-cycles", 10_000);
         for (int i = 0; i < cycles; i++) {
             Map.Entry<Lease, String> g = f.leases.acquire(self(NOBODY), List.of(vf), null, 0);
             String id = g.getKey().id();
@@ -311,6 +312,71 @@ class LeaseTakeBackTest {
                 .contains("outside the daemon's pid and user namespaces");
         assertThat(f.leases.active()).isEmpty();
         assertThat(f.driver(edu)).isNotEqualTo("vfio-pci");
+    }
+
+    @Test
+    void memoryStillLockedAfterAReleaseCountsAgainstThePerPrincipalCap() throws Exception {
+        f = new LeaseFixture(HostSpec.demo(), policy(0, """
+                  - name: root-edu
+                    action: allow
+                    devices: {vendorDevice: "1234:11e8"}
+                    principals: {uid: 0}
+                    limits: {memlockPerLease: 4MiB, memlockPerPrincipal: 6MiB}
+                """));
+        String edu = f.address("1234:11e8");
+        Path script = f.dir.resolve("mlock.py");
+        Files.writeString(script, """
+                import ctypes, mmap, sys
+                libc = ctypes.CDLL(None, use_errno=True)
+                held = []
+                print("READY", flush=True)
+                for line in sys.stdin:
+                    n = int(line.split()[1])
+                    buf = mmap.mmap(-1, n)
+                    addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+                    ok = libc.mlock(ctypes.c_void_p(addr), ctypes.c_size_t(n)) == 0
+                    held.append(buf)
+                    print("LOCKED" if ok else "FAILED", flush=True)
+                """);
+        // Root without CAP_IPC_LOCK, as a client would be: RLIMIT_MEMLOCK applies to it.
+        Process child = new ProcessBuilder("setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock", "python3", script.toString())
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        f.children.add(child);
+        var out = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream()));
+        assertThat(out.readLine()).isEqualTo("READY");
+        Caller c = new Caller((int) child.pid(), 0, 0);
+
+        Lease first = f.leases.acquire(c, List.of(edu), null, 0).getKey();
+        child.getOutputStream().write(("lock " + (3 << 20) + "\n").getBytes());
+        child.getOutputStream().flush();
+        assertThat(out.readLine()).isEqualTo("LOCKED");
+        f.leases.release(first.id(), c);
+        assertThat(f.leases.awaitEnded(first.id(), Duration.ofSeconds(10))).isTrue();
+
+        // 3 MiB stay locked after the release: 3 + 4 more is over the 6 MiB cap, though no lease holds a limit now.
+        assertThatThrownBy(() -> f.leases.acquire(c, List.of(edu), null, 0))
+                .isInstanceOf(LeaseException.class).hasMessageContaining("per-principal limit 6291456")
+                .hasMessageContaining("still locked");
+        child.destroyForcibly().waitFor();
+        // Once that process is gone its memory is not counted any more.
+        Process other = new ProcessBuilder("sleep", "60").start();
+        f.children.add(other);
+        Lease second = f.leases.acquire(new Caller((int) other.pid(), 0, 0), List.of(edu), null, 0).getKey();
+        assertThat(second.memlockLimitBytes()).isEqualTo(4L << 20);
+    }
+
+    @Test
+    void aUidCannotHoardUnredeemedTickets() throws Exception {
+        f = new LeaseFixture(HostSpec.sriovScale(2, 16), policy(0, ""), Duration.ofMinutes(5));
+        List<String> vfs = f.scanner.scan().devices().stream().filter(d -> d.vendorDevice().equals(VF_ID))
+                .map(d -> d.address().toString()).sorted().toList();
+        assertThat(vfs).hasSizeGreaterThan(17);
+        for (int i = 0; i < 16; i++) f.leases.acquire(self(NOBODY), List.of(vfs.get(i)), null, 0);
+        assertThatThrownBy(() -> f.leases.acquire(self(NOBODY), List.of(vfs.get(16)), null, 0))
+                .isInstanceOf(LeaseException.class).hasMessageContaining("uid 65534 has 16 leases whose tickets are not yet redeemed");
+        assertThat(f.driver(vfs.get(16))).isEqualTo("iavf");
+        // Root is not held to it.
+        f.leases.acquire(self(0), List.of(vfs.get(16)), null, 0);
     }
 
     private static int openFds() throws IOException {
