@@ -60,7 +60,10 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
             String backend = switch (req.getBackend()) {
                 case BACKEND_LEGACY -> "legacy";
                 case BACKEND_IOMMUFD -> "iommufd";
-                default -> null;
+                case BACKEND_UNSPECIFIED -> null;
+                // A number this daemon does not know is refused, not read as "daemon chooses".
+                default -> throw GrpcErrors.invalid("unknown backend " + req.getBackendValue() + ": BACKEND_LEGACY (1), BACKEND_IOMMUFD (2) or "
+                        + "BACKEND_UNSPECIFIED (0)", "backend");
             };
             // Tokens are 43 base64url characters; a long one is refused before it reaches a log line.
             if (req.getAllocation().length() > 64) throw GrpcErrors.invalid("allocation of " + req.getAllocation().length() + " characters", "allocation");
