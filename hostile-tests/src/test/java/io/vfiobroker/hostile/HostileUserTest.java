@@ -172,6 +172,17 @@ class HostileUserTest {
         t.add(Attack.of("acquire-over-max-devices", "Acquire", NOBODY, s -> s.py("acquire", GPU_AUDIO, NOBODY_VF),
                 grpc("PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION")));
         t.add(Attack.of("acquire-protected-boot-disk", "Acquire", NOBODY, s -> s.client(BOOT_NVME), client("FAILED_PRECONDITION", "PERMISSION_DENIED")));
+        // ---- V9.7 protection of stacked uplinks and multi-device file systems (policy grants them; protection must refuse)
+        t.add(Attack.of("acquire-bond-slave-nic", "protection", NOBODY, s -> s.client(Stand.BOND_SLAVE_PF),
+                (r, p) -> {
+                    String why = client("FAILED_PRECONDITION").problem(r, p);
+                    return why != null ? why : r.stdout().contains("bond0") ? null : "refused without naming bond0: " + Attack.clip(r.stdout());
+                }));
+        t.add(Attack.of("acquire-btrfs-member-disk", "protection", NOBODY, s -> s.client(s.btrfsMember),
+                (r, p) -> {
+                    String why = client("FAILED_PRECONDITION").problem(r, p);
+                    return why != null ? why : r.stdout().contains("btrfs") ? null : "refused without naming btrfs: " + Attack.clip(r.stdout());
+                }));
         t.add(Attack.of("acquire-path-traversal", "Acquire input", NOBODY, s -> s.py("acquire", "../../../../sys"), grpc("INVALID_ARGUMENT")));
         t.add(Attack.of("acquire-path-traversal-java", "Acquire input", NOBODY, s -> s.client("0000:07:02.0/../../.."), client("INVALID_ARGUMENT")));
         t.add(Attack.of("acquire-unknown-backend", "Acquire input", NOBODY, s -> s.py("acquire", "--backend", "7", NOBODY_VF), grpc("INVALID_ARGUMENT")));

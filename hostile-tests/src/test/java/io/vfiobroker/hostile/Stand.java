@@ -1,5 +1,8 @@
 package io.vfiobroker.hostile;
 
+import io.vfiobroker.hostgen.HostSpec;
+import io.vfiobroker.hostgen.HostTreeGenerator;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -52,6 +55,9 @@ final class Stand implements AutoCloseable {
     static final String EDU = "0000:06:00.0";
     static final int EDU_GROUP = 11;
     static final String BOOT_NVME = "0000:01:00.0";
+    /** The second X710 PF: its interface is a slave of bond0, which is up with an address. */
+    static final String BOND_SLAVE_PF = "0000:08:00.0";
+    static final String BOND_SLAVE_IF = "ens2f0";
 
     static final String POLICY = """
             version: 1
@@ -74,7 +80,7 @@ final class Stand implements AutoCloseable {
               - name: nobody-audio-and-a-vf
                 action: allow
                 devices:
-                  address: ["%s", "%s", "%s"]
+                  address: ["%s", "%s", "%s", "%s", "BTRFS_MEMBER"]
                 principals:
                   uid: %d
                 limits:
@@ -88,7 +94,7 @@ final class Stand implements AutoCloseable {
                   uid: 0
                 limits:
                   memlockPerLease: unlimited
-            """.formatted(VICTIM_VF, LAB_VF, LAB_UID, GPU_AUDIO, NOBODY_VF, BOOT_NVME, NOBODY_UID, EDU);
+            """.formatted(VICTIM_VF, LAB_VF, LAB_UID, GPU_AUDIO, NOBODY_VF, BOOT_NVME, BOND_SLAVE_PF, NOBODY_UID, EDU);
 
     static final String PYTHON = "/usr/bin/python3";
 
@@ -104,6 +110,8 @@ final class Stand implements AutoCloseable {
     final Path classes;
     final int port;
     final String base;
+    /** An NVMe controller whose disk is the second device of the btrfs "data" (granted to uid 65534, protected). */
+    final String btrfsMember;
     private Process daemon;
     private Process victim;
     String victimLease;
@@ -133,12 +141,19 @@ final class Stand implements AutoCloseable {
         Path own = Path.of(JavaAttack.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         copyTree(own.resolve("io/vfiobroker/hostile"), classes.resolve("io/vfiobroker/hostile"));
         Files.createDirectories(run);
-        Files.writeString(policy, POLICY);
         worldReadable(dir);
         Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
 
-        Result gen = exec(Who.ROOT, List.of(launcher.toString(), "generate-host", "--demo", host.toString()), Duration.ofSeconds(60));
-        if (gen.exit() != 0) throw new IllegalStateException("generate-host failed: " + gen.all());
+        // The demo server, plus what protection must see through: PF 2's interface enslaved to a bond that carries
+        // an address, and a two-disk btrfs mounted from its first member.
+        HostTreeGenerator.generate(HostSpec.demo()
+                .withUppers(new HostSpec.Upper("bond0", HostSpec.UpperKind.BOND, List.of(BOND_SLAVE_IF), true, "10.0.0.5/24"))
+                .withVolumes(new HostSpec.Volume(HostSpec.FsKind.BTRFS, "data", 2, "/srv/data", false)), host);
+        btrfsMember = btrfsSecondMember();
+        for (String a : List.of(VICTIM_VF, LAB_VF, NOBODY_VF, FREE_VF, GPU, GPU_AUDIO, EDU, BOOT_NVME, BOND_SLAVE_PF)) {
+            if (!Files.isDirectory(host.resolve("sys/bus/pci/devices/" + a))) throw new IllegalStateException("the generated host has no " + a);
+        }
+        Files.writeString(policy, POLICY.replace("BTRFS_MEMBER", btrfsMember));
         port = freePort();
         base = "http://127.0.0.1:" + port;
         Path props = dir.resolve("daemon.properties");
@@ -419,6 +434,21 @@ final class Stand implements AutoCloseable {
             }
         }
         exec(Who.ROOT, py("policy-reload"), Duration.ofSeconds(20));
+    }
+
+    /** The generated btrfs members are the NVMe controllers beyond the demo's boot and data disks; the second one. */
+    private String btrfsSecondMember() throws IOException {
+        List<String> extra = new ArrayList<>();
+        try (Stream<Path> devs = Files.list(host.resolve("sys/bus/pci/devices"))) {
+            for (Path d : devs.sorted().toList()) {
+                Path link = d.resolve("driver");
+                String a = d.getFileName().toString();
+                if (Files.isSymbolicLink(link) && Files.readSymbolicLink(link).getFileName().toString().equals("nvme")
+                        && !a.equals(BOOT_NVME) && !a.equals("0000:02:00.0")) extra.add(a);
+            }
+        }
+        if (extra.size() < 2) throw new IllegalStateException("the generated btrfs has no second member: " + extra);
+        return extra.get(1);
     }
 
     int group(String address) throws IOException {
