@@ -56,25 +56,14 @@ class HostileUserTest {
     static final Map<String, String> PENDING = new LinkedHashMap<>();
 
     static {
-        String web = "HTTP has no caller identity, authorization, Host or Origin check yet";
-        for (String n : List.of("rest-bind-group", "rest-release-admins-binding", "rest-revoke-others-lease", "rest-reload-policy",
-                "rest-read-policy-text", "rest-read-audit", "rest-list-others-leases", "rest-get-others-lease", "rest-explain-for-another-uid",
-                "rest-accounting-of-others", "sse-sees-others-leases", "foreign-host-api", "foreign-host-sse",
-                "foreign-host-actuator", "foreign-host-console", "cross-origin-reload", "cross-origin-revoke")) {
-            PENDING.put(n, web);
-        }
         String abuse = "fd.sock/stream quotas, ticket deadline and audit coalescing not landed yet";
         for (String n : List.of("fd-silent-connection", "fd-idle-flood", "grpc-stream-flood", "sse-stream-flood", "audit-flood-acquire",
                 "audit-flood-bad-tickets")) {
             PENDING.put(n, abuse);
         }
-        String pods = "admin is still 'uid 0', whatever the pid namespace";
-        for (String n : List.of("podroot-list-all-leases", "podroot-reload-policy", "podroot-revoke", "podroot-acquire-by-host-roots-rule")) {
-            PENDING.put(n, pods);
-        }
+        PENDING.put("podroot-acquire-by-host-roots-rule", "root in another pid namespace is still judged by the policy rules for host uid 0");
         PENDING.put("acquire-group-sibling-of-denied", "a legacy lease is still wider than its grant (whole group handed over)");
         PENDING.put("acquire-unknown-backend", "an unknown backend enum value is read as 'daemon chooses'");
-        PENDING.put("http-listener-off-loopback-without-tls", "--address starts a plain HTTP listener on any address");
     }
 
     static final Pattern LEASE_OF_LAB = Pattern.compile("\"kind\":\"lease\"[^\\n]*\"uid\":\"?1000\\b");

@@ -148,7 +148,7 @@ final class Stand implements AutoCloseable {
         // an address, and a two-disk btrfs mounted from its first member.
         HostTreeGenerator.generate(HostSpec.demo()
                 .withUppers(new HostSpec.Upper("bond0", HostSpec.UpperKind.BOND, List.of(BOND_SLAVE_IF), true, "10.0.0.5/24"))
-                .withVolumes(new HostSpec.Volume(HostSpec.FsKind.BTRFS, "data", 2, "/srv/data", false)), host);
+                .withVolumes(new HostSpec.Volume(HostSpec.FsKind.BTRFS, "data", 2, "/srv/data", true)), host);
         btrfsMember = btrfsSecondMember();
         for (String a : List.of(VICTIM_VF, LAB_VF, NOBODY_VF, FREE_VF, GPU, GPU_AUDIO, EDU, BOOT_NVME, BOND_SLAVE_PF)) {
             if (!Files.isDirectory(host.resolve("sys/bus/pci/devices/" + a))) throw new IllegalStateException("the generated host has no " + a);
@@ -428,7 +428,7 @@ final class Stand implements AutoCloseable {
             if (want.equals(got)) continue;
             int group = group(dev);
             if (got != null && got.startsWith("vfio-pci")) {
-                exec(Who.ROOT, curl("-XDELETE", url("/api/v1/bindings/" + group)), Duration.ofSeconds(20));
+                exec(Who.ROOT, curl("-XDELETE", "-H", "Content-Type: application/json", url("/api/v1/bindings/" + group)), Duration.ofSeconds(20));
             } else if (want.startsWith("vfio-pci")) {
                 exec(Who.ROOT, curl("-XPOST", "-H", "Content-Type: application/json", "-d", "{\"group\":" + group + "}", url("/api/v1/bindings")), Duration.ofSeconds(20));
             }
