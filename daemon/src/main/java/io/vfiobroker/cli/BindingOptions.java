@@ -37,6 +37,8 @@ import io.vfiobroker.inventory.PciIds;
 import io.vfiobroker.json.DomainJson;
 import io.vfiobroker.policy.LoadStatus;
 import io.vfiobroker.policy.PolicyService;
+import io.vfiobroker.protect.HostView;
+import io.vfiobroker.protect.ProtectionScanner;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
@@ -73,6 +75,10 @@ public final class BindingOptions {
 
     @Option(names = "--simulate-kernel", hidden = true, description = "a generated tree reacts to writes like the kernel (tests, demo)")
     boolean simulateKernel;
+
+    @Option(names = "--host-proc", paramLabel = "DIR", description = "proc directory below the root whose mounts and net/ are "
+            + "the host's (default: /proc; /proc/1 in a container with the host PID namespace)")
+    String hostProc = "/proc";
 
     @Option(names = "--json", description = "print JSON")
     boolean json;
@@ -151,7 +157,8 @@ public final class BindingOptions {
                         : "binding rules of " + policy;
             }
             Journal journal = new Journal(state);
-            BindingService service = new BindingService(host, scanner, journal, () -> rules);
+            BindingService service = new BindingService(host, scanner, journal, () -> rules,
+                    new ProtectionScanner(host, new HostView(host, hostProc)));
             BindingRequests requests = new BindingRequests(service, changes ? new AuditLog(state) : null);
             return new Offline(requests, lock, note.substring(0, note.length() - 1) + "; " + rulesNote + ")");
         } catch (RuntimeException e) {
