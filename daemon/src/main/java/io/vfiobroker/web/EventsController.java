@@ -3,6 +3,7 @@ package io.vfiobroker.web;
 import io.vfiobroker.events.BrokerEvent;
 import io.vfiobroker.events.EventBus;
 import io.vfiobroker.events.Published;
+import jakarta.servlet.http.HttpServletRequest;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -47,11 +48,12 @@ public class EventsController {
 
     /** @param kinds comma-separated kinds to receive; empty = all */
     @GetMapping(path = "/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
-    public SseEmitter events(@RequestParam(defaultValue = "") String kinds) throws IOException {
+    public SseEmitter events(@RequestParam(defaultValue = "") String kinds, HttpServletRequest req) throws IOException {
         Set<String> wanted = kinds.isBlank() ? Set.of() : Set.of(kinds.split(","));
+        WebCaller caller = WebCaller.of(req);
         EventBus.Subscription sub;
         try {
-            sub = bus.subscribe("sse", p -> wanted.isEmpty() || wanted.contains(p.event().kind()));
+            sub = bus.subscribe("sse", p -> (wanted.isEmpty() || wanted.contains(p.event().kind())) && visible(caller, p.event()));
         } catch (EventBus.TooManySubscribers e) {
             throw new ResponseStatusException(HttpStatus.SERVICE_UNAVAILABLE, e.getMessage());
         }
@@ -63,6 +65,14 @@ public class EventsController {
         emitter.send(SseEmitter.event().comment("vfio-broker events; seq " + bus.lastSeq()));
         WRITERS.execute(() -> pump(sub, emitter));
         return emitter;
+    }
+
+    /** Non-admins see the inventory's and the policy's events, and only their own leases' and memlock's. */
+    static boolean visible(WebCaller c, BrokerEvent e) {
+        if (c.admin()) return true;
+        if (e instanceof BrokerEvent.LeaseChanged l) return l.lease().holder().uid() == c.uid();
+        if (e instanceof BrokerEvent.MemlockThreshold m) return m.uid() == c.uid();
+        return true;
     }
 
     private static void pump(EventBus.Subscription sub, SseEmitter emitter) {
