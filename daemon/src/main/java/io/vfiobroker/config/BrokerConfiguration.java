@@ -65,8 +65,10 @@ public class BrokerConfiguration {
     @Bean(destroyMethod = "close")
     @ConditionalOnProperty(name = "vfio-broker.sockets.enabled", havingValue = "true", matchIfMissing = true)
     FdSocketServer fdSocketServer(LeaseService leases, SysfsHost host, @Value("${vfio-broker.run-dir:}") String runDir,
-                                  @Value("${vfio-broker.socket-group:}") String group) throws IOException {
-        return new FdSocketServer(runDir(runDir, host).resolve("fd.sock"), leases, group);
+                                  @Value("${vfio-broker.socket-group:}") String group, io.vfiobroker.quota.Quotas quotas,
+                                  io.vfiobroker.grpc.Authz authz) throws IOException {
+        return new FdSocketServer(runDir(runDir, host).resolve("fd.sock"), leases, group, quotas.settings().fd(), quotas.fdConnections(),
+                authz::isAdmin);
     }
 
     @Bean(destroyMethod = "close")
