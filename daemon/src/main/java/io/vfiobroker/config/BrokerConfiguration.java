@@ -43,9 +43,13 @@ public class BrokerConfiguration {
         return new VfioDomainOpener(host);
     }
 
-    @Bean
-    AuditLog auditLog(Journal journal) {
-        return new AuditLog(journal.file().getParent());
+    /** Audit bounds: {@code vfio-broker.audit.max-file-size} (16MB), {@code .max-files} (5), {@code .refusal-burst} (20 per uid and
+     * kind) and {@code .refusal-window} (10s): refusals beyond the burst in a window become one coalesced record. */
+    @Bean(destroyMethod = "close")
+    AuditLog auditLog(Journal journal, @Value("${vfio-broker.audit.max-file-size:16MB}") org.springframework.util.unit.DataSize maxFile,
+                      @Value("${vfio-broker.audit.max-files:5}") int maxFiles, @Value("${vfio-broker.audit.refusal-burst:20}") int burst,
+                      @Value("${vfio-broker.audit.refusal-window:10s}") Duration window) {
+        return new AuditLog(journal.file().getParent(), new AuditLog.Settings(maxFile.toBytes(), maxFiles, burst, window));
     }
 
     @Bean
