@@ -38,9 +38,15 @@ public final class BindingService {
     private volatile IntPredicate groupInUse = g -> false;
 
     public BindingService(SysfsHost host, InventoryScanner scanner, Journal journal, Supplier<BindingRules> rules) {
+        this(host, scanner, journal, rules, new ProtectionScanner(host));
+    }
+
+    /** {@code protection} reads the host's mounts and routes where the deployment put them (vfio-broker.host-proc). */
+    public BindingService(SysfsHost host, InventoryScanner scanner, Journal journal, Supplier<BindingRules> rules,
+                          ProtectionScanner protection) {
         this.host = host;
         this.scanner = scanner;
-        this.protection = new ProtectionScanner(host);
+        this.protection = protection;
         this.journal = journal;
         this.rules = rules;
         this.vfio = new VfioDriver(host);

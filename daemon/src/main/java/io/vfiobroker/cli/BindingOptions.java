@@ -12,6 +12,8 @@ import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.inventory.InventoryScanner;
 import io.vfiobroker.inventory.PciIds;
 import io.vfiobroker.json.DomainJson;
+import io.vfiobroker.protect.HostView;
+import io.vfiobroker.protect.ProtectionScanner;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
@@ -30,6 +32,10 @@ public final class BindingOptions {
     @Option(names = "--simulate-kernel", hidden = true, description = "a generated tree reacts to writes like the kernel (tests, demo)")
     boolean simulateKernel;
 
+    @Option(names = "--host-proc", paramLabel = "DIR", description = "proc directory below the root whose mounts and net/ are "
+            + "the host's (default: /proc; /proc/1 in a container with the host PID namespace)")
+    String hostProc = "/proc";
+
     @Option(names = "--json", description = "print JSON")
     boolean json;
 
@@ -37,7 +43,8 @@ public final class BindingOptions {
         if (!Files.isDirectory(root)) throw new IllegalArgumentException("host root " + root + " does not exist or is not a directory");
         SysfsHost host = simulateKernel ? new SimulatedKernelHost(root) : new LinuxSysfsHost(root);
         Journal journal = new Journal(stateDir != null ? stateDir : BrokerProperties.defaultStateDir(root));
-        return new BindingService(host, new InventoryScanner(host, PciIds.system()), journal, () -> BindingRules.DEFAULT);
+        return new BindingService(host, new InventoryScanner(host, PciIds.system()), journal, () -> BindingRules.DEFAULT,
+                new ProtectionScanner(host, new HostView(host, hostProc)));
     }
 
     void print(PrintWriter out, BindingPlan plan, boolean dryRun) {

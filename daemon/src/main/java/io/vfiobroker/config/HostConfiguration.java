@@ -7,6 +7,8 @@ import io.vfiobroker.binding.BindingRules;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
 import io.vfiobroker.policy.PolicyService;
+import io.vfiobroker.protect.HostView;
+import io.vfiobroker.protect.ProtectionScanner;
 import io.vfiobroker.hostgen.HostSpec;
 import io.vfiobroker.hostgen.HostTreeGenerator;
 import io.vfiobroker.inventory.InventoryScanner;
@@ -51,9 +53,13 @@ public class HostConfiguration {
     }
 
     @Bean
-    BindingService bindingService(SysfsHost host, InventoryScanner scanner, Journal journal, PolicyService policy) {
+    BindingService bindingService(SysfsHost host, InventoryScanner scanner, Journal journal, PolicyService policy,
+                                  BrokerProperties props) {
+        ProtectionScanner protection = new ProtectionScanner(host, new HostView(host, props.hostProc()));
+        // Said at start, not at the first refused bind: a blind daemon refuses every bind until it is redeployed.
+        protection.blindness();
         // Read per bind, so a policy reload applies to the next bind without a restart.
-        BindingService service = new BindingService(host, scanner, journal, () -> BindingRules.of(policy.current()));
+        BindingService service = new BindingService(host, scanner, journal, () -> BindingRules.of(policy.current()), protection);
         // Whatever a crashed predecessor left half done is settled before anything else is served.
         service.reconcile();
         return service;
