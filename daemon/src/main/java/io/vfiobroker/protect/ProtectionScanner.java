@@ -187,7 +187,7 @@ public final class ProtectionScanner {
             List<List<Upper>> next = new ArrayList<>();
             for (List<Upper> path : level) {
                 String name = path.isEmpty() ? ifname : path.get(path.size() - 1).name();
-                if (up(name) && net.active(name)) out.add(path);
+                if (net.active(name) && up(name)) out.add(path);
                 if (depth == MAX_STACK_DEPTH) continue;
                 for (Map.Entry<String, Boolean> u : uppers.getOrDefault(name, Map.of()).entrySet()) {
                     if (!seen.add(u.getKey())) continue;

@@ -3,8 +3,6 @@ package io.vfiobroker.web;
 import io.vfiobroker.events.BrokerEvent;
 import io.vfiobroker.events.EventBus;
 import io.vfiobroker.events.Published;
-import io.vfiobroker.grpc.Authz;
-import io.vfiobroker.lease.Caller;
 import io.vfiobroker.quota.QuotaExceededException;
 import io.vfiobroker.quota.Quotas;
 import io.vfiobroker.quota.UidQuota;
@@ -26,7 +24,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Predicate;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -53,35 +50,28 @@ public class EventsController {
     });
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
-    /** The request attribute that carries the HTTP caller (an {@link Caller}) once the request's identity is known. */
-    public static final String CALLER_ATTRIBUTE = "vfio-broker.caller";
-    /** Who an SSE stream is counted against when the request carries no caller: one shared, non-admin bucket. */
-    static final Caller UNIDENTIFIED = new Caller(0, -1, -1);
-
     private final EventBus bus;
     private final UidQuota streams;
-    private final Predicate<Caller> admin;
 
-    public EventsController(EventBus bus, Quotas quotas, Authz authz) {
+    public EventsController(EventBus bus, Quotas quotas) {
         this.bus = bus;
         this.streams = quotas.streams();
-        this.admin = c -> c.uid() >= 0 && authz.isAdmin(c);
     }
 
     /** @param kinds comma-separated kinds to receive; empty = all */
     @GetMapping(path = "/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
-    public SseEmitter events(@RequestParam(defaultValue = "") String kinds, HttpServletRequest request) throws IOException {
+    public SseEmitter events(@RequestParam(defaultValue = "") String kinds, HttpServletRequest req) throws IOException {
         Set<String> wanted = kinds.isBlank() ? Set.of() : Set.of(kinds.split(","));
-        Caller caller = request.getAttribute(CALLER_ATTRIBUTE) instanceof Caller c ? c : UNIDENTIFIED;
+        WebCaller caller = WebCaller.of(req);
         UidQuota.Slot slot;
         try {
-            slot = streams.take(caller.uid(), admin.test(caller));
+            slot = streams.take(caller.uid(), caller.admin());
         } catch (QuotaExceededException e) {
             throw new ResponseStatusException(HttpStatus.TOO_MANY_REQUESTS, e.getMessage());
         }
         EventBus.Subscription sub;
         try {
-            sub = bus.subscribe("sse", p -> wanted.isEmpty() || wanted.contains(p.event().kind()));
+            sub = bus.subscribe("sse", p -> (wanted.isEmpty() || wanted.contains(p.event().kind())) && visible(caller, p.event()));
         } catch (EventBus.TooManySubscribers e) {
             slot.close();
             throw new ResponseStatusException(HttpStatus.SERVICE_UNAVAILABLE, e.getMessage());
@@ -103,6 +93,14 @@ public class EventsController {
             throw e;
         }
         return emitter;
+    }
+
+    /** Non-admins see the inventory's and the policy's events, and only their own leases' and memlock's. */
+    static boolean visible(WebCaller c, BrokerEvent e) {
+        if (c.admin()) return true;
+        if (e instanceof BrokerEvent.LeaseChanged l) return l.lease().holder().uid() == c.uid();
+        if (e instanceof BrokerEvent.MemlockThreshold m) return m.uid() == c.uid();
+        return true;
     }
 
     private static void pump(EventBus.Subscription sub, UidQuota.Slot slot, SseEmitter emitter) {

@@ -20,6 +20,7 @@ import io.vfiobroker.quota.QuotaProperties;
 import io.vfiobroker.quota.Quotas;
 import io.vfiobroker.quota.UidQuota;
 import io.vfiobroker.web.EventsController;
+import io.vfiobroker.web.WebCaller;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.http.HttpStatus;
@@ -45,6 +46,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Open streams per uid: a uid at its cap is refused with the cap and its uid named, and an admin still gets through. */
 class StreamQuotaTest {
+
+    /** Where the web guard puts the identified caller (WebCaller's request attribute). */
+    static final String WEB_CALLER = WebCaller.class.getName();
 
     Path dir;
     GrpcServer server;
@@ -142,26 +146,26 @@ class StreamQuotaTest {
     }
 
     @Test
-    void sseCountsTheHttpCallerFromTheRequestAttributeAnd429sOverTheCap() throws Exception {
+    void sseCountsTheHttpCallerAnd429sOverTheCapWithAReserveForAdmins() throws Exception {
         Quotas quotas = new Quotas(new QuotaProperties(null, new QuotaProperties.Streams(1, 3, 1), null));
-        EventsController sse = new EventsController(new EventBus(), quotas, Authz.rootOnly());
+        EventsController sse = new EventsController(new EventBus(), quotas);
         MockHttpServletRequest alice = new MockHttpServletRequest();
-        alice.setAttribute(EventsController.CALLER_ATTRIBUTE, new Caller(10, 1000, 1000));
+        alice.setAttribute(WEB_CALLER, new WebCaller(new Caller(10, 1000, 1000), false, "unix socket"));
         var first = sse.events("", alice);
         assertThatThrownBy(() -> sse.events("", alice)).isInstanceOfSatisfying(ResponseStatusException.class, e -> {
             assertThat(e.getStatusCode()).isEqualTo(HttpStatus.TOO_MANY_REQUESTS);
             assertThat(e.getReason()).contains("uid 1000").contains("vfio-broker.quota.streams.per-uid=1");
         });
         MockHttpServletRequest bob = new MockHttpServletRequest();
-        bob.setAttribute(EventsController.CALLER_ATTRIBUTE, new Caller(11, 1001, 1001));
+        bob.setAttribute(WEB_CALLER, new WebCaller(new Caller(11, 1001, 1001), false, "unix socket"));
         var second = sse.events("", bob);
         // Two of three taken, one reserved for admins: a third user is refused, root is not.
         MockHttpServletRequest carol = new MockHttpServletRequest();
-        carol.setAttribute(EventsController.CALLER_ATTRIBUTE, new Caller(12, 1002, 1002));
+        carol.setAttribute(WEB_CALLER, new WebCaller(new Caller(12, 1002, 1002), false, "unix socket"));
         assertThatThrownBy(() -> sse.events("", carol)).isInstanceOfSatisfying(ResponseStatusException.class,
                 e -> assertThat(e.getStatusCode()).isEqualTo(HttpStatus.TOO_MANY_REQUESTS));
         MockHttpServletRequest root = new MockHttpServletRequest();
-        root.setAttribute(EventsController.CALLER_ATTRIBUTE, new Caller(1, 0, 0));
+        root.setAttribute(WEB_CALLER, new WebCaller(new Caller(1, 0, 0), true, "unix socket"));
         var third = sse.events("", root);
         assertThat(quotas.streams().openTotal()).isEqualTo(3);
         first.complete();

@@ -98,6 +98,9 @@ final class Shim {
 
     static native int vb_peer_groups(int sock, int[] gids, int max);
 
+    static native int vb_inet_diag_tcp(int family, byte[] src, int sport, byte[] dst, int dport, IntByReference uid, LongByReference inode,
+                                       IntByReference state);
+
     static native int vb_uevent_open(int groups);
 
     static native long vb_uevent_recv(int fd, byte[] buf, long len, int timeoutMs, IntByReference senderPid);
