@@ -30,7 +30,8 @@ public final class ProtectionScanner {
 
     private final SysfsHost host;
     private final HostView view;
-    private volatile String lastBlindness = "";
+    /** null until the first check, so the first one is always logged. */
+    private volatile String lastBlindness;
 
     public ProtectionScanner(SysfsHost host) {
         this(host, HostView.own(host));
