@@ -61,9 +61,19 @@ public class BrokerConfiguration {
     LeaseService leaseService(SysfsHost host, InventoryScanner scanner, BindingService binding, PolicyService policy, DomainOpener domains,
                               Memlock memlock, AuditLog audit, Journal journal, @Value("${vfio-broker.ticket-ttl:10s}") Duration ttl) {
         LeaseService leases = new LeaseService(host, scanner, binding, policy, domains, memlock, audit, ttl);
+        nameLeaseUsers(binding, leases);
         // Clients keep their fds across a daemon restart: take their leases back before serving anyone else.
         leases.persistTo(new io.vfiobroker.lease.LeaseStore(journal.file().getParent().resolve("leases.json")));
         return leases;
+    }
+
+    /** A release refused because a lease uses the group names the lease (id, uid, pid), so the admin knows what to end. */
+    public static void nameLeaseUsers(BindingService binding, LeaseService leases) {
+        binding.setGroupUser(group -> {
+            List<String> users = leases.active().stream().filter(l -> l.devices().stream().anyMatch(d -> d.group() == group))
+                    .map(l -> "lease " + l.id() + " (uid " + l.holder().uid() + ", pid " + l.holder().pid() + ")").toList();
+            return users.isEmpty() ? null : String.join(", ", users);
+        });
     }
 
     @Bean(destroyMethod = "close")
