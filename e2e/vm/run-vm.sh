@@ -39,9 +39,10 @@ esac
 
 # Four edu devices: two on the root bus, each alone in its IOMMU group, and two behind a conventional PCI
 # bridge, which the IOMMU cannot tell apart (requester id of the bridge), so they share one group.
-# Fixed addresses: 0000:00:01.0, 0000:00:02.0, bridge 0000:00:03.0, 0000:01:01.0 and 0000:01:02.0.
+# Fixed addresses: 0000:00:01.0, 0000:00:02.0, bridge 0000:00:03.0, 0000:01:01.0 and 0000:01:02.0. shpc=off: no
+# hotplug controller, so no shpchp tries (and fails) to claim the bridge.
 edu_devs=(-device edu,addr=01.0 -device edu,addr=02.0
-          -device pci-bridge,id=br1,chassis_nr=1,addr=03.0
+          -device pci-bridge,id=br1,chassis_nr=1,shpc=off,addr=03.0
           -device edu,bus=br1,addr=01.0 -device edu,bus=br1,addr=02.0)
 
 shares=(-virtfs "local,path=/usr,mount_tag=usr,security_model=none,readonly=on"

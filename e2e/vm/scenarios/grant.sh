@@ -33,7 +33,7 @@ policy_v9 "  - name: deny-sibling
       uid: $GUEST_UID"
 rest /api/v1/policy > "$R/v9/policy-deny.json" 2>&1
 probe_start v9/deny-sibling --backend legacy "$BR_A"
-probe_wait v9/deny-sibling 'acquired|refused' 120
+probe_acquired v9/deny-sibling
 probe_say v9/deny-sibling release
 probe_end v9/deny-sibling
 driver_of "$BR_A" > "$R/v9/deny-driver-a"; driver_of "$BR_B" > "$R/v9/deny-driver-b"
@@ -44,7 +44,7 @@ policy_v9 ""
 PROBE_WRAP=(prlimit --memlock=65536:131072)
 probe_start v9/grant-both --backend legacy "$BR_A" "$BR_B"
 PROBE_WRAP=()
-if probe_wait v9/grant-both 'acquired|refused' 120; then
+if probe_acquired v9/grant-both; then
   probe_say v9/grant-both bar0
   probe_wait v9/grant-both bar0 30
   driver_of "$BR_A" > "$R/v9/held-driver-a"; driver_of "$BR_B" > "$R/v9/held-driver-b"
@@ -61,7 +61,7 @@ driver_of "$BR_A" > "$R/v9/after-driver-a"; driver_of "$BR_B" > "$R/v9/after-dri
 # c) iommufd: a lease of one bridged edu hands over that device's cdev only.
 if [ -e /dev/iommu ]; then
   probe_start v9/iommufd-one --backend iommufd "$BR_A"
-  probe_wait v9/iommufd-one 'acquired|refused' 120 && { probe_say v9/iommufd-one bar0; probe_wait v9/iommufd-one bar0 30; }
+  probe_acquired v9/iommufd-one && { probe_say v9/iommufd-one bar0; probe_wait v9/iommufd-one bar0 30; }
   probe_say v9/iommufd-one release
   probe_end v9/iommufd-one
 fi

@@ -31,6 +31,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 #   probe_start NAME [--backend B] [--watch] DEV...   starts it in the background; output in $E2E_RESULTS/NAME.out
 #   probe_say NAME COMMAND                            bar0 | dma | limits | release | exit | sleep
 #   probe_wait NAME EVENT-REGEX [SECONDS]             until an output line has a matching "event"
+#   probe_acquired NAME [SECONDS]                     waits for the Acquire's outcome: true when it has its fds
 #   probe_end NAME [SECONDS]                          closes its stdin, waits; exit status to NAME.rc
 # PROBE_WRAP (an array) goes before java, e.g. (prlimit --memlock=65536:131072).
 PROBE_CP="$E2E_PROJECT/daemon/target/cli/vfio-broker-exec.jar:$E2E_PROJECT/e2e/target/test-classes"
@@ -47,7 +48,12 @@ probe_start() {
   local fd; exec {fd}> "$fifo"
   PROBE_FD[$name]=$fd
 }
-probe_say() { echo "$2" >&"${PROBE_FD[$1]}"; }
+trap '' PIPE   # a probe that already exited must not take the scenario down with it when told something
+probe_say() { echo "$2" >&"${PROBE_FD[$1]}" 2>/dev/null || echo "probe $1 is gone; not told '$2'"; }
+# probe_acquired NAME: waits for the outcome of the probe's Acquire; true only if it got its fds.
+probe_acquired() {
+  probe_wait "$1" 'acquired|refused|redeem-failed' "${2:-300}" && grep -q '"event":"acquired"' "$E2E_RESULTS/$1.out"
+}
 probe_wait() {
   local name=$1 re=$2 limit=${3:-120} i
   for i in $(seq 1 $(( limit * 5 ))); do
@@ -76,6 +82,8 @@ vfio-broker.policy-poll-interval=1s
 vfio-broker.state-dir=/tmp/state
 vfio-broker.run-dir=/run/vfio-broker
 server.port=8080
+# One emulated vCPU, maybe shared with a loaded host: a client JVM can take longer than the default 10 s to redeem.
+vfio-broker.ticket-ttl=120s
 PROPS
 DAEMON_STARTS=0
 # start_daemon [ENV=VALUE...]: the daemon in the background (DAEMON), waiting until gRPC and HTTP answer.

@@ -3,7 +3,7 @@
 # g) kill -9 the daemon while a client holds a lease; restart it: the client still DMAs, and when it exits the
 #    device is reset and restored.
 probe_start v10/restart --backend legacy "$EDU2"
-if probe_wait v10/restart 'acquired|refused' 120; then
+if probe_acquired v10/restart; then
   L=$(probe_lease v10/restart); echo "$L" > "$R/v10/restart-lease"
   probe_say v10/restart dma; probe_wait v10/restart dma 60
   kill -9 "$DAEMON"; wait "$DAEMON" 2>/dev/null

@@ -48,7 +48,7 @@ timeline() {
 policy_v10 3 > "$R/v10/policy-grace3.json" 2>&1
 rest /api/v1/policy > "$R/v10/policy.json" 2>&1
 probe_start v10/ignore --backend legacy "$EDU2"
-if probe_wait v10/ignore 'acquired|refused' 120; then
+if probe_acquired v10/ignore; then
   L=$(probe_lease v10/ignore); echo "$L" > "$R/v10/ignore-lease"
   rest "/api/v1/leases/$L" > "$R/v10/ignore-held.json"
   revoke "$L" "$R/v10/ignore-delete.out"
@@ -61,7 +61,7 @@ wait
 # e) A client that watches its lease and closes its fds on the notice is not killed; it exits 0 by itself.
 policy_v10 15 > "$R/v10/policy-grace15.json" 2>&1
 probe_start v10/coop --backend legacy --watch "$EDU2"
-if probe_wait v10/coop 'acquired|refused' 120 && probe_wait v10/coop watching 30; then
+if probe_acquired v10/coop && probe_wait v10/coop watching 30; then
   L=$(probe_lease v10/coop); echo "$L" > "$R/v10/coop-lease"
   sleep 1   # the watch stream is open once its first response headers are in; give it a moment
   revoke "$L" "$R/v10/coop-delete.out"
@@ -86,7 +86,7 @@ sleep 2
 lease_state "$SL" > "$R/v10/stuck-state-before"
 t0=$(now_ms)
 probe_start v10/other --backend legacy "$EDU2"
-probe_wait v10/other 'acquired|refused' 120 && { probe_say v10/other release; probe_wait v10/other 'released|release-failed' 60; }
+probe_acquired v10/other && { probe_say v10/other release; probe_wait v10/other 'released|release-failed' 60; }
 echo $(( $(now_ms) - t0 )) > "$R/v10/other-ms"
 lease_state "$SL" > "$R/v10/stuck-state-after"
 probe_end v10/other 30

@@ -7,6 +7,8 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
+import io.vfiobroker.api.v1.AcquireRequest;
+import io.vfiobroker.api.v1.AcquireResponse;
 import io.vfiobroker.api.v1.Backend;
 import io.vfiobroker.api.v1.Event;
 import io.vfiobroker.api.v1.EventKind;
@@ -30,6 +32,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A uid-1000 client the VM scenarios steer line by line on stdin; it runs in the guest from the daemon's thin
@@ -74,7 +77,15 @@ public final class LeaseProbe {
         VfioBrokerClient client = VfioBrokerClient.connect(Path.of("/run/vfio-broker"));
         AcquiredDevices got;
         try {
-            got = client.acquire(devices, backend, 0);
+            // A generous deadline: one emulated vCPU, shared with other VMs on a loaded host.
+            AcquireResponse r = client.stub().withDeadlineAfter(300, TimeUnit.SECONDS)
+                    .acquire(AcquireRequest.newBuilder().addAllDevices(devices).setBackend(backend).build());
+            try {
+                got = client.redeem(r);
+            } catch (RuntimeException e) {
+                print(Map.of("event", "redeem-failed", "lease", r.getLease().getId()));
+                throw e;
+            }
         } catch (StatusRuntimeException e) {
             print(Map.of("event", "refused", "error", e.getStatus().getCode().toString(),
                     "message", String.valueOf(e.getStatus().getDescription())));
