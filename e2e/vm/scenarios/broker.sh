@@ -81,7 +81,7 @@ PROBE
 else
   # --- Scenario 4: no interrupt remapping ------------------------------------------------------------
   record s4/refused-by-policy as_user "$E2E_PROJECT/bin/vfio-broker" client "$EDU"
-  write_policy true; reload_policy
+  write_policy true; reload_policy > /dev/null
   record s4/allowed-but-kernel-switch-off as_user "$E2E_PROJECT/bin/vfio-broker" client "$EDU"
   echo Y > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts
   [ -e /sys/module/iommufd/parameters/allow_unsafe_interrupts ] && echo Y > /sys/module/iommufd/parameters/allow_unsafe_interrupts

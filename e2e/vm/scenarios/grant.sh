@@ -21,7 +21,7 @@ rules:
 $1
 POLICY
   mv /tmp/policy.yaml.new /tmp/policy.yaml
-  reload_policy
+  reload_policy > /dev/null
 }
 
 # a) Policy denies the sibling: a legacy lease of one would hand over the group, so it is refused.

@@ -105,5 +105,7 @@ start_daemon() {
   chmod 755 /run/vfio-broker 2>/dev/null
   echo "$(( ($(date +%s%N) - t0) / 1000000 ))"
 }
-rest() { busybox wget -q -O - "http://127.0.0.1:8080$1"; }
-reload_policy() { busybox wget -q -O - --post-data='' "http://127.0.0.1:8080/api/v1/policy/reload" > /dev/null; }
+# Bounded: a daemon blocked in the kernel must not hang the scenario (it fails the call instead). Non-2xx fails.
+rest() { curl -s -f -m 30 "http://127.0.0.1:8080$1"; }
+# JSON content type: a state-changing request with a form type is what a cross-site form would send.
+reload_policy() { curl -s -m 30 -X POST -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:8080/api/v1/policy/reload"; }

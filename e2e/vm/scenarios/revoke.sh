@@ -21,9 +21,9 @@ rules:
       maxDevices: 4
 POLICY
   mv /tmp/policy.yaml.new /tmp/policy.yaml
-  busybox wget -q -O - --post-data='' "http://127.0.0.1:8080/api/v1/policy/reload"
+  reload_policy
 }
-lease_state() { rest "/api/v1/leases/$1" 2>/dev/null | sed -n 's/.*"state":"\([A-Z_]*\)".*/\1/p'; }
+lease_state() { curl -s -f -m 5 "http://127.0.0.1:8080/api/v1/leases/$1" 2>/dev/null | jq -r '.state // empty' 2>/dev/null; }
 revoke() {  # LEASE OUT: DELETE as root, in the background (it may take a while); status line in OUT
   ( curl -s -m 90 -X DELETE -o "$2.body" -w 'http=%{http_code} seconds=%{time_total}\n' \
       "http://127.0.0.1:8080/api/v1/leases/$1" > "$2" 2>&1 ) &

@@ -17,7 +17,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * devices behind a PCI bridge share one IOMMU group, so a legacy lease of one hands over the group of both.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-@Timeout(value = 40, unit = TimeUnit.MINUTES)
+@Timeout(value = 90, unit = TimeUnit.MINUTES)
 class GrantIT {
 
     private static final String A = InventoryIT.BRIDGED_EDU.get(0);

@@ -22,7 +22,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * and restarted under a client, and crashes after each sysfs write of a bind and a release.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-@Timeout(value = 40, unit = TimeUnit.MINUTES)
+@Timeout(value = 90, unit = TimeUnit.MINUTES)
 class RevokeIT {
 
     private static final ObjectMapper JSON = new ObjectMapper();
