@@ -30,14 +30,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- end -}}
 
-{{/* "true" when any pool is in broker mode: those pods' clients must be visible to the daemon by pid. */}}
+{{/*
+"true" unless set to false: protection reads the host's mount table and routes through /proc/1 (the pod's own
+/proc shows the pod's), and broker-mode clients in other pods are visible by pid only from the host namespace.
+*/}}
 {{- define "vfio-broker.hostPID" -}}
 {{- if kindIs "bool" .Values.hostPID -}}
 {{- .Values.hostPID -}}
 {{- else -}}
-{{- $broker := false -}}
-{{- range .Values.pools }}{{ if eq (default "device-nodes" .mode) "broker" }}{{ $broker = true }}{{ end }}{{ end -}}
-{{- $broker -}}
+true
 {{- end -}}
 {{- end -}}
 
@@ -45,6 +46,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "vfio-broker.daemonConfig" -}}
 vfio-broker:
   root: /
+  # Without the host PID namespace there is no host view: the daemon then refuses every bind, saying why.
+  host-proc: {{ if eq (include "vfio-broker.hostPID" .) "true" }}/proc/1{{ else }}/proc{{ end }}
   state-dir: {{ .Values.hostPaths.stateDir }}
   policy-file: /etc/vfio-broker/policy/policy.yaml
   kubelet:

@@ -65,14 +65,14 @@ class HelmChartTest {
     }
 
     @Test
-    void defaultValuesRenderAPrivilegedDaemonSetWithTheHostMountsProbesAndNoHostPid() {
+    void defaultValuesRenderAPrivilegedDaemonSetWithTheHostMountsProbesAndHostPid() {
         List<Map<String, Object>> objs = objects(new Helm(CHART).template().withName("vb").withNamespace("vfio").call());
         assertThat(objs).extracting(o -> (String) o.get("kind")).containsExactlyInAnyOrder("ServiceAccount", "ConfigMap", "DaemonSet");
 
         Map<String, Object> ds = one(objs, "DaemonSet");
         assertThat((String) at(ds, "apiVersion")).isEqualTo("apps/v1");
         Map<String, Object> pod = at(ds, "spec", "template", "spec");
-        assertThat((Boolean) pod.get("hostPID")).as("device-node pools need no host PID namespace").isFalse();
+        assertThat((Boolean) pod.get("hostPID")).as("protection reads the host's mounts and routes through /proc/1").isTrue();
         assertThat((Boolean) pod.get("automountServiceAccountToken")).isFalse();
         assertThat((String) pod.get("priorityClassName")).isEqualTo("system-node-critical");
         Map<String, Object> c = at(pod, "containers", "0");
@@ -90,17 +90,19 @@ class HelmChartTest {
         assertThat(mounts).containsEntry("sys", "/sys").containsEntry("dev", "/dev")
                 .containsEntry("device-plugins", "/var/lib/kubelet/device-plugins").containsEntry("cdi", "/var/run/cdi")
                 .containsEntry("sockets", "/run/vfio-broker").containsEntry("state", "/var/lib/vfio-broker")
-                .containsEntry("policy", "/etc/vfio-broker/policy");
+                .containsEntry("policy", "/etc/vfio-broker/policy").containsEntry("udev", "/run/udev");
         Map<String, String> hostPaths = new java.util.HashMap<>();
         for (Map<String, Object> v : (List<Map<String, Object>>) pod.get("volumes")) {
             if (v.containsKey("hostPath")) hostPaths.put((String) v.get("name"), at(v, "hostPath", "path"));
         }
         assertThat(hostPaths).containsEntry("sys", "/sys").containsEntry("dev", "/dev")
                 .containsEntry("device-plugins", "/var/lib/kubelet/device-plugins").containsEntry("cdi", "/var/run/cdi")
-                .containsEntry("sockets", "/run/vfio-broker").containsEntry("state", "/var/lib/vfio-broker");
+                .containsEntry("sockets", "/run/vfio-broker").containsEntry("state", "/var/lib/vfio-broker")
+                .containsEntry("udev", "/run/udev");
 
         Map<String, Object> cm = one(objs, "ConfigMap");
         Map<String, Object> daemon = new Yaml().load((String) at(cm, "data", "daemon.yaml"));
+        assertThat((String) at(daemon, "vfio-broker", "host-proc")).as("the host init's mounts and net/, not the pod's").isEqualTo("/proc/1");
         assertThat((Boolean) at(daemon, "vfio-broker", "kubelet", "enabled")).isTrue();
         assertThat((String) at(daemon, "vfio-broker", "kubelet", "pools", "0", "name")).isEqualTo("intel-x710-vf");
         assertThat((List<String>) at(daemon, "vfio-broker", "kubelet", "pools", "0", "selectors", "devices")).containsExactly("154c");
@@ -141,9 +143,11 @@ class HelmChartTest {
         assertThat(pool).containsEntry("mode", "broker").containsEntry("backend", "iommufd");
         assertThat((List<Integer>) at(pool, "selectors", "numaNodes")).containsExactly(0);
 
-        // Forcing hostPID off wins over the broker default.
-        String off = new Helm(CHART).template().withValuesFile(v).set("hostPID", false).call();
-        assertThat((Boolean) at(one(objects(off), "DaemonSet"), "spec", "template", "spec", "hostPID")).isFalse();
+        // Forcing hostPID off wins; the daemon then has no host view and reads its own /proc (and refuses binds).
+        List<Map<String, Object>> off = objects(new Helm(CHART).template().withValuesFile(v).set("hostPID", false).call());
+        assertThat((Boolean) at(one(off, "DaemonSet"), "spec", "template", "spec", "hostPID")).isFalse();
+        Map<String, Object> offDaemon = new Yaml().load((String) at(one(off, "ConfigMap"), "data", "daemon.yaml"));
+        assertThat((String) at(offDaemon, "vfio-broker", "host-proc")).isEqualTo("/proc");
     }
 
     @Test

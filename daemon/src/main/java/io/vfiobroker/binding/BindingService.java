@@ -36,11 +36,18 @@ public final class BindingService {
     private final Supplier<BindingRules> rules;
     private final VfioDriver vfio;
     private volatile IntPredicate groupInUse = g -> false;
+    private volatile java.util.function.IntFunction<String> groupUser = g -> null;
 
     public BindingService(SysfsHost host, InventoryScanner scanner, Journal journal, Supplier<BindingRules> rules) {
+        this(host, scanner, journal, rules, new ProtectionScanner(host));
+    }
+
+    /** {@code protection} reads the host's mounts and routes where the deployment put them (vfio-broker.host-proc). */
+    public BindingService(SysfsHost host, InventoryScanner scanner, Journal journal, Supplier<BindingRules> rules,
+                          ProtectionScanner protection) {
         this.host = host;
         this.scanner = scanner;
-        this.protection = new ProtectionScanner(host);
+        this.protection = protection;
         this.journal = journal;
         this.rules = rules;
         this.vfio = new VfioDriver(host);
@@ -49,6 +56,11 @@ public final class BindingService {
     /** Leases tell binding which groups are in use, so a release cannot pull a device from under a client. */
     public void setGroupInUse(IntPredicate inUse) {
         this.groupInUse = inUse;
+    }
+
+    /** Names what uses a group (its leases), so a refused release says which lease to end; null when unknown. */
+    public void setGroupUser(java.util.function.IntFunction<String> user) {
+        this.groupUser = user;
     }
 
     public Journal journal() {
@@ -142,7 +154,10 @@ public final class BindingService {
         if (owned.isEmpty()) {
             refusals.add("IOMMU group " + group + " has no device bound by vfio-broker ('vfio-broker status' lists those that are)");
         }
-        if (groupInUse.test(group)) refusals.add("IOMMU group " + group + " is in use by a lease; end the lease first");
+        if (groupInUse.test(group)) {
+            String user = groupUser.apply(group);
+            refusals.add("IOMMU group " + group + " is in use by " + (user == null ? "a lease" : user) + "; end the lease first");
+        }
         List<BindingPlan.Member> planned = new ArrayList<>();
         List<SysfsStep> steps = new ArrayList<>();
         for (Journal.Owned o : owned.values()) {
@@ -299,6 +314,9 @@ public final class BindingService {
             }
         }
         journal.append(txn, Journal.Op.RELEASE, Journal.Phase.COMMIT, plan.group(), null, null, null, null);
+        // A clean release leaves no transaction open: the journal shrinks to what is still owned, so binds and
+        // releases don't grow it forever between crashes.
+        if (failed.isEmpty()) journal.compactIfQuiet();
         if (!failed.isEmpty()) {
             throw new BindingException("releasing IOMMU group " + plan.group() + " left devices on vfio-pci (still recorded, retried on "
                     + "restart): " + String.join("; ", failed), false);

@@ -1,8 +1,6 @@
 package io.vfiobroker.cli;
 
 import io.vfiobroker.binding.BindingPlan;
-import io.vfiobroker.binding.BindingService;
-import io.vfiobroker.domain.PciAddress;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -11,7 +9,10 @@ import picocli.CommandLine.Option;
 
 import java.util.concurrent.Callable;
 
-@Command(name = "bind", description = "Bind a device's whole IOMMU group (or a group) to vfio-pci, recording the original drivers.")
+@Command(name = "bind", mixinStandardHelpOptions = true,
+        description = {"Bind a device's whole IOMMU group (or a group) to vfio-pci, recording the original drivers.",
+                "While a daemon runs it is asked (admins only; its policy's binding rules apply); otherwise this command binds by"
+                        + " itself with the binding rules of --policy."})
 final class BindCommand implements Callable<Integer> {
 
     @ArgGroup(exclusive = true, multiplicity = "1")
@@ -28,11 +29,11 @@ final class BindCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        BindingService service = options.service();
-        BindingPlan plan = target.address != null
-                ? service.bind(PciAddress.parse(target.address), dryRun)
-                : service.bindGroup(target.group, dryRun);
-        options.print(spec.commandLine().getOut(), plan, dryRun);
-        return dryRun && plan.refused() ? 1 : 0;
+        try (BindingOptions.Bindings b = options.open(!dryRun)) {
+            options.announce(spec.commandLine().getOut(), spec.commandLine().getErr(), b);
+            BindingPlan plan = b.bind(target.address, target.group, dryRun);
+            options.print(spec.commandLine().getOut(), plan, dryRun);
+            return dryRun && plan.refused() ? 1 : 0;
+        }
     }
 }

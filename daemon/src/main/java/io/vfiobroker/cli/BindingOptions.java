@@ -1,25 +1,63 @@
 package io.vfiobroker.cli;
 
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.vfiobroker.api.v1.BindRequest;
+import io.vfiobroker.api.v1.BindingStatusRequest;
+import io.vfiobroker.api.v1.BindingsGrpc;
+import io.vfiobroker.api.v1.BoundDevice;
+import io.vfiobroker.api.v1.PlannedMember;
+import io.vfiobroker.api.v1.ReleaseBindingRequest;
+import io.vfiobroker.api.v1.SysfsWrite;
+import io.vfiobroker.audit.AuditLog;
 import io.vfiobroker.binding.BindingPlan;
+import io.vfiobroker.binding.BindingRequests;
 import io.vfiobroker.binding.BindingRules;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
+import io.vfiobroker.binding.OwnerLock;
 import io.vfiobroker.binding.SysfsStep;
+import io.vfiobroker.client.VfioBrokerClient;
 import io.vfiobroker.config.BrokerProperties;
+import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.LinuxSysfsHost;
 import io.vfiobroker.host.SimulatedKernelHost;
 import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.inventory.InventoryScanner;
 import io.vfiobroker.inventory.PciIds;
 import io.vfiobroker.json.DomainJson;
+import io.vfiobroker.policy.LoadStatus;
+import io.vfiobroker.policy.PolicyService;
+import io.vfiobroker.protect.HostView;
+import io.vfiobroker.protect.ProtectionScanner;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 
-/** Options shared by the commands that change bindings. */
+/**
+ * Options shared by bind, release and status, and the one decision they share: while a daemon answers on its
+ * api.sock they ask it (gRPC Bindings, as the calling uid: the daemon decides, with its policy and its leases);
+ * only when none does, and no daemon holds the state directory's {@link OwnerLock}, do they change bindings
+ * themselves, with the policy file's binding rules.
+ */
 public final class BindingOptions {
+
+    static final Path DEFAULT_POLICY = Path.of("/etc/vfio-broker/policy.yaml");
 
     @Option(names = "--root", paramLabel = "DIR", description = "host root (default: /)")
     Path root = Path.of("/");
@@ -27,17 +65,264 @@ public final class BindingOptions {
     @Option(names = "--state-dir", paramLabel = "DIR", description = "journal directory (default: var/lib/vfio-broker below the root)")
     Path stateDir;
 
+    @Option(names = "--run-dir", paramLabel = "DIR", description = "the daemon's run directory, where api.sock is (default: $"
+            + VfioBrokerClient.SOCKET_ENV + "'s, else run/vfio-broker below the root)")
+    Path runDir;
+
+    @Option(names = "--policy", paramLabel = "FILE", description = "policy file whose binding rules apply when no daemon runs "
+            + "(default: /etc/vfio-broker/policy.yaml, the daemon's default)")
+    Path policy = DEFAULT_POLICY;
+
     @Option(names = "--simulate-kernel", hidden = true, description = "a generated tree reacts to writes like the kernel (tests, demo)")
     boolean simulateKernel;
+
+    @Option(names = "--host-proc", paramLabel = "DIR", description = "proc directory below the root whose mounts and net/ are "
+            + "the host's (default: /proc; /proc/1 in a container with the host PID namespace)")
+    String hostProc = "/proc";
 
     @Option(names = "--json", description = "print JSON")
     boolean json;
 
-    BindingService service() {
+    /** The daemon's api.sock as this command looks for it. */
+    Path apiSocket() {
+        if (runDir != null) return runDir.resolve("api.sock");
+        String env = System.getenv(VfioBrokerClient.SOCKET_ENV);
+        if (env != null && !env.isBlank()) return Path.of(env);
+        return root.toAbsolutePath().normalize().resolve("run/vfio-broker/api.sock");
+    }
+
+    /** Where the bindings are changed and read: the daemon, or this process. */
+    interface Bindings extends AutoCloseable {
+        BindingPlan bind(String address, Integer group, boolean dryRun);
+
+        BindingPlan release(String address, Integer group, boolean restore, boolean dryRun);
+
+        /** Bound devices; with {@code reconcile}, what was reconciled first goes to {@code reconciled}. */
+        Collection<Journal.Owned> status(boolean reconcile, List<String> reconciled);
+
+        /** One line saying which path was taken. */
+        String path();
+
+        @Override
+        void close();
+    }
+
+    /**
+     * The daemon when one answers on the socket; else this process, holding the owner lock when it will change
+     * something ({@code changes}). A daemon that answers but refuses is never worked around.
+     */
+    Bindings open(boolean changes) {
+        Path sock = apiSocket();
+        if (Files.exists(sock)) {
+            Daemon d = new Daemon(sock);
+            try {
+                d.probe();
+                return d;
+            } catch (NotListening e) {
+                d.close();
+                return offline(changes, "(offline: nothing answers at " + sock + ")");
+            } catch (RuntimeException e) {
+                d.close();
+                throw e;
+            }
+        }
+        return offline(changes, "(offline: no daemon at " + sock + ")");
+    }
+
+    private Bindings offline(boolean changes, String note) {
         if (!Files.isDirectory(root)) throw new IllegalArgumentException("host root " + root + " does not exist or is not a directory");
-        SysfsHost host = simulateKernel ? new SimulatedKernelHost(root) : new LinuxSysfsHost(root);
-        Journal journal = new Journal(stateDir != null ? stateDir : BrokerProperties.defaultStateDir(root));
-        return new BindingService(host, new InventoryScanner(host, PciIds.system()), journal, () -> BindingRules.DEFAULT);
+        Path state = stateDir != null ? stateDir : BrokerProperties.defaultStateDir(root);
+        OwnerLock lock = OwnerLock.tryTake(state).orElse(null);
+        if (lock == null) {
+            String why = "a daemon holds " + OwnerLock.file(state) + " but does not answer at " + apiSocket();
+            if (changes) {
+                throw new IllegalStateException(why + "; not changing bindings behind its back (give its --run-dir, or stop it)");
+            }
+            note = "(offline, read-only: " + why + ")";
+        }
+        try {
+            SysfsHost host = simulateKernel ? new SimulatedKernelHost(root) : new LinuxSysfsHost(root);
+            InventoryScanner scanner = new InventoryScanner(host, PciIds.system());
+            BindingRules rules;
+            String rulesNote;
+            // As the daemon builds them: the policy file's binding section, read once for this run.
+            try (PolicyService ps = new PolicyService(policy, scanner)) {
+                LoadStatus st = ps.status();
+                if (st.state() == LoadStatus.State.REJECTED) {
+                    throw new IllegalArgumentException("policy file " + policy + " is invalid (" + st.message() + "); its binding rules "
+                            + "cannot be applied, so nothing is bound or released: fix it, or name another with --policy");
+                }
+                rules = BindingRules.of(ps.current());
+                rulesNote = st.state() == LoadStatus.State.MISSING ? "no policy file at " + policy + ", so no binding rules"
+                        : "binding rules of " + policy;
+            }
+            Journal journal = new Journal(state);
+            BindingService service = new BindingService(host, scanner, journal, () -> rules,
+                    new ProtectionScanner(host, new HostView(host, hostProc)));
+            BindingRequests requests = new BindingRequests(service, changes ? new AuditLog(state) : null);
+            return new Offline(requests, lock, note.substring(0, note.length() - 1) + "; " + rulesNote + ")");
+        } catch (RuntimeException e) {
+            if (lock != null) lock.close();
+            throw e;
+        }
+    }
+
+    /** Who this process is, for the audit record of an offline change. */
+    private static String self() {
+        return "CLI offline, pid " + ProcessHandle.current().pid() + ", user " + System.getProperty("user.name");
+    }
+
+    private static final class Offline implements Bindings {
+        private final BindingRequests requests;
+        private final OwnerLock lock;
+        private final String path;
+
+        Offline(BindingRequests requests, OwnerLock lock, String path) {
+            this.requests = requests;
+            this.lock = lock;
+            this.path = path;
+        }
+
+        public BindingPlan bind(String address, Integer group, boolean dryRun) {
+            return requests.bind(address, group, dryRun, self());
+        }
+
+        public BindingPlan release(String address, Integer group, boolean restore, boolean dryRun) {
+            return requests.release(address, group, restore, dryRun, self());
+        }
+
+        public Collection<Journal.Owned> status(boolean reconcile, List<String> reconciled) {
+            if (reconcile) reconciled.addAll(requests.reconcile(self()));
+            return requests.status();
+        }
+
+        public String path() {
+            return path;
+        }
+
+        public void close() {
+            if (lock != null) lock.close();
+        }
+    }
+
+    /** The socket exists but nobody accepts on it: a daemon that is gone. */
+    private static final class NotListening extends RuntimeException {
+        NotListening(String m) {
+            super(m, null, false, false);
+        }
+    }
+
+    private static final class Daemon implements Bindings {
+        private final Path sock;
+        private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        private final ManagedChannel channel;
+
+        Daemon(Path sock) {
+            this.sock = sock;
+            this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(sock.toString())).channelType(EpollDomainSocketChannel.class)
+                    .eventLoopGroup(group).usePlaintext().build();
+        }
+
+        void probe() {
+            try {
+                HealthGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS).check(HealthCheckRequest.getDefaultInstance());
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() == Status.Code.UNAVAILABLE && refused(e)) throw new NotListening(e.getMessage());
+                if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) throw failure(e);
+                // it answers, only without the health service
+            }
+        }
+
+        private static boolean refused(Throwable e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t.getMessage() != null && t.getMessage().contains("Connection refused")) return true;
+            }
+            return false;
+        }
+
+        private RuntimeException failure(StatusRuntimeException e) {
+            String d = e.getStatus().getDescription();
+            Throwable c = e.getStatus().getCause();
+            String why = d != null ? d : c != null && c.getMessage() != null ? c.getMessage() : "";
+            return new IllegalStateException("the daemon at " + sock + " answered " + e.getStatus().getCode() + (why.isEmpty() ? "" : ": " + why));
+        }
+
+        private BindingsGrpc.BindingsBlockingStub stub() {
+            // A bind waits for drivers to let go and probe: give the kernel time.
+            return BindingsGrpc.newBlockingStub(channel).withDeadlineAfter(180, TimeUnit.SECONDS);
+        }
+
+        public BindingPlan bind(String address, Integer group, boolean dryRun) {
+            BindRequest.Builder b = BindRequest.newBuilder().setDryRun(dryRun);
+            if (address != null) b.setAddress(address);
+            if (group != null) b.setGroup(group);
+            try {
+                return plan(stub().bind(b.build()));
+            } catch (StatusRuntimeException e) {
+                throw failure(e);
+            }
+        }
+
+        public BindingPlan release(String address, Integer group, boolean restore, boolean dryRun) {
+            ReleaseBindingRequest.Builder b = ReleaseBindingRequest.newBuilder().setDryRun(dryRun).setRestoreDriver(restore);
+            if (address != null) b.setAddress(address);
+            if (group != null) b.setGroup(group);
+            try {
+                return plan(stub().release(b.build()));
+            } catch (StatusRuntimeException e) {
+                throw failure(e);
+            }
+        }
+
+        public Collection<Journal.Owned> status(boolean reconcile, List<String> reconciled) {
+            try {
+                var s = stub().status(BindingStatusRequest.newBuilder().setReconcile(reconcile).build());
+                reconciled.addAll(s.getReconciledList());
+                List<Journal.Owned> out = new ArrayList<>();
+                for (BoundDevice d : s.getDevicesList()) {
+                    out.add(new Journal.Owned(PciAddress.parse(d.getAddress()), d.getGroup(), orNull(d.getOriginalDriver()),
+                            orNull(d.getOriginalOverride()), orNull(d.getSince())));
+                }
+                return out;
+            } catch (StatusRuntimeException e) {
+                throw failure(e);
+            }
+        }
+
+        public String path() {
+            return "(via the daemon at " + sock + ")";
+        }
+
+        public void close() {
+            channel.shutdownNow();
+            try {
+                channel.awaitTermination(2, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        }
+
+        private static BindingPlan plan(io.vfiobroker.api.v1.BindingPlan p) {
+            List<BindingPlan.Member> members = new ArrayList<>();
+            for (PlannedMember m : p.getMembersList()) {
+                members.add(new BindingPlan.Member(PciAddress.parse(m.getAddress()), orNull(m.getDriver()), orNull(m.getDriverOverride()), m.getAction()));
+            }
+            List<SysfsStep> steps = new ArrayList<>();
+            for (SysfsWrite s : p.getStepsList()) steps.add(new SysfsStep(PciAddress.parse(s.getDevice()), s.getAction(), s.getPath(), s.getValue()));
+            return new BindingPlan(p.getOperation(), p.getGroup(), p.getRequested().isEmpty() ? null : PciAddress.parse(p.getRequested()),
+                    members, steps, p.getRefusalsList(), p.getDriverStatus());
+        }
+
+        private static String orNull(String s) {
+            return s == null || s.isEmpty() ? null : s;
+        }
+    }
+
+    /** The path taken: first line of the text output; on stderr with --json, so stdout stays JSON. */
+    void announce(PrintWriter out, PrintWriter err, Bindings b) {
+        (json ? err : out).println(b.path());
+        (json ? err : out).flush();
     }
 
     void print(PrintWriter out, BindingPlan plan, boolean dryRun) {

@@ -1,8 +1,6 @@
 package io.vfiobroker.cli;
 
 import io.vfiobroker.binding.BindingPlan;
-import io.vfiobroker.binding.BindingService;
-import io.vfiobroker.domain.PciAddress;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -11,7 +9,9 @@ import picocli.CommandLine.Option;
 
 import java.util.concurrent.Callable;
 
-@Command(name = "release", description = "Give a group bound by vfio-broker back to its original drivers.")
+@Command(name = "release", mixinStandardHelpOptions = true,
+        description = {"Give a group bound by vfio-broker back to its original drivers.",
+                "While a daemon runs it is asked (admins only), and refuses while a lease uses the group."})
 final class ReleaseCommand implements Callable<Integer> {
 
     @ArgGroup(exclusive = true, multiplicity = "1")
@@ -31,11 +31,11 @@ final class ReleaseCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        BindingService service = options.service();
-        int group = target.group != null ? target.group : service.groupOf(PciAddress.parse(target.address));
-        if (group < 0) throw new IllegalArgumentException("invalid IOMMU group " + group);
-        BindingPlan plan = service.release(group, !keepBound, dryRun);
-        options.print(spec.commandLine().getOut(), plan, dryRun);
-        return dryRun && plan.refused() ? 1 : 0;
+        try (BindingOptions.Bindings b = options.open(!dryRun)) {
+            options.announce(spec.commandLine().getOut(), spec.commandLine().getErr(), b);
+            BindingPlan plan = b.release(target.address, target.group, !keepBound, dryRun);
+            options.print(spec.commandLine().getOut(), plan, dryRun);
+            return dryRun && plan.refused() ? 1 : 0;
+        }
     }
 }

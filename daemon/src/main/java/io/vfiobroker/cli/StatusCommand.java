@@ -1,6 +1,5 @@
 package io.vfiobroker.cli;
 
-import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
 import io.vfiobroker.json.DomainJson;
 import picocli.CommandLine;
@@ -8,9 +7,14 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
 import java.util.concurrent.Callable;
 
-@Command(name = "status", description = "Devices bound by vfio-broker, with the drivers they will get back.")
+@Command(name = "status", mixinStandardHelpOptions = true,
+        description = {"Devices bound by vfio-broker, with the drivers they will get back.",
+                "While a daemon runs it is asked (admins only); otherwise the binding journal is read."})
 final class StatusCommand implements Callable<Integer> {
 
     @Mixin
@@ -24,20 +28,25 @@ final class StatusCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        BindingService service = options.service();
         var out = spec.commandLine().getOut();
-        if (reconcile) for (String line : service.reconcile()) out.println("reconciled: " + line);
-        var owned = service.status().values();
-        if (options.json) {
-            out.println(DomainJson.mapper().writeValueAsString(owned));
-        } else if (owned.isEmpty()) {
-            out.println("no devices are bound by vfio-broker");
-        } else {
-            Table t = new Table("DEVICE", "GROUP", "ORIGINAL DRIVER", "ORIGINAL OVERRIDE", "SINCE");
-            for (Journal.Owned o : owned) t.row(o.device(), o.group(), o.originalDriver(), o.originalOverride(), o.since());
-            t.print(out);
+        try (BindingOptions.Bindings b = options.open(reconcile)) {
+            options.announce(out, spec.commandLine().getErr(), b);
+            List<String> reconciled = new ArrayList<>();
+            Collection<Journal.Owned> owned = b.status(reconcile, reconciled);
+            var notes = options.json ? spec.commandLine().getErr() : out;
+            for (String line : reconciled) notes.println("reconciled: " + line);
+            notes.flush();
+            if (options.json) {
+                out.println(DomainJson.mapper().writeValueAsString(owned));
+            } else if (owned.isEmpty()) {
+                out.println("no devices are bound by vfio-broker");
+            } else {
+                Table t = new Table("DEVICE", "GROUP", "ORIGINAL DRIVER", "ORIGINAL OVERRIDE", "SINCE");
+                for (Journal.Owned o : owned) t.row(o.device(), o.group(), o.originalDriver(), o.originalOverride(), o.since());
+                t.print(out);
+            }
+            out.flush();
+            return 0;
         }
-        out.flush();
-        return 0;
     }
 }

@@ -12,11 +12,14 @@ import java.nio.file.Path;
  * @param stateDir where the daemon keeps its journal and audit log (default: var/lib/vfio-broker below the root, so
  *                 a daemon on a host tree never writes to the real /var)
  * @param simulateKernel let a generated host tree react to sysfs writes as the kernel would (demo and tests only)
+ * @param hostProc the proc directory, below {@code root}, whose mounts and net/ are the host's: /proc for a daemon
+ *                 on the host, /proc/1 in a pod with hostPID (the pod's own /proc shows the pod's)
  */
 @ConfigurationProperties("vfio-broker")
-public record BrokerProperties(Path root, boolean demo, Path stateDir, boolean simulateKernel) {
+public record BrokerProperties(Path root, boolean demo, Path stateDir, boolean simulateKernel, String hostProc) {
     public BrokerProperties {
         if (root == null) root = Path.of("/");
+        if (hostProc == null || hostProc.isBlank()) hostProc = "/proc";
     }
 
     public static Path defaultStateDir(Path root) {

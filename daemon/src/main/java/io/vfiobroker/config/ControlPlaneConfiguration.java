@@ -6,11 +6,13 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.vfiobroker.accounting.AccountingService;
 import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.audit.AuditLog;
+import io.vfiobroker.binding.BindingRequests;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.events.EventBus;
 import io.vfiobroker.events.EventSources;
 import io.vfiobroker.grpc.AccountingGrpcService;
 import io.vfiobroker.grpc.Authz;
+import io.vfiobroker.grpc.BindingsGrpcService;
 import io.vfiobroker.grpc.EventsGrpcService;
 import io.vfiobroker.grpc.GrpcMetricsInterceptor;
 import io.vfiobroker.grpc.InventoryGrpcService;
@@ -101,11 +103,19 @@ public class ControlPlaneConfiguration {
         return new BrokerMetrics(registry, cache, leases, accounting, bus);
     }
 
+    /** Binding changes as REST and gRPC ask for them, audited with who asked. */
+    @Bean
+    BindingRequests bindingRequests(BindingService binding, AuditLog audit) {
+        return new BindingRequests(binding, audit);
+    }
+
     @Bean
     GrpcServices grpcServices(Authz authz, InventoryCache cache, LeaseService leases, PolicyService policy, AccountingService accounting,
-                              EventBus bus, MeterRegistry registry) {
+                              EventBus bus, MeterRegistry registry, BindingRequests bindings, io.vfiobroker.quota.Quotas quotas) {
         return new GrpcServices(authz, List.of(new InventoryGrpcService(cache, leases, authz), new PolicyGrpcService(policy, cache, authz),
-                new AccountingGrpcService(accounting, authz), new EventsGrpcService(bus, authz)), new GrpcMetricsInterceptor(registry));
+                new AccountingGrpcService(accounting, authz, quotas.streams()), new EventsGrpcService(bus, authz, quotas.streams()),
+                new BindingsGrpcService(bindings, authz)),
+                new GrpcMetricsInterceptor(registry));
     }
 
     @Bean(destroyMethod = "close")

@@ -6,7 +6,10 @@ import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.binding.BindingRules;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
+import io.vfiobroker.binding.OwnerLock;
 import io.vfiobroker.policy.PolicyService;
+import io.vfiobroker.protect.HostView;
+import io.vfiobroker.protect.ProtectionScanner;
 import io.vfiobroker.hostgen.HostSpec;
 import io.vfiobroker.hostgen.HostTreeGenerator;
 import io.vfiobroker.inventory.InventoryScanner;
@@ -50,10 +53,66 @@ public class HostConfiguration {
         return new Journal(props.stateDir() != null ? props.stateDir() : BrokerProperties.defaultStateDir(host.root()));
     }
 
+    /**
+     * The daemon's hold on the state directory's {@link OwnerLock} for its whole life: while it is held the CLI asks
+     * the daemon instead of changing bindings itself. A CLI run holding it at start-up only delays the hold.
+     */
+    static final class HeldOwnerLock implements AutoCloseable {
+        private final Path stateDir;
+        private volatile OwnerLock lock;
+        private volatile boolean closed;
+        private Thread retry;
+
+        HeldOwnerLock(Path stateDir) {
+            this.stateDir = stateDir;
+            this.lock = OwnerLock.tryTake(stateDir).orElse(null);
+            if (lock != null) return;
+            log.warn("event=owner-lock-busy file={} detail=\"another process holds it (a CLI run, or a second daemon on this state "
+                    + "directory); retrying every second\"", OwnerLock.file(stateDir));
+            retry = new Thread(this::retry, "owner-lock");
+            retry.setDaemon(true);
+            retry.start();
+        }
+
+        private void retry() {
+            while (!closed && lock == null) {
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                synchronized (this) {
+                    if (!closed) lock = OwnerLock.tryTake(stateDir).orElse(null);
+                }
+            }
+            if (lock != null) log.info("event=owner-lock-held file={}", OwnerLock.file(stateDir));
+        }
+
+        boolean held() {
+            return lock != null;
+        }
+
+        @Override
+        public synchronized void close() {
+            closed = true;
+            if (retry != null) retry.interrupt();
+            if (lock != null) lock.close();
+        }
+    }
+
+    @Bean(destroyMethod = "close")
+    HeldOwnerLock ownerLock(Journal journal) {
+        return new HeldOwnerLock(journal.file().getParent());
+    }
+
     @Bean
-    BindingService bindingService(SysfsHost host, InventoryScanner scanner, Journal journal, PolicyService policy) {
+    BindingService bindingService(SysfsHost host, InventoryScanner scanner, Journal journal, PolicyService policy,
+                                  BrokerProperties props, HeldOwnerLock owner) {
+        ProtectionScanner protection = new ProtectionScanner(host, new HostView(host, props.hostProc()));
+        // Said at start, not at the first refused bind: a blind daemon refuses every bind until it is redeployed.
+        protection.blindness();
         // Read per bind, so a policy reload applies to the next bind without a restart.
-        BindingService service = new BindingService(host, scanner, journal, () -> BindingRules.of(policy.current()));
+        BindingService service = new BindingService(host, scanner, journal, () -> BindingRules.of(policy.current()), protection);
         // Whatever a crashed predecessor left half done is settled before anything else is served.
         service.reconcile();
         return service;

@@ -77,9 +77,17 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
             Caller caller = CallerInterceptor.caller();
             String id = leaseId(req.getLeaseId());
             // An admin ending someone else's lease is a revocation, whoever the admin is (root, admin group, remote).
-            Lease l = authz.isAdmin(caller) ? leases.get(id).filter(Lease::active).orElse(null) : null;
+            boolean admin = authz.isAdmin(caller);
+            Lease l = admin ? leases.get(id).filter(Lease::active).orElse(null) : null;
             if (l != null && (l.holder().uid() != caller.uid() || caller.pid() < 0)) {
                 return toProto(leases.end(id, "revoked by admin").orElseThrow(() -> new LeaseException(LeaseException.Kind.NOT_FOUND, "no active lease " + id)));
+            }
+            if (!admin) {
+                // A pod's uid 0 is not root: it ends only leases of its own pid namespace, never by LeaseService's root rule.
+                Lease mine = leases.get(id).filter(Lease::active).orElse(null);
+                if (mine != null && !authz.owns(caller, mine.holder())) {
+                    throw new LeaseException(LeaseException.Kind.DENIED, "lease " + id + " belongs to another principal");
+                }
             }
             return toProto(leases.release(id, caller));
         });
@@ -88,9 +96,10 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
     @Override
     public void get(GetLeaseRequest req, StreamObserver<io.vfiobroker.api.v1.Lease> out) {
         respond(out, () -> {
-            Caller caller = authz.leaseCaller(CallerInterceptor.caller());
+            Caller caller = CallerInterceptor.caller();
+            boolean admin = authz.isAdmin(caller);
             Lease l = leases.get(leaseId(req.getLeaseId()))
-                    .filter(x -> caller.isRoot() || x.holder().uid() == caller.uid())
+                    .filter(x -> admin || authz.owns(caller, x.holder()))
                     .orElseThrow(() -> new LeaseException(LeaseException.Kind.NOT_FOUND, "no lease " + req.getLeaseId() + " visible to " + caller));
             return toProto(l);
         });
@@ -100,7 +109,9 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
     public void list(ListLeasesRequest req, StreamObserver<ListLeasesResponse> out) {
         respond(out, () -> {
             ListLeasesResponse.Builder b = ListLeasesResponse.newBuilder();
-            for (Lease l : leases.visibleTo(authz.leaseCaller(CallerInterceptor.caller()))) b.addLeases(toProto(l));
+            Caller caller = CallerInterceptor.caller();
+            boolean admin = authz.isAdmin(caller);
+            for (Lease l : leases.active()) if (admin || authz.owns(caller, l.holder())) b.addLeases(toProto(l));
             return b.build();
         });
     }

@@ -16,6 +16,7 @@ import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.vfiobroker.authz.BearerTokens;
 import io.vfiobroker.lease.Caller;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,12 +28,10 @@ import javax.net.ssl.TrustManagerFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
-import java.security.MessageDigest;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
@@ -62,7 +61,7 @@ public final class TcpGrpcServer implements AutoCloseable {
 
     public TcpGrpcServer(Settings s, List<BindableService> services, List<ServerInterceptor> interceptors) throws IOException {
         if (s.keyStore() == null) throw new IllegalStateException("vfio-broker.grpc.tcp.key-store is required: the TCP listener never runs without TLS");
-        List<byte[]> tokens = tokens(s.tokenFile());
+        BearerTokens tokens = BearerTokens.load(s.tokenFile());
         if (s.trustStore() == null && tokens.isEmpty()) {
             throw new IllegalStateException("the TCP listener needs vfio-broker.grpc.tcp.trust-store (client certificates) or "
                     + "vfio-broker.grpc.tcp.token-file (bearer tokens): it would accept nobody");
@@ -104,33 +103,12 @@ public final class TcpGrpcServer implements AutoCloseable {
         return ks;
     }
 
-    private static List<byte[]> tokens(Path file) throws IOException {
-        List<byte[]> out = new ArrayList<>();
-        if (file == null) return out;
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-            String t = line.strip();
-            // Short tokens are guessable; refuse them rather than accept a weak door.
-            if (t.isEmpty() || t.startsWith("#")) continue;
-            if (t.length() < 16) throw new IllegalStateException("a bearer token in " + file + " is shorter than 16 characters");
-            out.add(sha256(t));
-        }
-        return out;
-    }
-
-    private static byte[] sha256(String s) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     /** Client certificate or bearer token, else UNAUTHENTICATED; Acquire is refused for remote callers. */
     static final class Authenticator implements ServerInterceptor {
-        private final List<byte[]> tokens;
+        private final BearerTokens tokens;
         private final boolean certs;
 
-        Authenticator(List<byte[]> tokens, boolean certs) {
+        Authenticator(BearerTokens tokens, boolean certs) {
             this.tokens = tokens;
             this.certs = certs;
         }
@@ -166,11 +144,7 @@ public final class TcpGrpcServer implements AutoCloseable {
         }
 
         private String token(String header) {
-            if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7) || header.length() > 4096) return null;
-            byte[] h = sha256(header.substring(7).strip());
-            boolean ok = false;
-            for (byte[] t : tokens) ok |= MessageDigest.isEqual(t, h); // no early exit: constant time over the list
-            return ok ? "token" : null;
+            return tokens.accepts(header) ? "token" : null;
         }
     }
 

@@ -71,6 +71,16 @@ public class LinuxSysfsHost implements SysfsHost {
     }
 
     @Override
+    public Optional<String> readText(String path, int max) {
+        // procfs reports size 0 for generated files: read to EOF rather than trusting the size.
+        try (var in = Files.newInputStream(resolve(path))) {
+            return Optional.of(new String(in.readNBytes(max), StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    @Override
     public Optional<String> linkName(String path) {
         try {
             Path target = Files.readSymbolicLink(resolve(path));

@@ -17,6 +17,14 @@ public interface SysfsHost {
     /** The trimmed text of a file, or empty when it does not exist or cannot be read. */
     Optional<String> read(String path);
 
+    /**
+     * The whole text of a file that may exceed a page (/proc/mounts, mountinfo, net/fib_trie on a busy host), up
+     * to {@code max} bytes, untrimmed; empty when it does not exist or cannot be read.
+     */
+    default Optional<String> readText(String path, int max) {
+        return read(path);
+    }
+
     /** The last component of a symlink's target (a driver or group name), or empty when there is no link. */
     Optional<String> linkName(String path);
 

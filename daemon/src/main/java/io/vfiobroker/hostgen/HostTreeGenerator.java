@@ -30,6 +30,15 @@ public final class HostTreeGenerator {
     private final Set<String> drivers = new LinkedHashSet<>();
     private int nextGroup = 0;
     private int nextPort = 0;
+    private int nextNvme = 2;
+    private int nextMinor = 16;
+    /** Interface name to its device directory, for stacking. */
+    private final java.util.Map<String, String> netDirs = new java.util.HashMap<>();
+    /** The host's mount table lines, IPv4 routes, local IPv4 addresses and IPv6 address lines. */
+    private final StringBuilder hostMounts = new StringBuilder();
+    private final StringBuilder hostRoutes = new StringBuilder();
+    private final List<String> hostLocal4 = new ArrayList<>();
+    private final StringBuilder hostInet6 = new StringBuilder();
 
     private HostTreeGenerator(Path root) {
         this.root = root;
@@ -89,6 +98,9 @@ public final class HostTreeGenerator {
         for (int i = 0; i < spec.nicPfs(); i++) {
             writeSriovNic(spec, i, vfioOr);
         }
+        for (HostSpec.Upper u : spec.uppers()) writeUpper(u);
+        int v = 0;
+        for (HostSpec.Volume vol : spec.volumes()) writeVolume(spec, vol, v++);
 
         for (Fn f : functions) writeFunction(spec, f);
         writeDrivers(spec);
@@ -289,6 +301,121 @@ public final class HostTreeGenerator {
         text(netDir + "/operstate", up ? "up" : "down");
         text(netDir + "/flags", up ? "0x1003" : "0x1002");
         link("sys/class/net/" + ifname, netDir);
+        netDirs.put(ifname, netDir);
+    }
+
+    /**
+     * A virtual device stacked on others, linked as the kernel links adjacent devices: upper_X on each lower and
+     * lower_Y on the upper, master for bond, team and bridge ports, bonding/slaves and brif/ on the upper.
+     */
+    private void writeUpper(HostSpec.Upper u) throws IOException {
+        String dir = "sys/devices/virtual/net/" + u.name();
+        mkdirs(dir);
+        text(dir + "/operstate", u.up() ? "up" : "down");
+        text(dir + "/flags", u.up() ? "0x1003" : "0x1002");
+        if (u.kind() == HostSpec.UpperKind.BOND) text(dir + "/bonding/slaves", String.join(" ", u.lowers()));
+        if (u.kind() == HostSpec.UpperKind.BRIDGE) text(dir + "/bridge/stp_state", "0");
+        if (u.kind() == HostSpec.UpperKind.VLAN) text(dir + "/uevent", "DEVTYPE=vlan\nINTERFACE=" + u.name() + "\n");
+        link("sys/class/net/" + u.name(), dir);
+        for (String lower : u.lowers()) {
+            String ld = netDirs.get(lower);
+            if (ld == null) throw new IllegalArgumentException("upper " + u.name() + " stacks on unknown interface " + lower);
+            link(ld + "/upper_" + u.name(), dir);
+            link(dir + "/lower_" + lower, ld);
+            switch (u.kind()) {
+                case BOND -> {
+                    link(ld + "/master", dir);
+                    text(ld + "/bonding_slave/state", "active");
+                }
+                case TEAM -> link(ld + "/master", dir);
+                case BRIDGE -> {
+                    link(ld + "/master", dir);
+                    link(ld + "/brport/bridge", dir);
+                    link(dir + "/brif/" + lower, ld + "/brport");
+                }
+                default -> {
+                }
+            }
+        }
+        netDirs.put(u.name(), dir);
+        if (u.up() && u.address() != null) address(u.name(), u.address());
+    }
+
+    /** An address and the link route it brings, as /proc/net shows them. */
+    private void address(String ifname, String cidr) {
+        String[] p = cidr.split("/");
+        int len = Integer.parseInt(p[1]);
+        if (p[0].contains(":")) {
+            byte[] b;
+            try {
+                b = java.net.InetAddress.getByName(p[0]).getAddress();
+            } catch (java.net.UnknownHostException e) {
+                throw new IllegalArgumentException(cidr, e);
+            }
+            StringBuilder hex = new StringBuilder();
+            for (byte x : b) hex.append(String.format("%02x", x & 0xff));
+            hostInet6.append(String.format("%s %02x %02x %02x %02x %8s%n", hex, 10 + netDirs.size(), len, 0, 0x80, ifname));
+            return;
+        }
+        long a = 0;
+        for (String part : p[0].split("\\.")) a = (a << 8) | Integer.parseInt(part);
+        long mask = len == 0 ? 0 : (0xffffffffL << (32 - len)) & 0xffffffffL;
+        hostRoutes.append(String.format("%s\t%s\t00000000\t0001\t0\t0\t0\t%s\t0\t0\t0%n", ifname, routeHex(a & mask), routeHex(mask)));
+        hostLocal4.add(p[0]);
+    }
+
+    /** net/route's form: the network-order word printed as a host-order (little-endian) number. */
+    private static String routeHex(long a) {
+        long le = ((a & 0xff) << 24) | ((a & 0xff00) << 8) | ((a >> 8) & 0xff00) | ((a >> 24) & 0xff);
+        return String.format("%08X", le);
+    }
+
+    private void writeVolume(HostSpec spec, HostSpec.Volume vol, int index) throws IOException {
+        List<String> disks = new ArrayList<>();
+        List<String> diskDirs = new ArrayList<>();
+        for (int m = 0; m < vol.members(); m++) {
+            Endpoint ep = endpoint(spec, 0);
+            fn(ep, 0, 0x144d, 0xa80a, 0x144d, 0xa801, 0x010802, "nvme", List.of("flr", "bus"));
+            int n = nextNvme++;
+            String disk = "nvme" + n + "n1";
+            String nsDir = ep.dir(0) + "/nvme/nvme" + n + "/" + disk;
+            int minor = nextMinor++;
+            mkdirs(nsDir + "/holders");
+            text(nsDir + "/dev", "259:" + minor);
+            link("sys/block/" + disk, nsDir);
+            link("sys/class/block/" + disk, nsDir);
+            disks.add(disk);
+            diskDirs.add(nsDir);
+            if (vol.kind() == HostSpec.FsKind.ZFS) {
+                // zpool on a whole disk makes a GPT with the vdev in partition 1 (and a small partition 9).
+                text("run/udev/data/b259:" + minor, "E:ID_PART_TABLE_TYPE=gpt\nG:systemd\n");
+                String part = nsDir + "/" + disk + "p1";
+                int pminor = nextMinor++;
+                mkdirs(part + "/holders");
+                text(part + "/dev", "259:" + pminor);
+                text(part + "/partition", "1");
+                link("sys/class/block/" + disk + "p1", part);
+                text("run/udev/data/b259:" + pminor, String.format("E:ID_FS_TYPE=zfs_member%nE:ID_FS_USAGE=filesystem%nE:ID_FS_LABEL=%s%n"
+                        + "E:ID_FS_UUID=%d%nE:ID_PART_ENTRY_NUMBER=1%nG:systemd%n", vol.name(), 1234567890123456789L + index));
+            }
+        }
+        if (vol.kind() == HostSpec.FsKind.BTRFS) {
+            if (!vol.imported()) return;
+            // The kernel registers a btrfs file system under /sys/fs/btrfs/<fsid> when it is mounted.
+            String fsid = String.format("4b2a9e1c-7d3f-4c1e-9a55-%012x", index);
+            text("sys/fs/btrfs/" + fsid + "/label", vol.name());
+            for (int i = 0; i < disks.size(); i++) link("sys/fs/btrfs/" + fsid + "/devices/" + disks.get(i), diskDirs.get(i));
+            hostMounts.append("/dev/").append(disks.get(0)).append(' ').append(vol.mountpoint())
+                    .append(" btrfs rw,relatime,space_cache=v2,subvolid=5,subvol=/ 0 0\n");
+        } else {
+            mkdirs("sys/module/zfs/parameters");
+            text("proc/spl/kstat/zfs/arcstats", "13 1 0x01 147 39984 2331236171 3087627403421\nname type data\n");
+            if (!vol.imported()) return;
+            text("proc/spl/kstat/zfs/" + vol.name() + "/state", "ONLINE");
+            text("proc/spl/kstat/zfs/" + vol.name() + "/txgs", "");
+            hostMounts.append(vol.name()).append(' ').append(vol.mountpoint()).append(" zfs rw,xattr,noacl 0 0\n");
+            hostMounts.append(vol.name()).append("/home ").append(vol.mountpoint()).append("/home zfs rw,xattr,noacl 0 0\n");
+        }
     }
 
     private void writeDrivers(HostSpec spec) throws IOException {
@@ -357,14 +484,66 @@ public final class HostTreeGenerator {
         if (spec.bootDisk()) {
             mounts.append("/dev/nvme0n1p2 / ext4 rw,relatime 0 0\n/dev/nvme0n1p1 /boot/efi vfat rw,relatime 0 0\n");
         }
-        text("proc/mounts", mounts.toString());
+        mounts.append(hostMounts);
         text("proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
-        StringBuilder route = new StringBuilder("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n");
+        String routeHead = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
+        StringBuilder route = new StringBuilder(routeHead);
         if (spec.activeNic()) {
             route.append("eno1\t00000000\t0100A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n");
             route.append("eno1\t0000A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n");
         }
-        text("proc/net/route", route.toString());
+        route.append(hostRoutes);
+        StringBuilder fib = new StringBuilder();
+        for (String table : List.of("Main:", "Local:")) {
+            fib.append(table).append("\n  +-- 0.0.0.0/0 3 0 5\n");
+            for (String a : hostLocal4) fib.append("     |-- ").append(a).append("\n        /32 host LOCAL\n");
+        }
+        String hostRootMount = "25 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n";
+        ProcView host = new ProcView(hostRootMount, mounts.toString(), route.toString(), fib.toString(), hostInet6.toString(), INIT_PID_NS);
+        // A pod's own view: an overlay root, its veth with the pod network, its own mounts only.
+        ProcView pod = new ProcView("1203 1150 0:311 / / rw,relatime master:1 - overlay overlay rw,lowerdir=/var/lib/containerd/l/1\n",
+                "overlay / overlay rw,relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n"
+                        + "sysfs /sys sysfs rw,relatime 0 0\ntmpfs /dev tmpfs rw,nosuid 0 0\n",
+                routeHead + "eth0\t00000000\t0101F40A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+                        + "eth0\t0001F40A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n",
+                "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 10.244.1.7\n        /32 host LOCAL\n", "", "pid:[4026532871]");
+        // /proc/self is the reader's pid directory; /proc/mounts and /proc/net are links into it, as in procfs.
+        switch (spec.view()) {
+            case HOST -> {
+                writeProcess("proc/1", host, host.pidNs());
+                writeProcess("proc/" + SELF_PID, host, host.pidNs());
+            }
+            case POD_HOST_PID -> {
+                writeProcess("proc/1", host, host.pidNs());
+                writeProcess("proc/" + SELF_PID, pod, INIT_PID_NS);
+            }
+            case POD -> {
+                writeProcess("proc/1", pod, pod.pidNs());
+                writeProcess("proc/" + SELF_PID, pod, pod.pidNs());
+            }
+        }
+        link("proc/self", "proc/" + SELF_PID);
+        link("proc/mounts", "proc/self/mounts");
+        link("proc/net", "proc/self/net");
+    }
+
+    /** The daemon's own pid in a generated tree. */
+    private static final int SELF_PID = 4242;
+    private static final String INIT_PID_NS = "pid:[4026531836]";
+
+    private record ProcView(String mountinfo, String mounts, String route, String fibTrie, String inet6, String pidNs) {
+    }
+
+    private void writeProcess(String dir, ProcView v, String pidNs) throws IOException {
+        text(dir + "/mountinfo", "22 25 0:21 / /proc rw,relatime - proc proc rw\n" + v.mountinfo());
+        text(dir + "/mounts", v.mounts());
+        text(dir + "/net/route", v.route());
+        text(dir + "/net/fib_trie", v.fibTrie());
+        text(dir + "/net/if_inet6", v.inet6());
+        Path ns = root.resolve(dir + "/ns/pid");
+        Files.createDirectories(ns.getParent());
+        // A magic link: its target is a name, not a path.
+        Files.createSymbolicLink(ns, Path.of(pidNs));
     }
 
     private void mkdirs(String rel) throws IOException {

@@ -10,7 +10,9 @@ public record ProtectedDevice(PciAddress address, Rule rule, String detail) {
 
     public enum Rule {
         BOOT_DISK("boot-disk"), MOUNTED_DISK("mounted-disk"), SWAP("swap"), DISK_HOLDERS("disk-holders"),
-        ACTIVE_NIC("active-nic"), CONSOLE_VGA("console-vga");
+        ACTIVE_NIC("active-nic"), CONSOLE_VGA("console-vga"), BTRFS_MEMBER("btrfs-member"), ZFS_MEMBER("zfs-member"),
+        /** Nothing can be told about the host's mounts and routes from where the daemon runs. */
+        HOST_VIEW("host-view");
 
         private final String wire;
 

@@ -1,9 +1,8 @@
 package io.vfiobroker.web;
 
 import io.vfiobroker.binding.BindingPlan;
-import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.binding.BindingRequests;
 import io.vfiobroker.binding.Journal;
-import io.vfiobroker.domain.PciAddress;
 import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -15,15 +14,20 @@ import org.springframework.web.bind.annotation.RestController;
 
 import java.util.Collection;
 
-/** Bind and release IOMMU groups (admin only: the API listens on loopback unless TLS and a login are set up). */
+/**
+ * Bind and release IOMMU groups (admin only: the API listens on loopback unless TLS and a login are set up).
+ * The same {@link BindingRequests} serves gRPC Bindings and the CLI.
+ */
 @RestController
 @RequestMapping("/api/v1/bindings")
 public class BindingController {
 
-    private final BindingService binding;
+    private static final String BY = "REST API";
 
-    public BindingController(BindingService binding) {
-        this.binding = binding;
+    private final BindingRequests bindings;
+
+    public BindingController(BindingRequests bindings) {
+        this.bindings = bindings;
     }
 
     /** Either {@code address} or {@code group}; {@code dryRun} answers the plan without touching anything. */
@@ -35,31 +39,17 @@ public class BindingController {
 
     @PostMapping
     public BindingPlan bind(@RequestBody BindRequest req) {
-        if ((req.address() == null) == (req.group() == null)) {
-            throw new IllegalArgumentException("give exactly one of 'address' or 'group'");
-        }
-        if (req.address() != null) return binding.bind(PciAddress.parse(req.address()), req.dryRunOrFalse());
-        return binding.bindGroup(req.group(), req.dryRunOrFalse());
+        return bindings.bind(req.address(), req.group(), req.dryRunOrFalse(), BY);
     }
 
     @DeleteMapping("/{group}")
     public BindingPlan release(@PathVariable String group, @RequestParam(defaultValue = "false") boolean dryRun,
                                @RequestParam(defaultValue = "true") boolean restore) {
-        return binding.release(parseGroup(group), restore, dryRun);
+        return bindings.release(null, BindingRequests.parseGroup(group), restore, dryRun, BY);
     }
 
     @GetMapping
     public Collection<Journal.Owned> status() {
-        return binding.status().values();
-    }
-
-    static int parseGroup(String text) {
-        try {
-            int n = Integer.parseInt(text);
-            if (n >= 0) return n;
-        } catch (NumberFormatException ignored) {
-            // fall through to the error naming the input
-        }
-        throw new IllegalArgumentException("invalid IOMMU group '" + text + "': expected a non-negative number");
+        return bindings.status();
     }
 }

@@ -1,8 +1,12 @@
 package io.vfiobroker.web;
 
 import io.vfiobroker.audit.AuditLog;
+import io.vfiobroker.authz.Authorization;
 import io.vfiobroker.lease.Lease;
 import io.vfiobroker.lease.LeaseService;
+import jakarta.servlet.http.HttpServletRequest;
+import org.springframework.http.HttpStatus;
+import org.springframework.web.server.ResponseStatusException;
 import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -12,40 +16,75 @@ import org.springframework.web.bind.annotation.RestController;
 
 import java.util.List;
 
-/** Leases and the audit log for admins (REST listens on loopback unless TLS and a login are configured). */
+/** Leases and the audit log: admins see and end all of them, other callers only their own ({@link Authorization#owns}). */
 @RestController
 @RequestMapping("/api/v1")
 public class LeaseController {
 
     private final LeaseService leases;
     private final AuditLog audit;
+    private final Authorization authz;
 
-    public LeaseController(LeaseService leases, AuditLog audit) {
+    public LeaseController(LeaseService leases, AuditLog audit, Authorization authz) {
         this.leases = leases;
         this.audit = audit;
+        this.authz = authz;
+    }
+
+    private boolean visible(WebCaller c, Lease l) {
+        return c.admin() || authz.owns(c.caller(), l.holder());
     }
 
     @GetMapping("/leases")
-    public List<Lease> leases(@RequestParam(defaultValue = "false") boolean includeEnded) {
-        if (!includeEnded) return leases.active();
+    public List<Lease> leases(@RequestParam(defaultValue = "false") boolean includeEnded, HttpServletRequest req) {
+        WebCaller c = WebCaller.of(req);
         List<Lease> all = new java.util.ArrayList<>(leases.active());
-        all.addAll(leases.recentlyEnded());
-        return all;
+        if (includeEnded) all.addAll(leases.recentlyEnded());
+        return all.stream().filter(l -> visible(c, l)).toList();
     }
 
     @GetMapping("/leases/{id}")
-    public Lease lease(@PathVariable String id) {
-        return leases.get(id).orElseThrow(() -> new NotFoundException("no lease " + id));
+    public Lease lease(@PathVariable String id, HttpServletRequest req) {
+        Lease l = leases.get(id).orElseThrow(() -> new NotFoundException("no lease " + id));
+        if (!visible(WebCaller.of(req), l)) throw notYours(id);
+        return l;
     }
 
+    /** An admin revokes any lease; anyone else releases only their own. */
     @DeleteMapping("/leases/{id}")
-    public Lease revoke(@PathVariable String id) {
-        return leases.end(id, "revoked by admin").orElseThrow(() -> new NotFoundException("no active lease " + id));
+    public Lease revoke(@PathVariable String id, HttpServletRequest req) {
+        WebCaller c = WebCaller.of(req);
+        if (c.admin()) return leases.end(id, "revoked by admin").orElseThrow(() -> new NotFoundException("no active lease " + id));
+        Lease l = leases.get(id).filter(Lease::active).orElseThrow(() -> new NotFoundException("no active lease " + id));
+        if (!authz.owns(c.caller(), l.holder())) throw notYours(id);
+        return leases.release(id, new io.vfiobroker.lease.Caller(l.holder().pid(), c.uid(), l.holder().gid()));
     }
 
-    @GetMapping("/audit")
-    public List<AuditLog.Record> audit(@RequestParam(defaultValue = "0") int page, @RequestParam(defaultValue = "50") int size) {
-        if (page < 0 || size < 1 || size > 500) throw new IllegalArgumentException("page must be >= 0 and size 1..500");
-        return audit.page(page, size);
+    private static ResponseStatusException notYours(String id) {
+        return new ResponseStatusException(HttpStatus.FORBIDDEN, "lease " + id + " is not yours: only admins see and end other principals' leases");
     }
+
+    /** Non-admins: their own records among the newest {@value #CLIENT_AUDIT_SCAN}; uid 0 outside our namespaces has none of its own. */
+    @GetMapping("/audit")
+    public List<AuditLog.Record> audit(@RequestParam(defaultValue = "0") int page, @RequestParam(defaultValue = "50") int size, HttpServletRequest req) {
+        if (page < 0 || size < 1 || size > 500) throw new IllegalArgumentException("page must be >= 0 and size 1..500");
+        WebCaller c = WebCaller.of(req);
+        if (c.admin()) return audit.page(page, size);
+        List<AuditLog.Record> out = new java.util.ArrayList<>();
+        if (c.uid() == 0) return out;
+        String uid = Integer.toString(c.uid());
+        int skip = page * size;
+        for (int p = 0; p * 500 < CLIENT_AUDIT_SCAN && out.size() < size; p++) {
+            List<AuditLog.Record> chunk = audit.page(p, 500);
+            for (AuditLog.Record r : chunk) {
+                if (!uid.equals(String.valueOf(r.fields().get("uid")))) continue;
+                if (skip > 0) skip--;
+                else if (out.size() < size) out.add(r);
+            }
+            if (chunk.size() < 500) break;
+        }
+        return out;
+    }
+
+    static final int CLIENT_AUDIT_SCAN = 10_000;
 }

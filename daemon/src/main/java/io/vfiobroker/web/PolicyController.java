@@ -5,7 +5,10 @@ import io.vfiobroker.policy.ExplanationView;
 import io.vfiobroker.policy.LoadStatus;
 import io.vfiobroker.policy.Principal;
 import io.vfiobroker.policy.PolicyService;
+import jakarta.servlet.http.HttpServletRequest;
+import org.springframework.http.HttpStatus;
 import org.springframework.http.ResponseEntity;
+import org.springframework.web.server.ResponseStatusException;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
@@ -40,12 +43,31 @@ public class PolicyController {
     }
 
     @PostMapping("/explain")
-    public ExplanationView explain(@RequestBody ExplainRequest req) {
+    public ExplanationView explain(@RequestBody ExplainRequest req, HttpServletRequest http) {
         int uid = id("uid", req.uid());
         int gid = id("gid", req.gid());
+        WebCaller c = WebCaller.of(http);
+        if (!c.admin() && (uid != c.uid() || gid != primaryGid(uid) || (req.groups() != null && !req.groups().isEmpty())
+                || req.userName() != null || req.kubernetesResource() != null)) {
+            throw new ResponseStatusException(HttpStatus.FORBIDDEN, "explaining the policy for another principal is for admins: "
+                    + "give your own uid " + c.uid() + " and primary gid, no groups, user name or Kubernetes resource");
+        }
         PciAddress a = PciAddress.parse(req.address());
         Principal p = new Principal(uid, gid, req.groups(), req.userName(), req.kubernetesResource());
         return ExplanationView.of(policy.explain(p, a));
+    }
+
+    /** The primary gid /etc/passwd gives the uid; the uid itself when it has no entry. */
+    static int primaryGid(int uid) {
+        try {
+            for (String l : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/etc/passwd"))) {
+                String[] f = l.split(":");
+                if (f.length > 3 && f[2].equals(Integer.toString(uid))) return Integer.parseInt(f[3]);
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            // fall back below
+        }
+        return uid;
     }
 
     private static int id(String what, Object v) {

@@ -12,6 +12,7 @@ import io.netty.channel.unix.DomainSocketAddress;
 import io.vfiobroker.accounting.AccountingService;
 import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.audit.AuditLog;
+import io.vfiobroker.binding.BindingRequests;
 import io.vfiobroker.binding.BindingRules;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
@@ -21,6 +22,7 @@ import io.vfiobroker.events.EventBus;
 import io.vfiobroker.events.EventSources;
 import io.vfiobroker.grpc.AccountingGrpcService;
 import io.vfiobroker.grpc.Authz;
+import io.vfiobroker.grpc.BindingsGrpcService;
 import io.vfiobroker.grpc.EventsGrpcService;
 import io.vfiobroker.grpc.GrpcMetricsInterceptor;
 import io.vfiobroker.grpc.GrpcServer;
@@ -109,6 +111,7 @@ public final class ControlPlane implements AutoCloseable {
         binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
         audit = new AuditLog(state);
         leases = new LeaseService(host, scanner, binding, policy, new NoFds(), new Memlock(host), audit, Duration.ofSeconds(30));
+        io.vfiobroker.config.BrokerConfiguration.nameLeaseUsers(binding, leases);
         this.bus = bus;
         cache = new InventoryCache(scanner);
         EventSources.connect(bus, leases, binding, policy, cache);
@@ -133,7 +136,8 @@ public final class ControlPlane implements AutoCloseable {
         Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
         ControlPlaneConfiguration.GrpcServices services = new ControlPlaneConfiguration.GrpcServices(authz, List.<BindableService>of(
                 new InventoryGrpcService(cache, leases, authz), new PolicyGrpcService(policy, cache, authz),
-                new AccountingGrpcService(accounting, authz), new EventsGrpcService(bus, authz)), new GrpcMetricsInterceptor(registry));
+                new AccountingGrpcService(accounting, authz), new EventsGrpcService(bus, authz),
+                new BindingsGrpcService(new BindingRequests(binding, audit), authz)), new GrpcMetricsInterceptor(registry));
         grpc = new GrpcServer(run.resolve("api.sock"), services.withLeases(leases, run.resolve("fd.sock")));
         return run.resolve("api.sock");
     }

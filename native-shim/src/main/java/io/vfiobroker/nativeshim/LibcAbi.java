@@ -12,6 +12,8 @@ public final class LibcAbi {
     public static final int O_TRUNC = 01000;
     public static final int O_NONBLOCK = 04000;
 
+    public static final int AF_INET = 2;
+    public static final int AF_INET6 = 10;
     public static final int SOCK_STREAM = 1;
     public static final int SOCK_SEQPACKET = 5;
     public static final int SHUT_RD = 0;

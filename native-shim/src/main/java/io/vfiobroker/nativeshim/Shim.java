@@ -82,6 +82,10 @@ final class Shim {
 
     static native int vb_accept(int fd);
 
+    static native int vb_accept_nonblock(int fd);
+
+    static native int vb_set_nonblock(int fd, int on);
+
     static native int vb_socketpair(int type, int[] sv);
 
     static native int vb_shutdown(int fd, int how);
@@ -93,6 +97,9 @@ final class Shim {
     static native int vb_peer_cred(int sock, IntByReference pid, IntByReference uid, IntByReference gid);
 
     static native int vb_peer_groups(int sock, int[] gids, int max);
+
+    static native int vb_inet_diag_tcp(int family, byte[] src, int sport, byte[] dst, int dport, IntByReference uid, LongByReference inode,
+                                       IntByReference state);
 
     static native int vb_uevent_open(int groups);
 

@@ -53,6 +53,15 @@ public final class ChildMain {
             case "connect-hold": // connect and keep the socket open until exit
                 KEEP.add(UnixSockets.connect(Path.of(cmd[1]), SocketType.STREAM));
                 return "connected";
+            case "tcp-hold": { // connect over TCP to host port, keep it open, answer the local port
+                try {
+                    java.net.Socket s = new java.net.Socket(cmd[1], Integer.parseInt(cmd[2]));
+                    KEEP.add(s);
+                    return "connected " + s.getLocalPort();
+                } catch (java.io.IOException e) {
+                    return "error " + e.getMessage();
+                }
+            }
             case "memlock": {
                 Rlimits.Rlimit l = Rlimits.getMemlock(0);
                 return "memlock " + l.soft() + " " + l.hard();

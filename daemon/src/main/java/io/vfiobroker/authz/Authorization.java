@@ -1,0 +1,86 @@
+package io.vfiobroker.authz;
+
+import io.vfiobroker.accounting.Memlock;
+import io.vfiobroker.lease.Caller;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.OptionalInt;
+
+/**
+ * Who is an admin, for every entry point (gRPC, HTTP): root or a member of {@code vfio-broker.admin-group}, and in
+ * either case a process in the daemon's own user and pid namespaces — uid 0 in a pod is not the host's root. Everyone
+ * else is a client: the inventory, its own leases and its own audit records.
+ */
+public class Authorization {
+
+    private final OptionalInt adminGid;
+    private final Namespaces namespaces;
+
+    /** @param adminGroup a group name (from /etc/group) or number; null or blank for none */
+    public Authorization(String adminGroup) {
+        this(adminGroup, Namespaces.PROC);
+    }
+
+    public Authorization(String adminGroup, Namespaces namespaces) {
+        this.adminGid = resolve(adminGroup, Path.of("/etc/group"));
+        this.namespaces = namespaces;
+    }
+
+    public OptionalInt adminGid() {
+        return adminGid;
+    }
+
+    /** Whether a uid could be an admin at all (before looking at its process): root, or any uid when there is an admin group. */
+    public boolean mayBeAdmin(int uid) {
+        return uid == 0 || adminGid.isPresent();
+    }
+
+    /** Root or the admin group, and a process in our own user and pid namespaces (unknown process: not an admin). */
+    public boolean isAdmin(Caller c) {
+        if (!inAdminGroupOrRoot(c)) return false;
+        return namespaces.sameAsDaemon(c.pid());
+    }
+
+    private boolean inAdminGroupOrRoot(Caller c) {
+        if (c.uid() == 0) return true;
+        if (adminGid.isEmpty()) return false;
+        int g = adminGid.getAsInt();
+        if (c.gid() == g) return true;
+        if (c.groups() != null) return c.groups().contains(g); // SO_PEERGROUPS, as of the connect
+        // Supplementary groups are not in SO_PEERCRED; the caller's /proc status has them.
+        return Memlock.processStatus(c.pid()).map(s -> s.lines().filter(l -> l.startsWith("Groups:")).findFirst()
+                .map(l -> (" " + l.substring(7).trim() + " ").contains(" " + g + " ")).orElse(false)).orElse(false);
+    }
+
+    /**
+     * Whether a non-admin caller may see and end a lease held by {@code holder}: the same uid, and for uid 0 (a pod's
+     * root, since host root is an admin) a holder in the caller's own pid namespace — one pod never reaches another's.
+     */
+    public boolean owns(Caller caller, Caller holder) {
+        if (caller.uid() != holder.uid()) return false;
+        if (caller.uid() != 0) return true;
+        return namespaces.samePidNamespace(caller.pid(), holder.pid());
+    }
+
+    /** The caller for lease calls: admins act as root (see all, end any), clients as themselves. */
+    public Caller leaseCaller(Caller c) {
+        return isAdmin(c) && c.uid() != 0 ? new Caller(c.pid(), 0, c.gid(), c.groups()) : c;
+    }
+
+    static OptionalInt resolve(String group, Path etcGroup) {
+        if (group == null || group.isBlank()) return OptionalInt.empty();
+        String g = group.trim();
+        if (g.matches("\\d{1,9}")) return OptionalInt.of(Integer.parseInt(g));
+        try {
+            for (String line : Files.readAllLines(etcGroup)) {
+                String[] f = line.split(":");
+                if (f.length >= 3 && f[0].equals(g)) return OptionalInt.of(Integer.parseInt(f[2]));
+            }
+        } catch (IOException | NumberFormatException e) {
+            throw new IllegalStateException("cannot resolve admin group '" + g + "' from " + etcGroup + ": " + e.getMessage(), e);
+        }
+        throw new IllegalStateException("admin group '" + g + "' is not in " + etcGroup + "; set vfio-broker.admin-group to an existing group or a gid");
+    }
+}
