@@ -36,7 +36,7 @@ group_state() {  # one line: each member's driver and override, and what the dae
   echo "bound=$(rest /api/v1/bindings | jq -c '[.[] | .device]' 2>/dev/null)"
 }
 bind_group() { curl -s -m 60 -X POST -H 'Content-Type: application/json' -d "{\"group\":$G}" -o "$1" -w '%{http_code}\n' http://127.0.0.1:8080/api/v1/bindings; }
-release_group() { curl -s -m 60 -X DELETE -o "$1" -w '%{http_code}\n' "http://127.0.0.1:8080/api/v1/bindings/$G"; }
+release_group() { curl -s -m 60 -X DELETE -H 'Content-Type: application/json' -o "$1" -w '%{http_code}\n' "http://127.0.0.1:8080/api/v1/bindings/$G"; }
 kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
 rm -f /tmp/crash-arm /tmp/crash-arm.log
 echo "before $(group_state)" > "$R/crash/states.txt"

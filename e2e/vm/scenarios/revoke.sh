@@ -25,7 +25,7 @@ POLICY
 }
 lease_state() { curl -s -f -m 5 "http://127.0.0.1:8080/api/v1/leases/$1" 2>/dev/null | jq -r '.state // empty' 2>/dev/null; }
 revoke() {  # LEASE OUT: DELETE as root, in the background (it may take a while); status line in OUT
-  ( curl -s -m 90 -X DELETE -o "$2.body" -w 'http=%{http_code} seconds=%{time_total}\n' \
+  ( curl -s -m 90 -X DELETE -H 'Content-Type: application/json' -o "$2.body" -w 'http=%{http_code} seconds=%{time_total}\n' \
       "http://127.0.0.1:8080/api/v1/leases/$1" > "$2" 2>&1 ) &
 }
 # timeline NAME LEASE DEVICE PID SECONDS [until]: every 0.25 s "ms-since-start state driver pid-alive" into NAME;
