@@ -78,6 +78,7 @@ public final class LeaseService implements AutoCloseable {
     private final ScheduledExecutorService timers = timers();
     private final List<Consumer<Lease>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile LeaseStore store;
+    private volatile java.util.function.IntConsumer acquireGate = uid -> { };
 
     public LeaseService(SysfsHost host, InventoryScanner scanner, BindingService binding, PolicyService policy, DomainOpener domains,
                         Memlock memlock, AuditLog audit, Duration ticketTtl) {
@@ -175,6 +176,14 @@ public final class LeaseService implements AutoCloseable {
                 b == null ? null : b.soft(), b == null ? null : b.hard(), l.state() != Lease.State.GRANTED);
     }
 
+    /**
+     * Runs first on every Acquire with the caller's uid, before anything is read or audited: the per-uid rate limit,
+     * which throws to refuse.
+     */
+    public void setAcquireGate(java.util.function.IntConsumer gate) {
+        this.acquireGate = gate;
+    }
+
     /** Called with every lease change (granted, active, ending, stuck, ended): events, metrics, the console. */
     public void addListener(Consumer<Lease> l) {
         listeners.add(l);
@@ -204,6 +213,7 @@ public final class LeaseService implements AutoCloseable {
      * them when none are listed), and policy decides for the allocation's Kubernetes resource, never for the caller's uid.
      */
     public Map.Entry<Lease, String> acquire(Caller caller, String allocation, List<String> addresses, String backendWanted, long memlockWanted) {
+        acquireGate.accept(caller.uid());
         try {
             Allocations.Allocation alloc = null;
             if (allocation != null) {
@@ -321,7 +331,7 @@ public final class LeaseService implements AutoCloseable {
      */
     private Principal principal(Caller caller, Allocations.Allocation alloc) {
         if (alloc != null) return new Principal(Principal.UNMAPPED, Principal.UNMAPPED, List.of(), null, alloc.resource());
-        if (!Namespaces.sameAsDaemon(caller.pid())) return new Principal(Principal.UNMAPPED, Principal.UNMAPPED, List.of(), null, null);
+        if (!io.vfiobroker.authz.Namespaces.PROC.sameAsDaemon(caller.pid())) return new Principal(Principal.UNMAPPED, Principal.UNMAPPED, List.of(), null, null);
         if (caller.groups() != null) return new Principal(caller.uid(), caller.gid(), caller.groups(), null, null);
         List<Integer> groups = new ArrayList<>();
         Memlock.processStatus(caller.pid()).ifPresent(s -> s.lines().filter(l -> l.startsWith("Groups:")).findFirst()
