@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 
 /**
  * Finds the processes that hold a lease's files, and kills them. vfio-pci's remove does not return while any fd of
@@ -50,23 +52,75 @@ public final class Holders {
         this(Path.of("/proc"));
     }
 
+    /** One lease end's question: who holds these paths, or these open files of the daemon's. */
+    private record Request(Set<String> exclusive, Map<String, List<Integer>> shared, CompletableFuture<List<Holder>> answer) {
+    }
+
+    private final LinkedBlockingQueue<Request> requests = new LinkedBlockingQueue<>();
+    private volatile Thread scanner;
+
     /**
      * The processes other than the daemon holding {@code exclusivePaths} or an fd that is one open file with one of
-     * {@code daemonFds} (the daemon's own fd numbers).
+     * {@code daemonFds} (the daemon's own fd numbers). Lease ends that ask at the same time share one pass over /proc:
+     * a pass reads every fd link on the host, which is the cost of an end.
      */
     public List<Holder> find(Collection<String> exclusivePaths, Collection<Integer> daemonFds) {
-        Set<String> exclusive = Set.copyOf(exclusivePaths);
         Map<String, List<Integer>> shared = new HashMap<>();
         for (int fd : daemonFds) {
             link(proc.resolve("self/fd/" + fd)).ifPresent(l -> shared.computeIfAbsent(l, k -> new ArrayList<>()).add(fd));
         }
-        List<Holder> found = new ArrayList<>();
+        Request r = new Request(Set.copyOf(exclusivePaths), shared, new CompletableFuture<>());
+        startScanner();
+        requests.add(r);
+        try {
+            return r.answer().get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while looking for the holders of a lease", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException x ? x : new IllegalStateException(e.getCause());
+        }
+    }
+
+    private synchronized void startScanner() {
+        if (scanner != null) return;
+        scanner = new Thread(this::serve, "holder-scan");
+        scanner.setDaemon(true);
+        scanner.start();
+    }
+
+    private void serve() {
+        while (true) {
+            List<Request> batch = new ArrayList<>();
+            try {
+                batch.add(requests.take());
+            } catch (InterruptedException e) {
+                return;
+            }
+            requests.drainTo(batch);
+            try {
+                List<List<Holder>> found = scan(batch);
+                for (int i = 0; i < batch.size(); i++) batch.get(i).answer().complete(found.get(i));
+            } catch (RuntimeException e) {
+                for (Request r : batch) r.answer().completeExceptionally(e);
+            }
+        }
+    }
+
+    private List<List<Holder>> scan(List<Request> batch) {
+        List<List<Holder>> found = new ArrayList<>();
+        for (int i = 0; i < batch.size(); i++) found.add(new ArrayList<>());
         try (DirectoryStream<Path> pids = Files.newDirectoryStream(proc, p -> isPid(p.getFileName().toString()))) {
             for (Path p : pids) {
                 int pid = Integer.parseInt(p.getFileName().toString());
                 if (pid == self) continue;
-                String file = holds(p, pid, exclusive, shared);
-                if (file != null) found.add(describe(pid, file));
+                String[] held = holds(p, pid, batch);
+                Holder h = null;
+                for (int i = 0; i < batch.size(); i++) {
+                    if (held[i] == null) continue;
+                    if (h == null) h = describe(pid, held[i]);
+                    found.get(i).add(new Holder(h.pid(), h.uid(), h.comm(), h.startTime(), held[i]));
+                }
             }
         } catch (IOException e) {
             throw new IllegalStateException("cannot scan " + proc + " for holders: " + e.getMessage(), e);
@@ -74,26 +128,40 @@ public final class Holders {
         return found;
     }
 
-    private String holds(Path p, int pid, Set<String> exclusive, Map<String, List<Integer>> shared) {
+    /** Per request, the first of its files this process holds, or null. */
+    private String[] holds(Path p, int pid, List<Request> batch) {
+        String[] held = new String[batch.size()];
         try (DirectoryStream<Path> fds = Files.newDirectoryStream(p.resolve("fd"))) {
             for (Path f : fds) {
                 String target = link(f).orElse(null);
                 if (target == null) continue;
-                if (exclusive.contains(target)) return target;
-                List<Integer> mine = shared.get(target);
-                if (mine == null) continue;
-                int theirs;
-                try {
-                    theirs = Integer.parseInt(f.getFileName().toString());
-                } catch (NumberFormatException e) {
-                    continue;
+                for (int i = 0; i < batch.size(); i++) {
+                    if (held[i] != null) continue;
+                    Request r = batch.get(i);
+                    if (r.exclusive().contains(target)) {
+                        held[i] = target;
+                        continue;
+                    }
+                    List<Integer> mine = r.shared().get(target);
+                    if (mine == null) continue;
+                    int theirs;
+                    try {
+                        theirs = Integer.parseInt(f.getFileName().toString());
+                    } catch (NumberFormatException e) {
+                        continue;
+                    }
+                    for (int fd : mine) {
+                        if (sameFile(fd, pid, theirs)) {
+                            held[i] = target;
+                            break;
+                        }
+                    }
                 }
-                for (int fd : mine) if (sameFile(fd, pid, theirs)) return target;
             }
         } catch (IOException e) {
             // Gone meanwhile, or a kernel thread: holds nothing.
         }
-        return null;
+        return held;
     }
 
     private boolean sameFile(int ours, int pid, int theirs) {
