@@ -73,6 +73,8 @@ if [ -d "$kdir/modules" ]; then
   }
   for m in virtio_pci 9pnet_virtio 9p vfio vfio_iommu_type1 vfio_pci; do add "$m" 1; done
   add iommufd 0   # absent from Debian's configs; loaded where a kernel has it as a module
+  # The daemon names an HTTP caller by its socket (inet_diag, like SO_PEERCRED) and fails closed without it.
+  for m in inet_diag tcp_diag; do add "$m" 1; done
 fi
 
 mkdir -p "$CACHE/initramfs"

@@ -4,9 +4,9 @@
 # (default /var/cache/vfio-broker-e2e). Idempotent: a warm run only checks, offline.
 source "$(dirname "$0")/common.sh"
 
-# Runtime: qemu, busybox (init + cpio), pciutils (guest truth), kmod (modinfo), xz (.ko.xz).
+# Runtime: qemu, busybox (init + cpio), pciutils (guest truth), kmod (modinfo), xz (.ko.xz), curl and jq (REST in the guest).
 # Custom kernel build: gcc, make, flex, bison, bc, libelf-dev (objtool), libssl-dev.
-packages="qemu-system-x86 busybox-static pciutils kmod xz-utils gcc make flex bison bc libelf-dev libssl-dev"
+packages="qemu-system-x86 busybox-static pciutils kmod xz-utils curl jq gcc make flex bison bc libelf-dev libssl-dev"
 missing=""
 for p in $packages; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing="$missing $p"

@@ -3,6 +3,7 @@
 # Usage: run-vm.sh --kernel debian-6.1|debian-6.12|custom-6.12 --iommu on|off|none
 #                  --scenario NAME --results DIR [--timeout SECONDS] [--java-home DIR]
 #   --iommu on/off: emulated Intel IOMMU with interrupt remapping on/off; none: no IOMMU at all.
+#   The VM has four edu devices (see edu_devs below).
 # Exit status: the scenario's; 124 when the VM hit the timeout; 125 when the guest left no status.
 source "$(dirname "$0")/common.sh"
 
@@ -27,7 +28,7 @@ initrd=$("$E2E_VM_DIR/make-initramfs.sh" "$kernel")
 
 mkdir -p "$results"
 results=$(cd "$results" && pwd)
-rm -f "$results"/{exit-status,scenario.log,console.log,dmesg.txt,vm.env}
+rm -rf "$results"/{exit-status,scenario.log,console.log,dmesg.txt,vm.env,bin}
 chmod 0777 "$results"   # the guest's unprivileged uid writes results too
 
 case "$iommu" in
@@ -35,6 +36,14 @@ case "$iommu" in
   none)   iommu_dev=(); iommu_arg="intel_iommu=off" ;;   # Debian enables the IOMMU by default
   *) die "--iommu must be on, off or none" ;;
 esac
+
+# Four edu devices: two on the root bus, each alone in its IOMMU group, and two behind a conventional PCI
+# bridge, which the IOMMU cannot tell apart (requester id of the bridge), so they share one group.
+# Fixed addresses: 0000:00:01.0, 0000:00:02.0, bridge 0000:00:03.0, 0000:01:01.0 and 0000:01:02.0. shpc=off: no
+# hotplug controller, so no shpchp tries (and fails) to claim the bridge.
+edu_devs=(-device edu,addr=01.0 -device edu,addr=02.0
+          -device pci-bridge,id=br1,chassis_nr=1,shpc=off,addr=03.0
+          -device edu,bus=br1,addr=01.0 -device edu,bus=br1,addr=02.0)
 
 shares=(-virtfs "local,path=/usr,mount_tag=usr,security_model=none,readonly=on"
         -virtfs "local,path=$E2E_PROJECT_DIR,mount_tag=project,security_model=none,readonly=on"
@@ -44,6 +53,13 @@ case "$java_home" in
   /usr/*) ;;
   *) shares+=(-virtfs "local,path=$java_home,mount_tag=jdk,security_model=none,readonly=on"); jdk_share=1 ;;
 esac
+
+# Helpers the guest runs natively (built here: the guest has the host's /usr but no compiler of its own use).
+mkdir -p "$results/bin"
+for c in "$E2E_VM_DIR"/guest/*.c; do
+  [ -f "$c" ] || continue
+  gcc -shared -fPIC -O2 -o "$results/bin/$(basename "$c" .c).so" "$c" -ldl || die "cannot build $c"
+done
 
 # In-guest timer 20 s before the box ends, so a hung scenario still leaves its log and status;
 # short boxes get none (0) and rely on QEMU being killed.
@@ -64,7 +80,7 @@ qemu_rc=0
 # -smp 1: JVMs in the guest crash on multi-threaded TCG (QEMU 7.2); single-threaded is reliable.
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
   -machine q35,kernel-irqchip=split -accel tcg -cpu max -m 1G -smp 1 \
-  "${iommu_dev[@]}" -device edu "${shares[@]}" \
+  "${iommu_dev[@]}" "${edu_devs[@]}" "${shares[@]}" \
   -kernel "$image" -initrd "$initrd" \
   -append "console=ttyS0 panic=-1 quiet $iommu_arg" \
   -nographic -no-reboot -nodefaults -serial stdio -monitor none \

@@ -21,12 +21,36 @@ export class ApiError extends Error {
 
 type Body = Record<string, unknown> | undefined;
 
+/** GET /api/v1/whoami: who the daemon takes us for (the kernel's word, by the connection's socket) and what we may do. */
+export interface Whoami {
+  uid: number;
+  pid: number;
+  admin: boolean;
+  via: string;
+  csrfHeader: string;
+  csrf: string;
+}
+
+let me: Whoami | undefined;
+
+export async function loadWhoami(): Promise<Whoami> {
+  me = await request<Whoami>('GET', '/api/v1/whoami');
+  return me;
+}
+
+/** The caller, once {@link loadWhoami} answered (the app renders only after it). */
+export const whoami = (): Whoami | undefined => me;
+export const isAdmin = (): boolean => me?.admin === true;
+
 export async function request<T>(method: string, path: string, body?: Body): Promise<T> {
   let res: Response;
+  const headers: Record<string, string> = body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' };
+  // Every state change carries our CSRF token: the daemon refuses one without it (or without a JSON body).
+  if (method !== 'GET' && method !== 'HEAD' && me) headers[me.csrfHeader] = me.csrf;
   try {
     res = await fetch(path, {
       method,
-      headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {

@@ -1,5 +1,6 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { isAdmin, loadWhoami, whoami, ApiError } from './api';
 import { startLive, useLiveMode } from './live';
 import { Audit } from './pages/Audit';
 import { DeviceDetail, Devices } from './pages/Devices';
@@ -11,13 +12,23 @@ import { timeAgo } from './ui';
 import './styles.css';
 
 const PAGES = [
-  ['overview', 'Host'],
-  ['devices', 'Devices & groups'],
-  ['leases', 'Leases'],
-  ['memlock', 'Memlock'],
-  ['policy', 'Policy'],
-  ['audit', 'Audit log'],
+  ['overview', 'Host', false],
+  ['devices', 'Devices & groups', false],
+  ['leases', 'Leases', false],
+  ['memlock', 'Memlock', true],
+  ['policy', 'Policy', false],
+  ['audit', 'Audit log', false],
 ] as const;
+
+/** Who we are, as the daemon identified us; admins may change state, others see their own leases and audit. */
+function Identity() {
+  const me = whoami()!;
+  return (
+    <span class="whoami" data-uid={me.uid} data-admin={String(me.admin)} title={`identified by ${me.via}`}>
+      uid {me.uid} · {me.admin ? 'admin' : 'read-only: own leases'}
+    </span>
+  );
+}
 
 // Hash routes (#/devices) need no server-side fallback from the daemon.
 function useRoute(): string[] {
@@ -71,12 +82,13 @@ function App() {
       <header>
         <span class="brand">vfio-broker</span>
         <nav>
-          {PAGES.map(([id, label]) => (
+          {PAGES.filter(([, , adminOnly]) => !adminOnly || isAdmin()).map(([id, label]) => (
             <a href={`#/${id}`} class={active === id || (id === 'overview' && !PAGES.some(([p]) => p === active)) ? 'active' : ''}>
               {label}
             </a>
           ))}
         </nav>
+        <Identity />
         <LiveIndicator />
       </header>
       <main>{body}</main>
@@ -84,5 +96,13 @@ function App() {
   );
 }
 
-startLive();
-render(<App />, document.getElementById('app')!);
+loadWhoami().then(
+  () => {
+    startLive();
+    render(<App />, document.getElementById('app')!);
+  },
+  (e) => {
+    const detail = e instanceof ApiError ? e.describe() : String(e);
+    render(<main><h1>vfio-broker</h1><p class="error" data-whoami-error>The daemon did not identify you: {detail}</p></main>, document.getElementById('app')!);
+  },
+);

@@ -11,7 +11,6 @@ EDU=$(lspci -Dn -d 1234:11e8 | awk '{print $1; exit}')
 echo "$EDU" > "$R/edu-address"
 GROUP=$(basename "$(readlink "/sys/bus/pci/devices/$EDU/iommu_group")")
 echo "$GROUP" > "$R/edu-group"
-driver_of() { local d; d=$(readlink "/sys/bus/pci/devices/$1/driver") && basename "$d" || echo none; }
 ls_vfio() { ls /dev/vfio | tr '\n' ' '; echo; }
 
 # --- Scenario 2: bind and restore through the CLI ---------------------------------------------------
@@ -50,24 +49,8 @@ POLICY
   mv /tmp/policy.yaml.new /tmp/policy.yaml
 }
 write_policy false
-cat > /tmp/daemon.properties <<PROPS
-vfio-broker.policy-file=/tmp/policy.yaml
-vfio-broker.policy-poll-interval=1s
-vfio-broker.state-dir=/tmp/state
-vfio-broker.run-dir=/run/vfio-broker
-server.port=8080
-PROPS
-t0=$(date +%s%N)
-# One emulated vCPU: a C2 compiler thread would compete with the daemon's start, which is what the suite waits for.
-VFIO_BROKER_C1_ONLY=1 cli daemon --config /tmp/daemon.properties > "$R/daemon.log" 2>&1 &
-DAEMON=$!
-for _ in $(seq 1 300); do [ -S /run/vfio-broker/api.sock ] && break; sleep 0.5; done
-echo "$(( ($(date +%s%N) - t0) / 1000000 ))" > "$R/daemon-start-ms"
+start_daemon > "$R/daemon-start-ms"
 [ -S /run/vfio-broker/api.sock ] || { echo "daemon did not start"; kill $DAEMON; exit 1; }
-chmod 755 /run/vfio-broker
-rest() { busybox wget -q -O - "http://127.0.0.1:8080$1"; }
-reload_policy() { busybox wget -q -O - --post-data='' "http://127.0.0.1:8080/api/v1/policy/reload" > /dev/null; }
-
 record s4/explain cli policy explain --uid "$GUEST_UID" --policy /tmp/policy.yaml "$EDU"
 
 if [ "$E2E_IOMMU" = on ]; then
@@ -98,7 +81,7 @@ PROBE
 else
   # --- Scenario 4: no interrupt remapping ------------------------------------------------------------
   record s4/refused-by-policy as_user "$E2E_PROJECT/bin/vfio-broker" client "$EDU"
-  write_policy true; reload_policy
+  write_policy true; reload_policy > /dev/null
   record s4/allowed-but-kernel-switch-off as_user "$E2E_PROJECT/bin/vfio-broker" client "$EDU"
   echo Y > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts
   [ -e /sys/module/iommufd/parameters/allow_unsafe_interrupts ] && echo Y > /sys/module/iommufd/parameters/allow_unsafe_interrupts
@@ -137,6 +120,15 @@ for _ in $(seq 1 60); do grep -q device-added "$R/s6/events.txt" && break; sleep
 rest "/api/v1/devices/$EDU" > "$R/s6/after-rescan.json" 2> "$R/s6/after-rescan.err"; echo $? > "$R/s6/after-rescan.rc"
 kill $EVW 2>/dev/null
 rest /actuator/prometheus | grep '^vfio_broker_hotplug' > "$R/s6/metrics.txt"
+
+# --- [V9] a lease is exactly its grant; [V10] taking leases back, restart, crashes mid-binding ------------------
+if [ "$E2E_IOMMU" = on ]; then
+  for part in grant revoke restart; do
+    t0=$(now_ms)
+    source "$(dirname "$0")/$part.sh"
+    echo "$part.sh: $(( $(now_ms) - t0 )) ms" | tee -a "$R/part-times.txt"
+  done
+fi
 
 kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
 echo done > "$R/broker.done"

@@ -1,3 +1,4 @@
+import { isAdmin } from '../api';
 import { useMemo, useState } from 'preact/hooks';
 import { className, deviceTree, protectedReasons } from '../model';
 import { useResource } from '../resource';
@@ -71,12 +72,12 @@ function DeviceRow({ d, group, owned, vf, dim, onAction }: { d: Device; group?: 
         ))}
       </td>
       <td class="actions">
-        {!bridge && d.iommuGroup != null && !bound && (
+        {isAdmin() && !bridge && d.iommuGroup != null && !bound && (
           <button onClick={() => onAction({ bind: { address: d.address } })} aria-label={`Bind ${d.address}`}>
             Bind…
           </button>
         )}
-        {bound && d.iommuGroup != null && (
+        {isAdmin() && bound && d.iommuGroup != null && (
           <button onClick={() => onAction({ release: d.iommuGroup! })} aria-label={`Release group of ${d.address}`}>
             Release…
           </button>
@@ -171,8 +172,8 @@ export function Devices() {
                   .filter((g) => bridges || !members(g).every(isBridge))
                   .map((g) => {
                     const ms = members(g);
-                    const canBind = ms.some((d) => !isBridge(d) && d.driver !== 'vfio-pci');
-                    const canRelease = ms.some((d) => d.driver === 'vfio-pci');
+                    const canBind = isAdmin() && ms.some((d) => !isBridge(d) && d.driver !== 'vfio-pci');
+                    const canRelease = isAdmin() && ms.some((d) => d.driver === 'vfio-pci');
                     return (
                       <tr data-group={g.id}>
                         <td>{g.id}</td>

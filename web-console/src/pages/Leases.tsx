@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { del } from '../api';
+import { del, isAdmin, whoami } from '../api';
 import { formatLimit } from '../model';
 import { useResource } from '../resource';
 import type { Lease } from '../types';
@@ -57,7 +57,9 @@ function LeaseTable({ list, onRevoke }: { list: Lease[]; onRevoke?: (l: Lease) =
             <td><StateBadge s={l.state} /></td>
             {onRevoke && (
               <td class="actions">
-                <button class="danger" onClick={() => onRevoke(l)} aria-label={`Revoke lease ${l.id}`}>Revoke…</button>
+                {(isAdmin() || l.holder.uid === whoami()?.uid) && (
+                  <button class="danger" onClick={() => onRevoke(l)} aria-label={`Revoke lease ${l.id}`}>Revoke…</button>
+                )}
               </td>
             )}
           </tr>

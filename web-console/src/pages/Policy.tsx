@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError, postJson } from '../api';
+import { ApiError, isAdmin, postJson } from '../api';
 import { formatBytes } from '../model';
 import { useResource } from '../resource';
 import { Badge, ConfirmDialog, ErrorBox, KeyValues, Load, ObjectTable, Section, Unavailable, Value } from '../ui';
@@ -131,6 +131,19 @@ function ExplainForm() {
 }
 
 export function Policy() {
+  if (!isAdmin()) {
+    return (
+      <>
+        <h1>Policy</h1>
+        <p class="muted">The policy text and reloads are for admins; you can ask what it decides for you.</p>
+        <ExplainForm />
+      </>
+    );
+  }
+  return <AdminPolicy />;
+}
+
+function AdminPolicy() {
   const policy = useResource<PolicyView>('/api/v1/policy', ['policy']);
   const [reload, setReload] = useState(false);
   return (

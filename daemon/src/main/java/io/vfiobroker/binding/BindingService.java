@@ -314,6 +314,9 @@ public final class BindingService {
             }
         }
         journal.append(txn, Journal.Op.RELEASE, Journal.Phase.COMMIT, plan.group(), null, null, null, null);
+        // A clean release leaves no transaction open: the journal shrinks to what is still owned, so binds and
+        // releases don't grow it forever between crashes.
+        if (failed.isEmpty()) journal.compactIfQuiet();
         if (!failed.isEmpty()) {
             throw new BindingException("releasing IOMMU group " + plan.group() + " left devices on vfio-pci (still recorded, retried on "
                     + "restart): " + String.join("; ", failed), false);

@@ -183,6 +183,14 @@ public final class Journal {
         return new State(owned, open);
     }
 
+    /** Compacts when no transaction is open (the caller holds {@link #exclusive}); true if it did. */
+    public synchronized boolean compactIfQuiet() {
+        State st = parsed().state();
+        if (!st.unfinished().isEmpty()) return false;
+        compact(st.owned());
+        return true;
+    }
+
     /** Rewrites the journal as a snapshot of current ownership (atomic rename), so it does not grow forever. */
     public synchronized void compact(Map<PciAddress, Owned> owned) {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");

@@ -7,14 +7,19 @@ import io.vfiobroker.iommu.HandoverFd;
 import io.vfiobroker.lease.Caller;
 import io.vfiobroker.lease.LeaseException;
 import io.vfiobroker.lease.LeaseService;
+import io.vfiobroker.nativeshim.Epoll;
+import io.vfiobroker.nativeshim.Errno;
+import io.vfiobroker.nativeshim.EventFd;
 import io.vfiobroker.nativeshim.LibcAbi;
 import io.vfiobroker.nativeshim.NativeException;
 import io.vfiobroker.nativeshim.OwnedFd;
 import io.vfiobroker.nativeshim.PeerCredentials;
-import io.vfiobroker.nativeshim.Posix;
 import io.vfiobroker.nativeshim.ReceivedMessage;
 import io.vfiobroker.nativeshim.SocketType;
 import io.vfiobroker.nativeshim.UnixSockets;
+import io.vfiobroker.quota.QuotaExceededException;
+import io.vfiobroker.quota.QuotaProperties;
+import io.vfiobroker.quota.UidQuota;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,29 +27,71 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
 
 /**
  * The fd socket: a client connects (SOCK_SEQPACKET), sends its ticket as one message, and gets one message
  * back: an {@link FdBundle} describing the fds attached with SCM_RIGHTS, or an error. The presenter is
  * identified by SO_PEERCRED on this socket, independently of the gRPC call that obtained the ticket.
+ *
+ * <p>One thread waits in epoll on the listener and every connection that has not sent its ticket yet, all
+ * non-blocking, so an idle connection costs an fd and a map entry, never a thread. A connection that sends no
+ * ticket within the ticket timeout (1 s) is dropped; each uid may hold a few connections, and admins (uid 0, the
+ * admin group) a reserve nobody else can take. A received ticket goes to a small pool that redeems it and sends
+ * the fds; sends are non-blocking too, so a peer that never reads can't hold a worker.
  */
 public final class FdSocketServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(FdSocketServer.class);
     private static final int MAX_TICKET = 256;
-    private static final int READ_TIMEOUT_MS = 5000;
+    private static final long LISTENER = -1;
+    private static final long WAKE = -2;
+
+    /** A connection waiting for its ticket. Touched only by the loop thread until handed to a worker. */
+    private static final class Conn {
+        final long id;
+        final OwnedFd fd;
+        final Caller caller;
+        final UidQuota.Slot slot;
+        final long deadline;
+        boolean gone;
+
+        Conn(long id, OwnedFd fd, Caller caller, UidQuota.Slot slot, long deadline) {
+            this.id = id;
+            this.fd = fd;
+            this.caller = caller;
+            this.slot = slot;
+            this.deadline = deadline;
+        }
+    }
 
     private final Path path;
     private final LeaseService leases;
-    // Threads blocked in accept(2) on the one listener: the kernel hands each connection to exactly one of them,
-    // which serves it start to end, so a lease's fds cost no thread hand-off. This many slow clients at once
-    // (each at most READ_TIMEOUT_MS) make the next one wait.
-    private static final int WORKERS = 4;
-
+    private final Duration ticketTimeout;
+    private final UidQuota quota;
+    private final Predicate<Caller> admin;
     private final OwnedFd listener;
-    private final List<Thread> workers = new ArrayList<>();
+    private final Epoll epoll;
+    private final EventFd wake;
+    private final Map<Long, Conn> waiting = new HashMap<>();
+    private final ArrayDeque<Conn> byDeadline = new ArrayDeque<>(); // accept order = deadline order (one timeout)
+    private final ThreadPoolExecutor workers;
+    private final Thread loop;
+    private final AtomicLong dropped = new AtomicLong();
+    private final AtomicLong refused = new AtomicLong();
+    private final AtomicLong failures = new AtomicLong();
+    private long nextId;
+    private long lastRefusalLog;
     private volatile boolean running = true;
 
     public FdSocketServer(Path path, LeaseService leases) throws IOException {
@@ -52,62 +99,241 @@ public final class FdSocketServer implements AutoCloseable {
     }
 
     public FdSocketServer(Path path, LeaseService leases, String socketGroup) throws IOException {
+        this(path, leases, socketGroup, QuotaProperties.defaults().fd(), null, c -> c.uid() == 0);
+    }
+
+    /**
+     * @param quota fd.sock connections per uid (null: a private one from {@code settings})
+     * @param admin who may use the admin reserve (uid 0 at least)
+     */
+    public FdSocketServer(Path path, LeaseService leases, String socketGroup, QuotaProperties.Fd settings, UidQuota quota,
+                          Predicate<Caller> admin) throws IOException {
         this.path = path;
         this.leases = leases;
+        this.ticketTimeout = settings.ticketTimeout();
+        this.quota = quota != null ? quota
+                : new UidQuota("fd.sock connections", "vfio-broker.quota.fd", settings.perUid(), settings.total(), settings.adminReserve());
+        this.admin = c -> c.uid() == 0 || safeTest(admin, c);
         Files.createDirectories(path.getParent());
         Files.deleteIfExists(path);
-        this.listener = UnixSockets.listen(path, SocketType.SEQPACKET, 64);
+        this.listener = UnixSockets.listen(path, SocketType.SEQPACKET, 128);
+        UnixSockets.setNonBlocking(listener.fd(), true);
         SocketAccess.apply(path, socketGroup);
-        for (int i = 0; i < WORKERS; i++) {
-            Thread t = new Thread(this::acceptLoop, "fd-socket-" + i);
+        this.epoll = Epoll.create();
+        this.wake = EventFd.create(0, LibcAbi.EFD_NONBLOCK);
+        epoll.add(listener.fd(), LibcAbi.EPOLLIN, LISTENER);
+        epoll.add(wake.fd(), LibcAbi.EPOLLIN, WAKE);
+        AtomicInteger n = new AtomicInteger();
+        // Each connection submits at most one task and connections are capped, so the queue is bounded by the quota.
+        this.workers = new ThreadPoolExecutor(settings.workers(), settings.workers(), 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "fd-socket-worker-" + n.incrementAndGet());
             t.setDaemon(true);
-            t.start();
-            workers.add(t);
+            return t;
+        });
+        this.loop = new Thread(this::loop, "fd-socket-loop");
+        loop.setDaemon(true);
+        loop.start();
+        log.info("event=fd-socket-listening path={} ticket-timeout={}ms per-uid={} total={} admin-reserve={}", path, ticketTimeout.toMillis(),
+                this.quota.perUid(), this.quota.total(), this.quota.adminReserve());
+    }
+
+    private static boolean safeTest(Predicate<Caller> p, Caller c) {
+        try {
+            return p != null && p.test(c);
+        } catch (RuntimeException e) {
+            return false;
         }
-        log.info("event=fd-socket-listening path={}", path);
     }
 
     public Path path() {
         return path;
     }
 
-    private void acceptLoop() {
+    /** fd.sock connections open right now: waiting for a ticket or being served. */
+    public int openConnections() {
+        return quota.openTotal();
+    }
+
+    /** Connections dropped for sending no ticket in time. */
+    public long droppedIdle() {
+        return dropped.get();
+    }
+
+    /** Connections refused at accept for being over a quota. */
+    public long refusedOverQuota() {
+        return refused.get();
+    }
+
+    private void loop() {
         while (running) {
-            OwnedFd conn;
             try {
-                conn = UnixSockets.accept(listener.fd());
-            } catch (NativeException e) {
-                if (!running) return; // close() shut the listener down: accept fails with EINVAL
-                log.warn("event=fd-socket-accept-failed error=\"{}\"", e.getMessage());
-                pause(); // EMFILE and the like: do not spin
-                continue;
+                Epoll.Ready r = epoll.await(64, nextTimeoutMs());
+                for (int i = 0; i < r.count() && running; i++) {
+                    long token = r.tokens()[i];
+                    if (token == LISTENER) acceptPending();
+                    else if (token == WAKE) drainWake();
+                    else readable(waiting.get(token));
+                }
+                expire();
+            } catch (Throwable t) {
+                // Nothing may end the loop: a dead loop is a dead fd.sock.
+                failures.incrementAndGet();
+                log.error("event=fd-socket-loop-error error=\"{}\"", t.toString(), t);
+                pause();
             }
-            serve(conn);
         }
     }
 
-    private static void pause() {
+    private int nextTimeoutMs() {
+        while (!byDeadline.isEmpty() && byDeadline.peekFirst().gone) byDeadline.pollFirst();
+        if (byDeadline.isEmpty()) return 1000;
+        long left = byDeadline.peekFirst().deadline - System.nanoTime();
+        return (int) Math.max(0, Math.min(1000, (left + 999_999) / 1_000_000));
+    }
+
+    private void drainWake() {
         try {
-            Thread.sleep(100);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            wake.read();
+        } catch (NativeException e) {
+            // EAGAIN: another wake-up took it
         }
     }
 
-    private void serve(OwnedFd conn) {
-        try (conn) {
-            PeerCredentials cred = UnixSockets.peerCred(conn.fd());
-            Caller presenter = new Caller(cred.pid(), cred.uid(), cred.gid());
-            if (!Posix.awaitReadable(conn.fd(), READ_TIMEOUT_MS)) {
-                reply(conn, FdBundle.newBuilder().setError("no ticket within " + READ_TIMEOUT_MS + " ms").build(), new int[0]);
+    private void acceptPending() {
+        for (int i = 0; i < 256; i++) { // then let the connections already waiting have their turn
+            OwnedFd fd;
+            try {
+                fd = UnixSockets.acceptNonBlocking(listener.fd());
+            } catch (NativeException e) {
+                if (e.errno() == Errno.EMFILE || e.errno() == Errno.ENFILE) {
+                    log.warn("event=fd-socket-accept-failed error=\"{}\"", e.getMessage());
+                    pause(); // the listener stays readable: don't spin
+                    return;
+                }
+                log.warn("event=fd-socket-accept-failed error=\"{}\"", e.getMessage());
                 return;
             }
-            String ticket;
-            try (ReceivedMessage m = UnixSockets.recvFds(conn.fd(), MAX_TICKET, 0)) {
-                ticket = new String(m.payload(), StandardCharsets.US_ASCII).strip();
+            if (fd == null) return;
+            admit(fd);
+        }
+    }
+
+    private void admit(OwnedFd fd) {
+        Caller caller;
+        UidQuota.Slot slot;
+        try {
+            PeerCredentials cred = UnixSockets.peerCred(fd.fd());
+            caller = new Caller(cred.pid(), cred.uid(), cred.gid(), groups(fd));
+            slot = quota.take(caller.uid(), admin.test(caller));
+        } catch (QuotaExceededException e) {
+            refused.incrementAndGet();
+            logRefusal(e.getMessage());
+            sendQuietly(fd, FdBundle.newBuilder().setError(e.getMessage()).build());
+            closeQuietly(fd);
+            return;
+        } catch (RuntimeException e) {
+            log.warn("event=fd-socket-client-failed error=\"{}\"", e.getMessage());
+            closeQuietly(fd);
+            return;
+        }
+        Conn c = new Conn(++nextId, fd, caller, slot, System.nanoTime() + ticketTimeout.toNanos());
+        try {
+            epoll.add(fd.fd(), LibcAbi.EPOLLIN, c.id);
+        } catch (RuntimeException e) {
+            finish(c);
+            throw e;
+        }
+        waiting.put(c.id, c);
+        byDeadline.addLast(c);
+    }
+
+    private static java.util.List<Integer> groups(OwnedFd fd) {
+        try {
+            int[] g = UnixSockets.peerGroups(fd.fd());
+            java.util.List<Integer> out = new java.util.ArrayList<>(g.length);
+            for (int x : g) out.add(x);
+            return out;
+        } catch (NativeException e) {
+            return null; // the admin check falls back to /proc
+        }
+    }
+
+    private void logRefusal(String why) {
+        long now = System.nanoTime();
+        // One line per second at most: the refusals themselves are what an attacker would flood the log with.
+        if (now - lastRefusalLog > 1_000_000_000L) {
+            lastRefusalLog = now;
+            log.warn("event=fd-socket-refused reason=\"{}\" refused-so-far={}", why, refused.get());
+        }
+    }
+
+    private void readable(Conn c) {
+        if (c == null || c.gone) return;
+        String ticket;
+        try (ReceivedMessage m = UnixSockets.recvFds(c.fd.fd(), MAX_TICKET, 0)) {
+            if (m.endOfStream()) {
+                unregister(c);
+                finish(c);
+                return;
+            }
+            ticket = new String(m.payload(), StandardCharsets.US_ASCII).strip();
+        } catch (NativeException e) {
+            if (e.errno() == Errno.EAGAIN) return; // woken with nothing to read: keep waiting
+            unregister(c);
+            // EMSGSIZE: over MAX_TICKET bytes, or fds attached (the shim closed them)
+            if (e.errno() == Errno.EMSGSIZE) sendQuietly(c.fd, FdBundle.newBuilder().setError("a ticket is one message of at most "
+                    + MAX_TICKET + " bytes and no fds").build());
+            log.debug("event=fd-socket-client-failed uid={} error=\"{}\"", c.caller.uid(), e.getMessage());
+            finish(c);
+            return;
+        }
+        unregister(c);
+        try {
+            workers.execute(() -> redeem(c, ticket));
+        } catch (RejectedExecutionException e) {
+            finish(c); // shutting down
+        }
+    }
+
+    /** Stops watching {@code c}: from here on it belongs to whoever finishes it. */
+    private void unregister(Conn c) {
+        c.gone = true;
+        waiting.remove(c.id);
+        try {
+            epoll.remove(c.fd.fd());
+        } catch (RuntimeException e) {
+            // already gone from the set (closed)
+        }
+    }
+
+    private void expire() {
+        long now = System.nanoTime();
+        while (!byDeadline.isEmpty()) {
+            Conn c = byDeadline.peekFirst();
+            if (c.gone) {
+                byDeadline.pollFirst();
+                continue;
+            }
+            if (c.deadline - now > 0) return;
+            byDeadline.pollFirst();
+            unregister(c);
+            dropped.incrementAndGet();
+            sendQuietly(c.fd, FdBundle.newBuilder().setError("no ticket within " + ticketTimeout.toMillis() + " ms").build());
+            finish(c);
+        }
+    }
+
+    private void redeem(Conn c, String ticket) {
+        try {
+            LeaseService.Handover h;
+            try {
+                h = leases.redeem(ticket, c.caller);
+            } catch (LeaseException e) {
+                sendQuietly(c.fd, FdBundle.newBuilder().setError(e.getMessage()).build());
+                log.debug("event=ticket-refused uid={} pid={} reason=\"{}\"", c.caller.uid(), c.caller.pid(), e.getMessage());
+                return;
             }
             try {
-                LeaseService.Handover h = leases.redeem(ticket, presenter);
                 FdBundle.Builder b = FdBundle.newBuilder().setLeaseId(h.lease().id());
                 int[] fds = new int[h.fds().size()];
                 for (int i = 0; i < fds.length; i++) {
@@ -120,15 +346,39 @@ public final class FdSocketServer implements AutoCloseable {
                     }
                     b.addFds(info);
                 }
-                reply(conn, b.build(), fds);
+                reply(c.fd, b.build(), fds);
                 // The audit trail has it (fds-handed-over); at INFO it would be a third log line per lease.
-                log.debug("event=fds-sent lease={} uid={} pid={} fds={}", h.lease().id(), presenter.uid(), presenter.pid(), fds.length);
-            } catch (LeaseException e) {
-                reply(conn, FdBundle.newBuilder().setError(e.getMessage()).build(), new int[0]);
-                log.warn("event=ticket-refused uid={} pid={} reason=\"{}\"", presenter.uid(), presenter.pid(), e.getMessage());
+                log.debug("event=fds-sent lease={} uid={} pid={} fds={}", h.lease().id(), c.caller.uid(), c.caller.pid(), fds.length);
+            } finally {
+                h.close();
             }
-        } catch (NativeException | IllegalArgumentException e) {
-            log.warn("event=fd-socket-client-failed error=\"{}\"", e.getMessage());
+        } catch (Throwable t) {
+            // Per connection: a failed redeem or send ends this connection, never the worker.
+            failures.incrementAndGet();
+            log.warn("event=fd-socket-client-failed uid={} pid={} error=\"{}\"", c.caller.uid(), c.caller.pid(), t.toString());
+        } finally {
+            finish(c);
+        }
+    }
+
+    private static void finish(Conn c) {
+        closeQuietly(c.fd);
+        c.slot.close();
+    }
+
+    private static void sendQuietly(OwnedFd fd, FdBundle bundle) {
+        try {
+            reply(fd, bundle, new int[0]);
+        } catch (RuntimeException e) {
+            // the peer is gone or not reading; it was being dropped anyway
+        }
+    }
+
+    private static void closeQuietly(OwnedFd fd) {
+        try {
+            fd.close();
+        } catch (RuntimeException ignored) {
+            // close(2) of a socket only fails for EBADF, which would be our bug and is logged nowhere useful
         }
     }
 
@@ -146,21 +396,38 @@ public final class FdSocketServer implements AutoCloseable {
         };
     }
 
+    private static void pause() {
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     @Override
     public void close() {
         running = false;
         try {
-            UnixSockets.shutdown(listener.fd(), LibcAbi.SHUT_RDWR); // wakes the threads blocked in accept
-        } catch (NativeException e) {
+            wake.signal(1);
+        } catch (RuntimeException e) {
             log.warn("event=fd-socket-shutdown-failed error=\"{}\"", e.getMessage());
         }
-        for (Thread t : workers) {
-            try {
-                t.join(2000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        try {
+            loop.join(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
+        workers.shutdown();
+        try {
+            workers.awaitTermination(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        for (Conn c : waiting.values()) finish(c);
+        waiting.clear();
+        byDeadline.clear();
+        epoll.close();
+        wake.close();
         listener.close();
         try {
             Files.deleteIfExists(path);

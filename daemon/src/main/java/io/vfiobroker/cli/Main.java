@@ -39,6 +39,8 @@ public final class Main implements Runnable {
     private static String message(Throwable e) {
         Throwable t = e;
         while ((t.getMessage() == null || t instanceof java.io.UncheckedIOException) && t.getCause() != null) t = t.getCause();
+        // Its message is only the path: say what happened (typically a user other than root touching root's state).
+        if (t instanceof java.nio.file.AccessDeniedException a) return "permission denied: " + a.getFile() + (a.getReason() == null ? "" : " (" + a.getReason() + ")");
         return t.getMessage() == null ? t.toString() : t.getMessage();
     }
 

@@ -43,9 +43,13 @@ public class BrokerConfiguration {
         return new VfioDomainOpener(host);
     }
 
-    @Bean
-    AuditLog auditLog(Journal journal) {
-        return new AuditLog(journal.file().getParent());
+    /** Audit bounds: {@code vfio-broker.audit.max-file-size} (16MB), {@code .max-files} (5), {@code .refusal-burst} (20 per uid and
+     * kind) and {@code .refusal-window} (10s): refusals beyond the burst in a window become one coalesced record. */
+    @Bean(destroyMethod = "close")
+    AuditLog auditLog(Journal journal, @Value("${vfio-broker.audit.max-file-size:16MB}") org.springframework.util.unit.DataSize maxFile,
+                      @Value("${vfio-broker.audit.max-files:5}") int maxFiles, @Value("${vfio-broker.audit.refusal-burst:20}") int burst,
+                      @Value("${vfio-broker.audit.refusal-window:10s}") Duration window) {
+        return new AuditLog(journal.file().getParent(), new AuditLog.Settings(maxFile.toBytes(), maxFiles, burst, window));
     }
 
     @Bean
@@ -75,8 +79,10 @@ public class BrokerConfiguration {
     @Bean(destroyMethod = "close")
     @ConditionalOnProperty(name = "vfio-broker.sockets.enabled", havingValue = "true", matchIfMissing = true)
     FdSocketServer fdSocketServer(LeaseService leases, SysfsHost host, @Value("${vfio-broker.run-dir:}") String runDir,
-                                  @Value("${vfio-broker.socket-group:}") String group) throws IOException {
-        return new FdSocketServer(runDir(runDir, host).resolve("fd.sock"), leases, group);
+                                  @Value("${vfio-broker.socket-group:}") String group, io.vfiobroker.quota.Quotas quotas,
+                                  io.vfiobroker.grpc.Authz authz) throws IOException {
+        return new FdSocketServer(runDir(runDir, host).resolve("fd.sock"), leases, group, quotas.settings().fd(), quotas.fdConnections(),
+                authz::isAdmin);
     }
 
     @Bean(destroyMethod = "close")

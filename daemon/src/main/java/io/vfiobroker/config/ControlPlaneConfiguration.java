@@ -111,9 +111,10 @@ public class ControlPlaneConfiguration {
 
     @Bean
     GrpcServices grpcServices(Authz authz, InventoryCache cache, LeaseService leases, PolicyService policy, AccountingService accounting,
-                              EventBus bus, MeterRegistry registry, BindingRequests bindings) {
+                              EventBus bus, MeterRegistry registry, BindingRequests bindings, io.vfiobroker.quota.Quotas quotas) {
         return new GrpcServices(authz, List.of(new InventoryGrpcService(cache, leases, authz), new PolicyGrpcService(policy, cache, authz),
-                new AccountingGrpcService(accounting, authz), new EventsGrpcService(bus, authz), new BindingsGrpcService(bindings, authz)),
+                new AccountingGrpcService(accounting, authz, quotas.streams()), new EventsGrpcService(bus, authz, quotas.streams()),
+                new BindingsGrpcService(bindings, authz)),
                 new GrpcMetricsInterceptor(registry));
     }
 

@@ -8,6 +8,9 @@ import io.vfiobroker.api.v1.GetMemlockRequest;
 import io.vfiobroker.api.v1.MemlockReport;
 import io.vfiobroker.api.v1.WatchMemlockRequest;
 import io.vfiobroker.lease.Caller;
+import io.vfiobroker.quota.QuotaExceededException;
+import io.vfiobroker.quota.Quotas;
+import io.vfiobroker.quota.UidQuota;
 
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
@@ -19,10 +22,17 @@ public final class AccountingGrpcService extends AccountingGrpc.AccountingImplBa
     private static final Duration STALL = Duration.ofSeconds(30);
     private final AccountingService accounting;
     private final Authz authz;
+    private final UidQuota streams;
 
     public AccountingGrpcService(AccountingService accounting, Authz authz) {
+        this(accounting, authz, Quotas.defaults().streams());
+    }
+
+    /** @param streams open streams per uid, shared with Events.Watch and SSE */
+    public AccountingGrpcService(AccountingService accounting, Authz authz, UidQuota streams) {
         this.accounting = accounting;
         this.authz = authz;
+        this.streams = streams;
     }
 
     private static String leaseFilter(String id) {
@@ -50,6 +60,13 @@ public final class AccountingGrpcService extends AccountingGrpc.AccountingImplBa
             return;
         }
         boolean admin = authz.isAdmin(c);
+        UidQuota.Slot slot;
+        try {
+            slot = streams.take(c.uid(), admin);
+        } catch (QuotaExceededException e) {
+            observer.onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED", e.getMessage(), "uid", Integer.toString(c.uid())));
+            return;
+        }
         Duration interval = Duration.ofMillis(Math.max(100, req.getIntervalMs()));
         // Reports supersede each other: a slow reader gets the newest, never a backlog.
         AtomicReference<AccountingService.Report> pending = new AtomicReference<>(accounting.sample());
@@ -58,35 +75,49 @@ public final class AccountingGrpcService extends AccountingGrpc.AccountingImplBa
             pending.set(r);
             if (flow[0] != null) flow[0].wake();
         };
-        flow[0] = new FlowControl<>(observer, () -> accounting.removeListener(listener));
-        accounting.addListener(listener);
-        FlowControl.WRITERS.execute(() -> {
-            try {
-                long last = 0;
-                while (!flow[0].cancelled()) {
-                    AccountingService.Report r = pending.getAndSet(null);
-                    if (r == null) {
-                        flow[0].sleep(interval);
-                        continue;
-                    }
-                    long wait = last + interval.toNanos() - System.nanoTime();
-                    if (last != 0 && wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
-                    if (!flow[0].awaitReady(STALL)) {
-                        if (!flow[0].cancelled()) flow[0].out().onError(Status.RESOURCE_EXHAUSTED.withDescription("the watcher read nothing for "
-                                + STALL.toSeconds() + " s").asRuntimeException());
-                        return;
-                    }
-                    AccountingService.Report newest = pending.getAndSet(null);
-                    flow[0].out().onNext(ProtoMapping.report(newest != null ? newest : r, admin, c.uid(), lease));
-                    last = System.nanoTime();
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            } catch (RuntimeException e) {
-                // cancelled under us
-            } finally {
-                accounting.removeListener(listener);
-            }
+        flow[0] = new FlowControl<>(observer, () -> {
+            accounting.removeListener(listener);
+            slot.close();
         });
+        accounting.addListener(listener);
+        try {
+            FlowControl.WRITERS.execute(() -> write(c, lease, admin, interval, pending, flow[0], listener, slot));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            accounting.removeListener(listener);
+            slot.close();
+            observer.onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "TOO_MANY_WATCHERS", "all " + FlowControl.MAX_WRITERS
+                    + " stream writers are busy"));
+        }
+    }
+
+    private void write(Caller c, String lease, boolean admin, Duration interval, AtomicReference<AccountingService.Report> pending,
+                       FlowControl<MemlockReport> flow, Consumer<AccountingService.Report> listener, UidQuota.Slot slot) {
+        try {
+            long last = 0;
+            while (!flow.cancelled()) {
+                AccountingService.Report r = pending.getAndSet(null);
+                if (r == null) {
+                    flow.sleep(interval);
+                    continue;
+                }
+                long wait = last + interval.toNanos() - System.nanoTime();
+                if (last != 0 && wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                if (!flow.awaitReady(STALL)) {
+                    if (!flow.cancelled()) flow.out().onError(Status.RESOURCE_EXHAUSTED.withDescription("the watcher read nothing for "
+                            + STALL.toSeconds() + " s").asRuntimeException());
+                    return;
+                }
+                AccountingService.Report newest = pending.getAndSet(null);
+                flow.out().onNext(ProtoMapping.report(newest != null ? newest : r, admin, c.uid(), lease));
+                last = System.nanoTime();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            // cancelled under us
+        } finally {
+            accounting.removeListener(listener);
+            slot.close();
+        }
     }
 }

@@ -10,6 +10,9 @@ import io.vfiobroker.events.BrokerEvent;
 import io.vfiobroker.events.EventBus;
 import io.vfiobroker.events.Published;
 import io.vfiobroker.lease.Caller;
+import io.vfiobroker.quota.QuotaExceededException;
+import io.vfiobroker.quota.Quotas;
+import io.vfiobroker.quota.UidQuota;
 
 import java.time.Duration;
 import java.util.EnumSet;
@@ -22,36 +25,63 @@ public final class EventsGrpcService extends EventsGrpc.EventsImplBase {
     private static final Duration STALL = Duration.ofSeconds(30);
     private final EventBus bus;
     private final Authz authz;
+    private final UidQuota streams;
 
     public EventsGrpcService(EventBus bus, Authz authz) {
+        this(bus, authz, Quotas.defaults().streams());
+    }
+
+    /** @param streams open streams per uid, shared with WatchMemlock and SSE */
+    public EventsGrpcService(EventBus bus, Authz authz, UidQuota streams) {
         this.bus = bus;
         this.authz = authz;
+        this.streams = streams;
     }
 
     @Override
     public void watch(WatchRequest req, StreamObserver<Event> observer) {
         Caller caller;
         Predicate<Published> filter;
+        boolean admin;
         try {
             caller = CallerInterceptor.caller();
-            filter = filter(req, caller, authz.isAdmin(caller));
+            admin = authz.isAdmin(caller);
+            filter = filter(req, caller, admin);
         } catch (io.grpc.StatusRuntimeException e) {
             observer.onError(e);
+            return;
+        }
+        UidQuota.Slot slot;
+        try {
+            slot = streams.take(caller.uid(), admin);
+        } catch (QuotaExceededException e) {
+            observer.onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED", e.getMessage(), "uid", Integer.toString(caller.uid())));
             return;
         }
         EventBus.Subscription sub;
         try {
             sub = bus.subscribe("grpc " + caller, filter);
         } catch (EventBus.TooManySubscribers e) {
+            slot.close();
             observer.onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "TOO_MANY_WATCHERS", e.getMessage()));
             return;
         }
-        FlowControl<Event> flow = new FlowControl<>(observer, sub::close);
-        FlowControl.WRITERS.execute(() -> pump(sub, flow));
+        FlowControl<Event> flow = new FlowControl<>(observer, () -> {
+            sub.close();
+            slot.close();
+        });
+        try {
+            FlowControl.WRITERS.execute(() -> pump(sub, slot, flow));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            sub.close();
+            slot.close();
+            observer.onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "TOO_MANY_WATCHERS", "all " + FlowControl.MAX_WRITERS
+                    + " stream writers are busy"));
+        }
     }
 
-    private static void pump(EventBus.Subscription sub, FlowControl<Event> flow) {
-        try (sub) {
+    private static void pump(EventBus.Subscription sub, UidQuota.Slot slot, FlowControl<Event> flow) {
+        try (slot; sub) {
             while (!flow.cancelled()) {
                 Published p = sub.next(Duration.ofMillis(500));
                 if (p == null) {

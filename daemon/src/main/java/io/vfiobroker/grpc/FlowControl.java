@@ -5,7 +5,9 @@ import io.grpc.stub.StreamObserver;
 
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -15,8 +17,15 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class FlowControl<T> {
 
     private static final AtomicInteger THREADS = new AtomicInteger();
-    /** Stream writers: one per open watch, blocked mostly on their bus queue. */
-    static final ExecutorService WRITERS = Executors.newCachedThreadPool(r -> {
+    /** Most stream writer threads at once; a quota total above this is refused at the call, not queued. */
+    static final int MAX_WRITERS = 256;
+    /**
+     * Stream writers: one per open watch, blocked mostly on their bus queue. A thread per stream keeps the writer
+     * simple (it waits on the queue and on flow control in one place), and it is bounded: open streams are capped
+     * per uid and in total by the stream quota (vfio-broker.quota.streams), and this pool never grows past
+     * {@link #MAX_WRITERS}, so callers can't make the daemon start threads without limit.
+     */
+    static final ExecutorService WRITERS = new ThreadPoolExecutor(0, MAX_WRITERS, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
         Thread t = new Thread(r, "grpc-stream-" + THREADS.incrementAndGet());
         t.setDaemon(true);
         return t;

@@ -52,7 +52,11 @@ public final class LeaseService implements AutoCloseable {
     private static final int MAX_DEVICES_PER_ACQUIRE = 16;
 
     /** A redeemed ticket: what goes over the fd socket. */
-    public record Handover(Lease lease, List<HandoverFd> fds) {
+    public record Handover(Lease lease, List<HandoverFd> fds) implements AutoCloseable {
+        /** Called by the fd socket after sendmsg. */
+        @Override
+        public void close() {
+        }
     }
 
     private record Held(Lease lease, DeviceDomain domain, Rlimits.Rlimit memlockBefore, boolean keepBound) {

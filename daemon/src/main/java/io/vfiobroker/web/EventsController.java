@@ -3,6 +3,9 @@ package io.vfiobroker.web;
 import io.vfiobroker.events.BrokerEvent;
 import io.vfiobroker.events.EventBus;
 import io.vfiobroker.events.Published;
+import io.vfiobroker.quota.QuotaExceededException;
+import io.vfiobroker.quota.Quotas;
+import io.vfiobroker.quota.UidQuota;
 import jakarta.servlet.http.HttpServletRequest;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
@@ -18,7 +21,9 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -33,7 +38,12 @@ public class EventsController {
 
     private static final Duration HEARTBEAT = Duration.ofSeconds(15);
     private static final AtomicInteger THREADS = new AtomicInteger();
-    private static final ExecutorService WRITERS = Executors.newCachedThreadPool(r -> {
+    /**
+     * SSE writers, a thread per stream: SseEmitter.send blocks on the client's socket, so a shared pool would let one
+     * slow client stall the others. Bounded: the stream quota (vfio-broker.quota.streams) caps open streams per uid and
+     * in total, and the pool never grows past 256 (beyond that a request is refused, not queued).
+     */
+    private static final ExecutorService WRITERS = new ThreadPoolExecutor(0, 256, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
         Thread t = new Thread(r, "sse-" + THREADS.incrementAndGet());
         t.setDaemon(true);
         return t;
@@ -41,9 +51,11 @@ public class EventsController {
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     private final EventBus bus;
+    private final UidQuota streams;
 
-    public EventsController(EventBus bus) {
+    public EventsController(EventBus bus, Quotas quotas) {
         this.bus = bus;
+        this.streams = quotas.streams();
     }
 
     /** @param kinds comma-separated kinds to receive; empty = all */
@@ -51,19 +63,35 @@ public class EventsController {
     public SseEmitter events(@RequestParam(defaultValue = "") String kinds, HttpServletRequest req) throws IOException {
         Set<String> wanted = kinds.isBlank() ? Set.of() : Set.of(kinds.split(","));
         WebCaller caller = WebCaller.of(req);
+        UidQuota.Slot slot;
+        try {
+            slot = streams.take(caller.uid(), caller.admin());
+        } catch (QuotaExceededException e) {
+            throw new ResponseStatusException(HttpStatus.TOO_MANY_REQUESTS, e.getMessage());
+        }
         EventBus.Subscription sub;
         try {
             sub = bus.subscribe("sse", p -> (wanted.isEmpty() || wanted.contains(p.event().kind())) && visible(caller, p.event()));
         } catch (EventBus.TooManySubscribers e) {
+            slot.close();
             throw new ResponseStatusException(HttpStatus.SERVICE_UNAVAILABLE, e.getMessage());
         }
+        Runnable done = () -> {
+            sub.close();
+            slot.close();
+        };
         SseEmitter emitter = new SseEmitter(0L); // no timeout: the stream lives as long as the client
-        emitter.onCompletion(sub::close);
-        emitter.onTimeout(sub::close);
-        emitter.onError(e -> sub.close());
-        // A comment first, so the response (and EventSource's open) happens before the first event.
-        emitter.send(SseEmitter.event().comment("vfio-broker events; seq " + bus.lastSeq()));
-        WRITERS.execute(() -> pump(sub, emitter));
+        emitter.onCompletion(done);
+        emitter.onTimeout(done);
+        emitter.onError(e -> done.run());
+        try {
+            // A comment first, so the response (and EventSource's open) happens before the first event.
+            emitter.send(SseEmitter.event().comment("vfio-broker events; seq " + bus.lastSeq()));
+            WRITERS.execute(() -> pump(sub, slot, emitter));
+        } catch (IOException | RuntimeException e) {
+            done.run();
+            throw e;
+        }
         return emitter;
     }
 
@@ -75,9 +103,9 @@ public class EventsController {
         return true;
     }
 
-    private static void pump(EventBus.Subscription sub, SseEmitter emitter) {
+    private static void pump(EventBus.Subscription sub, UidQuota.Slot slot, SseEmitter emitter) {
         long idleSince = System.nanoTime();
-        try (sub) {
+        try (slot; sub) {
             while (true) {
                 Published p = sub.next(Duration.ofSeconds(1));
                 if (p == null) {

@@ -197,6 +197,18 @@ class ProtectStackedDevicesTest {
     }
 
     @Test
+    void aMountTableLongerThanAPageIsReadToTheEnd() throws IOException {
+        BindingService s = service(twoPfs().withVolumes(new Volume(FsKind.BTRFS, "data", 1, "/data", true)));
+        Path mounts = root.resolve("proc/self/mounts");
+        // A Kubernetes node: hundreds of pod mounts before the one that matters.
+        StringBuilder pods = new StringBuilder();
+        for (int i = 0; i < 300; i++) pods.append("tmpfs /var/lib/kubelet/pods/").append(i).append("/volumes/token tmpfs rw 0 0\n");
+        Files.writeString(mounts, pods + Files.readString(mounts));
+        assertThat(Files.size(mounts)).isGreaterThan(4096 * 4);
+        assertThat(s.planBind(DISK_A).refusals()).first().isEqualTo("0000:03:00.0 backs /data (nvme2n1)" + override(DISK_A, "mounted-disk"));
+    }
+
+    @Test
     void disksOfAnUnmountedBtrfsAreFree() {
         BindingService s = service(twoPfs().withVolumes(new Volume(FsKind.BTRFS, "data", 2, "/data", false)));
         assertThat(s.planBind(DISK_A).refused()).isFalse();

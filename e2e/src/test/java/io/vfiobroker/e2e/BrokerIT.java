@@ -21,27 +21,28 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the memlock limit enforced by the kernel; interrupt-remapping policy; a SIGKILLed client's lease ending.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-@Timeout(value = 40, unit = TimeUnit.MINUTES)   // a guard only: each VM is time-boxed by run-vm.sh
+@Timeout(value = 90, unit = TimeUnit.MINUTES)   // a guard only: each VM is time-boxed by run-vm.sh
 class BrokerIT {
 
     static final String SCENARIO = "broker";
-    static final Duration VM_TIMEOUT = Duration.ofMinutes(12);
+    // Generous: the lease scenarios ([V9], [V10]) restart the daemon a dozen times on one emulated vCPU.
+    static final Duration VM_TIMEOUT = Duration.ofMinutes(30);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     static Stream<Arguments> platforms() {
-        return Stream.of(Kernel.values()).flatMap(k -> Stream.of(Iommu.ON, Iommu.OFF).map(i -> Arguments.of(k, i)));
+        return Kernel.selected().stream().flatMap(k -> Iommu.selected().stream().map(i -> Arguments.of(k, i)));
     }
 
     static Stream<Arguments> remapping() {
-        return Stream.of(Kernel.values()).map(k -> Arguments.of(k, Iommu.ON));
+        return Iommu.selected().contains(Iommu.ON) ? Kernel.selected().stream().map(k -> Arguments.of(k, Iommu.ON)) : Stream.empty();
     }
 
     static Stream<Arguments> iommufdKernels() {
-        return Stream.of(Kernel.values()).filter(Kernel::hasIommufd).map(k -> Arguments.of(k, Iommu.ON));
+        return remapping().filter(a -> ((Kernel) a.get()[0]).hasIommufd());
     }
 
     static Stream<Arguments> noRemapping() {
-        return Stream.of(Kernel.values()).map(k -> Arguments.of(k, Iommu.OFF));
+        return Iommu.selected().contains(Iommu.OFF) ? Kernel.selected().stream().map(k -> Arguments.of(k, Iommu.OFF)) : Stream.empty();
     }
 
     @BeforeAll
@@ -63,7 +64,7 @@ class BrokerIT {
         return vm.text(name).strip();
     }
 
-    @ParameterizedTest(name = "{0} {1}")
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("platforms")
     void scenario2BindingAGroupMakesItsNodeAndReleaseRestoresTheOriginalState(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
@@ -81,7 +82,7 @@ class BrokerIT {
         assertThat(line(vm, "s2/override-released")).isEqualTo("(null)");
     }
 
-    @ParameterizedTest(name = "{0} {1}")
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("remapping")
     void scenario3AnUnprivilegedClientDrivesEduThroughTheBroker(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
@@ -109,7 +110,7 @@ class BrokerIT {
         assertThat(line(vm, "s3/driver-after")).isEqualTo("none");
     }
 
-    @ParameterizedTest(name = "{0} {1}")
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("remapping")
     void scenario3RunExecsTheProgramWithTheLeasesFdsAndEndsTheLeaseWhenItExits(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
@@ -129,7 +130,7 @@ class BrokerIT {
         assertThat(line(vm, "s3/driver-after-run")).isEqualTo("none");
     }
 
-    @ParameterizedTest(name = "{0} {1}")
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("iommufdKernels")   // the Debian kernels have no CONFIG_IOMMUFD: scenario 1 checks it is absent
     void scenario3TheIommufdBackendWhereTheKernelHasIt(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
@@ -150,7 +151,7 @@ class BrokerIT {
         assertThat(vm.text("s3/iommufd-without-access.err")).contains("Permission denied");
     }
 
-    @ParameterizedTest(name = "{0} {1}")
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("noRemapping")
     void scenario4UnsafeInterruptsAreRefusedByPolicyThenAllowedAndMarked(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
@@ -175,7 +176,7 @@ class BrokerIT {
         assertThat(vm.text("s3/audit.out")).contains("\"unsafeInterrupts\":\"true\"");
     }
 
-    @ParameterizedTest(name = "{0} {1}")
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("remapping")
     void scenario4WithRemappingTheKernelOpensTheDomain(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
@@ -183,7 +184,7 @@ class BrokerIT {
         assertThat(vm.text("s4/explain.out")).startsWith("ALLOWED").contains("remaps interrupts");
     }
 
-    @ParameterizedTest(name = "{0} {1}")
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("platforms")
     void scenario5ASigkilledClientsLeaseEndsAndTheDeviceIsRestored(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
@@ -198,7 +199,7 @@ class BrokerIT {
         assertThat(line(vm, "s5/dev-vfio-after-kill").split(" ")).doesNotContain(line(vm, "edu-group"));
     }
 
-    @ParameterizedTest(name = "{0} {1}")
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("platforms")
     void hotplugRemoveAndRescanReachTheEventStream(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);

@@ -17,6 +17,14 @@ public enum Iommu {
 
     public boolean interruptRemapping() { return this == ON; }
 
+    /** ON and OFF, or only those named in -De2e.iommu=on (to iterate on one). */
+    public static java.util.List<Iommu> selected() {
+        String only = System.getProperty("e2e.iommu", "").strip();
+        if (only.isEmpty()) return java.util.List.of(ON, OFF);
+        java.util.List<String> names = java.util.List.of(only.split("\\s*,\\s*"));
+        return java.util.stream.Stream.of(ON, OFF).filter(i -> names.contains(i.arg)).toList();
+    }
+
     @Override
     public String toString() { return "iommu-" + arg; }
 }

@@ -25,6 +25,19 @@ public enum Kernel {
     /** Modules are built in: /sys/module holds only those with parameters or a version. */
     public boolean builtInVfio() { return this == CUSTOM_6_12; }
 
+    /** The kernels to boot: all, or those named in -De2e.kernels=debian-6.12,custom-6.12 (to iterate on one). */
+    public static java.util.List<Kernel> selected() {
+        String only = System.getProperty("e2e.kernels", "").strip();
+        if (only.isEmpty()) return java.util.List.of(values());
+        java.util.List<String> names = java.util.List.of(only.split("\\s*,\\s*"));
+        for (String n : names) {
+            if (java.util.Arrays.stream(values()).noneMatch(k -> k.cacheName.equals(n))) {
+                throw new IllegalArgumentException("e2e.kernels: no kernel '" + n + "' (debian-6.1, debian-6.12, custom-6.12)");
+            }
+        }
+        return java.util.Arrays.stream(values()).filter(k -> names.contains(k.cacheName)).toList();
+    }
+
     @Override
     public String toString() { return cacheName; }
 }

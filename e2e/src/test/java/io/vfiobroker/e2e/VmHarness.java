@@ -54,7 +54,7 @@ public final class VmHarness {
         if (!Files.isRegularFile(DAEMON_JAR)) {
             throw new IllegalStateException("no daemon jar at " + DAEMON_JAR + ": build the daemon module first");
         }
-        boolean cached = Stream.of(Kernel.values()).allMatch(k -> Files.isDirectory(CACHE.resolve(k.cacheName())));
+        boolean cached = Kernel.selected().stream().allMatch(k -> Files.isDirectory(CACHE.resolve(k.cacheName())));
         if (!cached) {
             Path log = RESULTS_ROOT.resolve("prepare.log");
             System.out.println("[e2e] kernels not cached in " + CACHE + ": running e2e/vm/prepare.sh "

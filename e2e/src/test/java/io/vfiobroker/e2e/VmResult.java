@@ -45,6 +45,15 @@ public record VmResult(Kernel kernel, Iommu iommu, String scenario, Path dir, in
         }
     }
 
+    /** Names of the files in a results subdirectory (empty when it does not exist). */
+    public java.util.List<String> files(String subdir) {
+        try (var s = Files.list(dir.resolve(subdir))) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        } catch (IOException e) {
+            return java.util.List.of();
+        }
+    }
+
     public Properties properties(String name) {
         Properties props = new Properties();
         try (Reader r = Files.newBufferedReader(file(name))) {

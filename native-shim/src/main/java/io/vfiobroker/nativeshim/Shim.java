@@ -82,6 +82,10 @@ final class Shim {
 
     static native int vb_accept(int fd);
 
+    static native int vb_accept_nonblock(int fd);
+
+    static native int vb_set_nonblock(int fd, int on);
+
     static native int vb_socketpair(int type, int[] sv);
 
     static native int vb_shutdown(int fd, int how);

@@ -31,6 +31,21 @@ public final class UnixSockets {
         return new OwnedFd(NativeException.check(Shim.vb_accept(listeningFd), "accept", "fd " + listeningFd));
     }
 
+    /**
+     * Accepts one pending connection as a non-blocking socket, or returns null when none is pending (the
+     * listener must be non-blocking, see {@link #setNonBlocking}): for event loops that must not wait on a peer.
+     */
+    public static OwnedFd acceptNonBlocking(int listeningFd) {
+        int r = Shim.vb_accept_nonblock(listeningFd);
+        if (r == -Errno.EAGAIN) return null;
+        return new OwnedFd(NativeException.check(r, "accept", "fd " + listeningFd));
+    }
+
+    /** Sets O_NONBLOCK on {@code fd} (on) or clears it: reads and writes then fail with EAGAIN instead of waiting. */
+    public static void setNonBlocking(int fd, boolean on) {
+        NativeException.check(Shim.vb_set_nonblock(fd, on ? 1 : 0), "fcntl O_NONBLOCK", "fd " + fd);
+    }
+
     /** A connected pair of sockets (both ends owned by the caller). */
     public static OwnedFd[] socketPair(SocketType type) {
         int[] sv = new int[2];

@@ -80,7 +80,8 @@ final class DaemonUnderTest implements AutoCloseable {
     /** Status of a plain request, to learn which of the newer endpoints this daemon has. */
     int status(String method, String path, String jsonBody) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).header("Accept", "application/json");
-        b = jsonBody == null ? b.method(method, HttpRequest.BodyPublishers.noBody())
+        // A JSON content type on every state change: the daemon refuses form-like requests (CSRF).
+        b = jsonBody == null ? b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.noBody())
                 : b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(jsonBody));
         return http.send(b.build(), HttpResponse.BodyHandlers.discarding()).statusCode();
     }

@@ -1,0 +1,186 @@
+package io.vfiobroker.e2e;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.ObjectMapper;
+
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * [V10] Leases that can be taken back, on the real kernel (e2e/vm/scenarios/revoke.sh and restart.sh, in the broker
+ * boot): revoke with a grace period, a cooperating client, a stuck group that delays only itself, a daemon killed
+ * and restarted under a client, and crashes after each sysfs write of a bind and a release.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(value = 90, unit = TimeUnit.MINUTES)
+class RevokeIT {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Set<String> ENDING_OR_STUCK = Set.of("ENDING", "STUCK");
+
+    @BeforeAll
+    void bootAll() {
+        BrokerIT.remapping().forEach(a -> VmBoots.submit(BrokerIT.SCENARIO, (Kernel) a.get()[0], (Iommu) a.get()[1], BrokerIT.VM_TIMEOUT));
+    }
+
+    private static VmResult vm(Kernel kernel, Iommu iommu) {
+        return VmBoots.get(BrokerIT.SCENARIO, kernel, iommu, BrokerIT.VM_TIMEOUT).requireSuccess();
+    }
+
+    /** One sample of revoke.sh's timeline: ms since the revoke, the lease's REST state, the device's driver, holder alive. */
+    record Sample(long ms, String state, String driver, boolean alive) {
+    }
+
+    static List<Sample> timeline(VmResult vm, String name) {
+        return vm.text(name).lines().map(l -> l.split(" ")).filter(w -> w.length == 4 || w.length == 3)
+                .map(w -> w.length == 4 ? new Sample(Long.parseLong(w[0]), w[1], w[2], w[3].equals("yes"))
+                        : new Sample(Long.parseLong(w[0]), "", w[1], w[2].equals("yes")))
+                .toList();
+    }
+
+    static long firstMs(List<Sample> t, java.util.function.Predicate<Sample> p) {
+        return t.stream().filter(p).mapToLong(Sample::ms).findFirst().orElse(-1);
+    }
+
+    private static JsonNode json(VmResult vm, String name) {
+        String text = vm.text(name).strip();
+        assertThat(text).as("%s: %s is empty", vm, name).isNotEmpty();
+        return JSON.readTree(text);
+    }
+
+    private static void policyLoaded(VmResult vm, String name) {
+        assertThat(vm.text(name)).as("policy reload with leases.revokeGraceSeconds (%s)", name).contains("LOADED").doesNotContain("REJECTED");
+    }
+
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
+    @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
+    void aClientThatIgnoresTheRevokeIsKilledAfterTheGraceAndTheDeviceIsRestored(Kernel kernel, Iommu iommu) {
+        VmResult vm = vm(kernel, iommu);
+        policyLoaded(vm, "v10/policy-grace3.json");
+        ProbeOutput p = ProbeOutput.of(vm, "v10/ignore");
+        long pid = p.last("start").get("pid").asLong();
+        assertThat(json(vm, "v10/ignore-held.json").get("state").asString()).isEqualTo("ACTIVE");
+        List<Sample> t = timeline(vm, "v10/ignore-timeline.txt");
+        long killed = firstMs(t, s -> !s.alive());
+        long restored = firstMs(t, s -> !s.driver().equals("vfio-pci"));
+        System.out.printf("[V10] %s %s: revoke -> client killed %d ms, -> vfio-pci released %d ms (grace 3 s)%n", kernel, iommu, killed, restored);
+        assertThat(killed).as("the client was killed\n%s", vm.text("v10/ignore-timeline.txt")).isPositive();
+        assertThat(killed).as("not before the 3 s grace").isGreaterThanOrEqualTo(2_500);
+        assertThat(t.stream().filter(s -> s.alive()).map(Sample::state)).as("states while the client lived").contains("ENDING");
+        assertThat(restored).as("the device left vfio-pci after the kill").isGreaterThanOrEqualTo(killed).isLessThan(30_000);
+        assertThat(t.get(t.size() - 1).driver()).isEqualTo("none");
+        assertThat(p.exitStatus()).as("SIGKILLed").isEqualTo("137");
+        assertThat(json(vm, "v10/ignore-after.json").get("state").asString()).isEqualTo("ENDED");
+        assertThat(vm.text("v10/ignore-delete.out")).contains("http=200");
+        assertThat(vm.text("v10/audit.json")).contains("lease-holder-killed").contains(Long.toString(pid));
+    }
+
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
+    @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
+    void aClientThatClosesItsFdsOnTheNoticeIsNotKilled(Kernel kernel, Iommu iommu) {
+        VmResult vm = vm(kernel, iommu);
+        policyLoaded(vm, "v10/policy-grace15.json");
+        ProbeOutput p = ProbeOutput.of(vm, "v10/coop");
+        JsonNode notice = p.last("lease-event");
+        assertThat(notice.get("state").asInt()).as("LEASE_STATE_ENDING on Watch\n%s", p).isEqualTo(4);
+        assertThat(p.last("closed-fds").get("open").valueStream().toList()).as("VFIO fds left open").isEmpty();
+        assertThat(p.exitStatus()).as("exited by itself with 0\n%s", p).isEqualTo("0");
+        List<Sample> t = timeline(vm, "v10/coop-timeline.txt");
+        long restored = firstMs(t, s -> !s.driver().equals("vfio-pci"));
+        System.out.printf("[V10] %s %s: cooperating client: revoke -> vfio-pci released %d ms (grace 15 s)%n", kernel, iommu, restored);
+        assertThat(restored).isPositive().isLessThan(40_000);
+        assertThat(t.get(t.size() - 1).driver()).isEqualTo("none");
+        long pid = p.last("start").get("pid").asLong();
+        assertThat(vm.text("v10/audit.json")).doesNotContainPattern("lease-holder-killed[^}]*\"" + pid + "\"");
+    }
+
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
+    @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
+    void whileOneGroupIsStuckAnotherGroupIsAcquiredAndReleased(Kernel kernel, Iommu iommu) {
+        VmResult vm = vm(kernel, iommu);
+        policyLoaded(vm, "v10/policy-grace25.json");
+        assertThat(vm.text("v10/stuck-run.rc").strip()).as("vfio-broker run: %s", vm.text("v10/stuck-run.err")).isEqualTo("0");
+        assertThat(vm.text("v10/stuck-holder.pid").strip()).isNotEmpty();
+        assertThat(vm.text("v10/stuck-state-before").strip()).as("the first lease, its pid gone and a child holding its fds")
+                .isIn(ENDING_OR_STUCK);
+        ProbeOutput other = ProbeOutput.of(vm, "v10/other");
+        assertThat(other.find("acquired")).as("another group's Acquire\n%s", other).isPresent();
+        assertThat(other.find("released")).as("another group's Release\n%s", other).isPresent();
+        long ms = Long.parseLong(vm.text("v10/other-ms").strip());
+        System.out.printf("[V10] %s %s: Acquire+Release of another group while one is stuck: %d ms (client JVM start included)%n", kernel, iommu, ms);
+        assertThat(vm.text("v10/stuck-state-after").strip()).as("still stuck when the other client was done").isIn(ENDING_OR_STUCK);
+        assertThat(vm.files("v10")).as("the daemon, not the scenario, ended the holder").doesNotContain("stuck-cleanup");
+        assertThat(vm.text("v10/stuck-driver-after").strip()).isEqualTo("none");
+        assertThat(json(vm, "v10/stuck-after.json").get("state").asString()).isEqualTo("ENDED");
+    }
+
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
+    @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
+    void aDaemonKilledUnderAClientIsRestartedAndTheClientKeepsItsDevice(Kernel kernel, Iommu iommu) {
+        VmResult vm = vm(kernel, iommu);
+        ProbeOutput p = ProbeOutput.of(vm, "v10/restart");
+        assertThat(p.last("dma-before").get("roundTrip").asBoolean()).as("DMA before the kill\n%s", p).isTrue();
+        assertThat(vm.text("v10/restart-driver-daemon-dead").strip()).isEqualTo("vfio-pci");
+        assertThat(json(vm, "v10/restart-adopted.json").get("state").asString()).as("the lease after restart").isEqualTo("ACTIVE");
+        assertThat(p.last("dma").get("roundTrip").asBoolean()).as("DMA after the restart\n%s", p).isTrue();
+        assertThat(vm.text("v10/restart-driver-held").strip()).isEqualTo("vfio-pci");
+        long ms = Long.parseLong(vm.text("v10/restart-exit-to-restored-ms").strip());
+        System.out.printf("[V10] %s %s: daemon restart took %s ms; client exit -> restored %d ms%n", kernel, iommu,
+                vm.text("v10/restart-start-ms").strip(), ms);
+        assertThat(vm.text("v10/restart-driver-after").strip()).isEqualTo("none");
+        JsonNode after = json(vm, "v10/restart-after.json");
+        assertThat(after.get("state").asString()).isEqualTo("ENDED");
+        assertThat(vm.text("v10/restart-audit.json")).as("the adopted lease's device was reset at its end").contains("reset");
+    }
+
+    private static final Pattern STATE = Pattern.compile(
+            "^(\\S+) (\\d+) (\\S+) (\\S+) driver=(\\S+) override=(\\S+) (\\S+) driver=(\\S+) override=(\\S+) bound=(.*)$");
+
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
+    @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
+    void aDaemonKilledAfterAnySysfsWriteOfABindOrReleaseLeavesNoDeviceHalfBound(Kernel kernel, Iommu iommu) {
+        VmResult vm = vm(kernel, iommu);
+        String summary = vm.text("crash/summary.txt");
+        assertThat(summary).as("each operation ran to completion once the crash point was past its last write")
+                .contains("bind completed-after-writes=").contains("release completed-after-writes=");
+        for (String op : List.of("bind", "release")) {
+            Matcher m = Pattern.compile(op + " completed-after-writes=(\\d+)").matcher(summary);
+            assertThat(m.find()).isTrue();
+            int writes = Integer.parseInt(m.group(1));
+            assertThat(writes).as("sysfs writes of a %s of two devices", op).isGreaterThanOrEqualTo(2);
+            for (int n = 1; n <= writes; n++) {
+                assertThat(summary).as("%s crash after write %d", op, n).contains(op + " " + n + " daemon-exit=137");
+            }
+        }
+        int restarts = 0;
+        for (String line : vm.text("crash/states.txt").lines().toList()) {
+            Matcher m = STATE.matcher(line);
+            if (!m.matches() || !m.group(3).equals("restarted")) continue;
+            restarts++;
+            String a = m.group(5), b = m.group(8);
+            assertThat(a).as("after restart, both members of the group agree: %s", line).isEqualTo(b);
+            assertThat(a).as(line).isIn("none", "vfio-pci");
+            if (a.equals("none")) {
+                assertThat(m.group(6)).as("no override left on an unbound device: %s", line).isEqualTo("(null)");
+                assertThat(m.group(9)).as(line).isEqualTo("(null)");
+                assertThat(m.group(10)).as("the daemon holds no binding: %s", line).isEqualTo("[]");
+            } else {
+                assertThat(m.group(10)).as("the daemon owns what is bound: %s", line)
+                        .contains(InventoryIT.BRIDGED_EDU.get(0)).contains(InventoryIT.BRIDGED_EDU.get(1));
+            }
+        }
+        System.out.printf("[V10] %s %s: %d crash points (%s), start-up times ms: %s%n", kernel, iommu, restarts,
+                summary.replace('\n', ';'), vm.text("crash/start-ms").replace('\n', ' '));
+        assertThat(restarts).isGreaterThanOrEqualTo(4);
+    }
+}

@@ -1,0 +1,103 @@
+# [V10] Taking a lease back (sourced by broker.sh with the daemon running, intremap=on boots).
+# Root-bus edu devices, each alone in its group: EDU (0000:00:01.0) and EDU2 (0000:00:02.0).
+EDU2=0000:00:02.0
+mkdir -p "$R/v10"
+
+# policy_v10 GRACE: the [V9] base policy plus the lease section with the revoke grace period.
+policy_v10() {
+  cat > /tmp/policy.yaml.new <<POLICY
+version: 1
+leases:
+  revokeGraceSeconds: $1
+rules:
+  - name: ci-edu
+    action: allow
+    devices:
+      vendorDevice: "1234:11e8"
+    principals:
+      uid: $GUEST_UID
+    limits:
+      memlockPerLease: 4MiB
+      maxDevices: 4
+POLICY
+  mv /tmp/policy.yaml.new /tmp/policy.yaml
+  reload_policy
+}
+lease_state() { curl -s -f -m 5 "http://127.0.0.1:8080/api/v1/leases/$1" 2>/dev/null | jq -r '.state // empty' 2>/dev/null; }
+revoke() {  # LEASE OUT: DELETE as root, in the background (it may take a while); status line in OUT
+  ( curl -s -m 90 -X DELETE -H 'Content-Type: application/json' -o "$2.body" -w 'http=%{http_code} seconds=%{time_total}\n' \
+      "http://127.0.0.1:8080/api/v1/leases/$1" > "$2" 2>&1 ) &
+}
+# timeline NAME LEASE DEVICE PID SECONDS [until]: every 0.25 s "ms-since-start state driver pid-alive" into NAME;
+# stops once the device left vfio-pci and the pid is gone (or SECONDS passed).
+timeline() {
+  local out=$1 lease=$2 dev=$3 pid=$4 limit=$5 t0 now alive drv
+  t0=$(now_ms)
+  while :; do
+    now=$(now_ms)
+    alive=no; kill -0 "$pid" 2>/dev/null && alive=yes
+    drv=$(driver_of "$dev")
+    echo "$((now - t0)) $(lease_state "$lease") $drv $alive" >> "$out"
+    [ "$drv" != vfio-pci ] && [ "$alive" = no ] && break
+    [ $((now - t0)) -gt $((limit * 1000)) ] && break
+    sleep 0.25
+  done
+}
+
+# d) A client that ignores the notice is SIGKILLed after the grace; the device is reset and restored.
+policy_v10 3 > "$R/v10/policy-grace3.json" 2>&1
+rest /api/v1/policy > "$R/v10/policy.json" 2>&1
+probe_start v10/ignore --backend legacy "$EDU2"
+if probe_acquired v10/ignore; then
+  L=$(probe_lease v10/ignore); echo "$L" > "$R/v10/ignore-lease"
+  rest "/api/v1/leases/$L" > "$R/v10/ignore-held.json"
+  revoke "$L" "$R/v10/ignore-delete.out"
+  timeline "$R/v10/ignore-timeline.txt" "$L" "$EDU2" "$(probe_pid v10/ignore)" 60
+  rest "/api/v1/leases/$L" > "$R/v10/ignore-after.json"
+fi
+probe_end v10/ignore 30
+wait
+
+# e) A client that watches its lease and closes its fds on the notice is not killed; it exits 0 by itself.
+policy_v10 15 > "$R/v10/policy-grace15.json" 2>&1
+probe_start v10/coop --backend legacy --watch "$EDU2"
+if probe_acquired v10/coop && probe_wait v10/coop watching 30; then
+  L=$(probe_lease v10/coop); echo "$L" > "$R/v10/coop-lease"
+  sleep 1   # the watch stream is open once its first response headers are in; give it a moment
+  revoke "$L" "$R/v10/coop-delete.out"
+  timeline "$R/v10/coop-timeline.txt" "$L" "$EDU2" "$(probe_pid v10/coop)" 60
+  rest "/api/v1/leases/$L" > "$R/v10/coop-after.json"
+fi
+probe_end v10/coop 30
+wait
+
+# f) One group STUCK (a forked child holds the fds, grace long); another group's Acquire+Release completes.
+policy_v10 25 > "$R/v10/policy-grace25.json" 2>&1
+rm -f "$R/v10/stuck-holder.pid"
+as_user "$E2E_PROJECT/bin/vfio-broker" run --device "$EDU" --backend legacy -- \
+  sh -c "sleep 300 & echo \$! > $R/v10/stuck-holder.pid; exit 0" > "$R/v10/stuck-run.out" 2> "$R/v10/stuck-run.err"
+echo $? > "$R/v10/stuck-run.rc"
+HOLDER=$(cat "$R/v10/stuck-holder.pid" 2>/dev/null)
+SL=$(rest "/api/v1/leases?includeEnded=true" | jq -r --arg d "$EDU" '[.[] | select(.devices | tostring | contains($d))] | last | .id // empty')
+echo "$SL" > "$R/v10/stuck-lease"
+( timeline "$R/v10/stuck-timeline.txt" "$SL" "$EDU" "$HOLDER" 60 ) &
+TL=$!
+sleep 2
+lease_state "$SL" > "$R/v10/stuck-state-before"
+t0=$(now_ms)
+probe_start v10/other --backend legacy "$EDU2"
+probe_acquired v10/other && { probe_say v10/other release; probe_wait v10/other 'released|release-failed' 60; }
+echo $(( $(now_ms) - t0 )) > "$R/v10/other-ms"
+lease_state "$SL" > "$R/v10/stuck-state-after"
+probe_end v10/other 30
+rest "/api/v1/leases/$SL" > "$R/v10/stuck-lease.json"
+wait "$TL"
+if [ -n "$HOLDER" ] && kill -0 "$HOLDER" 2>/dev/null; then
+  echo "holder $HOLDER still alive after the timeline: killed by the scenario" > "$R/v10/stuck-cleanup"
+  kill -9 "$HOLDER"
+  for _ in $(seq 1 60); do [ "$(driver_of "$EDU")" = vfio-pci ] || break; sleep 0.5; done
+fi
+rest "/api/v1/leases/$SL" > "$R/v10/stuck-after.json"
+driver_of "$EDU" > "$R/v10/stuck-driver-after"
+rest "/api/v1/audit?size=200" > "$R/v10/audit.json"
+wait
