@@ -50,6 +50,7 @@ final class LeaseEnder implements AutoCloseable {
     private final Consumer<Lease> changed;
     private final Consumer<String> storeEnded;
     private final AtomicInteger threads = new AtomicInteger();
+    private volatile boolean closed;
     private final ExecutorService workers = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "lease-end-" + threads.incrementAndGet());
         t.setDaemon(true);
@@ -209,7 +210,8 @@ final class LeaseEnder implements AutoCloseable {
         return restored;
     }
 
-    private static void sleep(long ms) {
+    private void sleep(long ms) {
+        if (closed) throw new IllegalStateException("the daemon is stopping; the lease is taken up again after its restart");
         try {
             Thread.sleep(ms);
         } catch (InterruptedException e) {
@@ -218,8 +220,13 @@ final class LeaseEnder implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops taking new ends; a worker waiting out a grace stops at its next look. No interrupt: one in the middle of a
+     * file write would close that file's channel (the audit log's, the journal's) for everyone.
+     */
     @Override
     public void close() {
-        workers.shutdownNow();
+        closed = true;
+        workers.shutdown();
     }
 }
