@@ -28,17 +28,22 @@ revoke() {  # LEASE OUT: DELETE as root, in the background (it may take a while)
   ( curl -s -m 90 -X DELETE -H 'Content-Type: application/json' -o "$2.body" -w 'http=%{http_code} seconds=%{time_total}\n' \
       "http://127.0.0.1:8080/api/v1/leases/$1" > "$2" 2>&1 ) &
 }
-# timeline NAME LEASE DEVICE PID SECONDS [until]: every 0.25 s "ms-since-start state driver pid-alive" into NAME;
-# stops once the device left vfio-pci and the pid is gone (or SECONDS passed).
+# timeline OUT LEASE DEVICE PID SECONDS: every 0.25 s "ms-since-start state driver pid-alive group-node" into OUT
+# (state "-" when the daemon did not answer within 5 s). The driver link goes while vfio-pci's remove still waits
+# for the fds to close; /dev/vfio/<group> goes only once it is done. Stops once the device is off vfio-pci, its
+# group node gone and the pid gone (or SECONDS passed).
 timeline() {
-  local out=$1 lease=$2 dev=$3 pid=$4 limit=$5 t0 now alive drv
+  local out=$1 lease=$2 dev=$3 pid=$4 limit=$5 t0 now alive drv node st group
+  group=$(basename "$(readlink "/sys/bus/pci/devices/$dev/iommu_group")")
   t0=$(now_ms)
   while :; do
     now=$(now_ms)
     alive=no; kill -0 "$pid" 2>/dev/null && alive=yes
+    node=no; [ -e "/dev/vfio/$group" ] && node=yes
     drv=$(driver_of "$dev")
-    echo "$((now - t0)) $(lease_state "$lease") $drv $alive" >> "$out"
-    [ "$drv" != vfio-pci ] && [ "$alive" = no ] && break
+    st=$(lease_state "$lease"); [ -n "$st" ] || st=-
+    echo "$((now - t0)) $st $drv $alive $node" >> "$out"
+    [ "$drv" != vfio-pci ] && [ "$node" = no ] && [ "$alive" = no ] && break
     [ $((now - t0)) -gt $((limit * 1000)) ] && break
     sleep 0.25
   done
