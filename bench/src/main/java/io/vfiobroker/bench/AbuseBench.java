@@ -75,12 +75,15 @@ public final class AbuseBench {
                 return s
             socks = [conn() for _ in range(n)]
             print("connected", n, flush=True)
-            while True:
-                r, _, _ = select.select(socks, [], [])
-                for s in r:
-                    s.recv(4096)
-                    s.close()
-                    socks[socks.index(s)] = conn()
+            try:
+                while True:
+                    r, _, _ = select.select(socks, [], [])
+                    for s in r:
+                        s.recv(4096)
+                        s.close()
+                        socks[socks.index(s)] = conn()
+            except OSError:
+                pass  # the broker went away: the bench is over
             """;
 
     public static void main(String[] args) {

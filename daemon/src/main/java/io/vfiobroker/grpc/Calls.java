@@ -23,6 +23,10 @@ final class Calls {
         } catch (LeaseException e) {
             out.onError(GrpcErrors.of(e));
             return;
+        } catch (io.vfiobroker.quota.QuotaExceededException e) {
+            // e.g. the Acquire rate: the message names the cap's setting and the uid
+            out.onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED", e.getMessage()));
+            return;
         } catch (IllegalArgumentException e) {
             out.onError(GrpcErrors.invalid(e.getMessage(), null));
             return;

@@ -20,6 +20,11 @@ public class ApiErrors {
         return ProblemDetail.forStatusAndDetail(e.refused() ? HttpStatus.CONFLICT : HttpStatus.INTERNAL_SERVER_ERROR, e.getMessage());
     }
 
+    @ExceptionHandler(io.vfiobroker.quota.QuotaExceededException.class)
+    ProblemDetail quota(io.vfiobroker.quota.QuotaExceededException e) {
+        return ProblemDetail.forStatusAndDetail(HttpStatus.TOO_MANY_REQUESTS, e.getMessage());
+    }
+
     @ExceptionHandler(NotFoundException.class)
     ProblemDetail notFound(NotFoundException e) {
         return ProblemDetail.forStatusAndDetail(HttpStatus.NOT_FOUND, e.getMessage());
