@@ -1,12 +1,9 @@
 package io.vfiobroker.client;
 
 import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
 import io.vfiobroker.api.v1.AcquireRequest;
 import io.vfiobroker.api.v1.AcquireResponse;
 import io.vfiobroker.api.v1.Backend;
@@ -52,11 +49,7 @@ public final class VfioBrokerClient implements AutoCloseable {
     private VfioBrokerClient(Path apiSocket) {
         this.apiSocket = apiSocket;
         this.group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-        this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(apiSocket.toString()))
-                .channelType(EpollDomainSocketChannel.class)
-                .eventLoopGroup(group)
-                .usePlaintext()
-                .build();
+        this.channel = UnixChannels.builder(apiSocket).eventLoopGroup(group).build();
         this.leases = LeasesGrpc.newBlockingStub(channel);
     }
 

@@ -1,13 +1,10 @@
 package io.vfiobroker.bench;
 
 import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
 import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.api.v1.Event;
 import io.vfiobroker.api.v1.EventKind;
@@ -17,6 +14,7 @@ import io.vfiobroker.audit.AuditLog;
 import io.vfiobroker.binding.BindingRules;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
+import io.vfiobroker.client.UnixChannels;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.events.EventBus;
 import io.vfiobroker.events.EventSources;
@@ -78,8 +76,7 @@ public final class HotplugBench {
         GrpcServer server = new GrpcServer(sock, List.of(new EventsGrpcService(bus, Authz.rootOnly())));
 
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-        ManagedChannel ch = NettyChannelBuilder.forAddress(new DomainSocketAddress(sock.toString())).channelType(EpollDomainSocketChannel.class)
-                .eventLoopGroup(group).usePlaintext().build();
+        ManagedChannel ch = UnixChannels.builder(sock).eventLoopGroup(group).build();
         BlockingQueue<long[]> received = new LinkedBlockingQueue<>();
         EventsGrpc.newStub(ch).watch(WatchRequest.newBuilder().addKinds(EventKind.EVENT_KIND_DEVICE).build(), new StreamObserver<>() {
             public void onNext(Event e) {

@@ -4,12 +4,10 @@ import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthGrpc;
-import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
+import io.vfiobroker.client.UnixChannels;
 import io.vfiobroker.grpc.GrpcServer;
 import io.vfiobroker.nativeshim.LibcAbi;
 import io.vfiobroker.nativeshim.NativeException;
@@ -73,8 +71,7 @@ final class ProtocolFloor implements AutoCloseable {
     /** One client: its own channel and event loop. */
     final class Client implements AutoCloseable {
         private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-        private final ManagedChannel channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(dir.resolve("api.sock").toString()))
-                .channelType(EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext().build();
+        private final ManagedChannel channel = UnixChannels.builder(dir.resolve("api.sock")).eventLoopGroup(group).build();
         private final HealthGrpc.HealthBlockingStub health = HealthGrpc.newBlockingStub(channel);
         private final byte[] ticket = "0123456789012345678901234567890123456789012".getBytes(StandardCharsets.US_ASCII);
 

@@ -5,12 +5,9 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthGrpc;
-import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
 import io.vfiobroker.api.v1.BindRequest;
 import io.vfiobroker.api.v1.BindingStatusRequest;
 import io.vfiobroker.api.v1.BindingsGrpc;
@@ -26,6 +23,7 @@ import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
 import io.vfiobroker.binding.OwnerLock;
 import io.vfiobroker.binding.SysfsStep;
+import io.vfiobroker.client.UnixChannels;
 import io.vfiobroker.client.VfioBrokerClient;
 import io.vfiobroker.config.BrokerProperties;
 import io.vfiobroker.domain.PciAddress;
@@ -219,8 +217,7 @@ public final class BindingOptions {
 
         Daemon(Path sock) {
             this.sock = sock;
-            this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(sock.toString())).channelType(EpollDomainSocketChannel.class)
-                    .eventLoopGroup(group).usePlaintext().build();
+            this.channel = UnixChannels.builder(sock).eventLoopGroup(group).build();
         }
 
         void probe() {

@@ -40,12 +40,20 @@ final class DaemonCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "extra Spring configuration file (properties or YAML)")
     Path config;
 
-    /** A policy for the demo host: the invoking user (SUDO_UID, else 1000) may have X710 VFs and the edu device. */
-    private static Path demoPolicy() {
+    /**
+     * A policy for the demo host: the invoking user (SUDO_UID, else 1000) may have X710 VFs and the edu device. A lease's
+     * memlock limit is set with prlimit, which needs CAP_SYS_RESOURCE for another user's process: where this daemon
+     * lacks it (a container that withholds it), the demo sets no limit rather than refuse every lease, and says so.
+     */
+    private static Path demoPolicy(Path dir) {
         String uid = System.getenv().getOrDefault("SUDO_UID", "1000");
         if (!uid.matches("[0-9]{1,9}")) uid = "1000";
+        boolean prlimit = hasCapSysResource();
+        if (!prlimit) {
+            System.err.println("vfio-broker: this daemon lacks CAP_SYS_RESOURCE, so it cannot set the memlock limit of another "
+                    + "user's process: the demo policy sets none (memlockPerLease: unlimited). The systemd unit grants it.");
+        }
         try {
-            Path dir = Files.createTempDirectory("vfio-broker-demo-policy-");
             Path file = dir.resolve("policy.yaml");
             Files.writeString(file, """
                     # Demo policy: written by 'vfio-broker daemon --demo'.
@@ -68,20 +76,48 @@ final class DaemonCommand implements Callable<Integer> {
                           uid: %s
                         limits:
                           maxDevices: 4
-                          memlockPerLease: 512MiB
-                    """.formatted(uid));
+                          memlockPerLease: %s
+                    """.formatted(uid, prlimit ? "512MiB" : "unlimited  # the daemon lacks CAP_SYS_RESOURCE"));
             return file;
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("cannot write the demo policy: " + e.getMessage(), e);
         }
     }
 
+    private static boolean hasCapSysResource() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (l.startsWith("CapEff:")) return (Long.parseUnsignedLong(l.substring(7).trim(), 16) & (1L << 24)) != 0;
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            // unknown: keep the limit, and a lease that cannot be limited is refused with a message naming the capability
+        }
+        return true;
+    }
+
+    private static void deleteTree(Path dir) {
+        try (var s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (java.io.IOException | java.io.UncheckedIOException ignored) {
+            // best effort: the start-up failure is what the user needs to see
+        }
+    }
+
     @Override
     public Integer call() {
         List<String> args = new ArrayList<>();
+        Path demoDir = null;
         if (source.demo) {
             args.add("--vfio-broker.demo=true");
-            if (System.getProperty("vfio-broker.policy-file") == null && config == null) args.add("--vfio-broker.policy-file=" + demoPolicy());
+            // One directory for the generated host and the policy: the daemon makes it world-traversable and deletes it on exit.
+            Path dir;
+            try {
+                dir = demoDir = Files.createTempDirectory("vfio-broker-demo-");
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot create the demo directory: " + e.getMessage(), e);
+            }
+            args.add("--vfio-broker.demo-dir=" + dir);
+            if (System.getProperty("vfio-broker.policy-file") == null && config == null) args.add("--vfio-broker.policy-file=" + demoPolicy(dir));
         }
         if (source.root != null) {
             if (!Files.isDirectory(source.root)) throw new IllegalArgumentException("host root " + source.root + " is not a directory");
@@ -90,7 +126,12 @@ final class DaemonCommand implements Callable<Integer> {
         if (port != null) args.add("--server.port=" + port);
         if (address != null) args.add("--server.address=" + address);
         if (config != null) args.add("--spring.config.additional-location=file:" + config.toAbsolutePath());
-        DaemonApplication.start(args.toArray(String[]::new));
+        try {
+            DaemonApplication.start(args.toArray(String[]::new));
+        } catch (RuntimeException | Error e) {
+            if (demoDir != null) deleteTree(demoDir); // a daemon that did not start leaves no demo behind
+            throw e;
+        }
         started = true;
         return 0;
     }

@@ -3,8 +3,11 @@ package io.vfiobroker.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** Entry point of the {@code vfio-broker} command. Exit codes: 0 ok, 1 failure, 2 usage. */
-@Command(name = "vfio-broker", mixinStandardHelpOptions = true, version = "vfio-broker 0.1.0",
+/**
+ * Entry point of the {@code vfio-broker} command. Exit codes: 0 ok, 1 failure, 2 usage. The scope passes --help and
+ * --version down to every subcommand.
+ */
+@Command(name = "vfio-broker", mixinStandardHelpOptions = true, version = "vfio-broker 0.1.0", scope = CommandLine.ScopeType.INHERIT,
         description = "Hands VFIO devices to unprivileged programs, by policy.",
         subcommands = {DevicesCommand.class, GroupsCommand.class, IommuCommand.class, BindCommand.class, ReleaseCommand.class,
                 StatusCommand.class, GenerateHostCommand.class,

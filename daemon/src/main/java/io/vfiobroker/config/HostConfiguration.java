@@ -17,6 +17,7 @@ import io.vfiobroker.inventory.PciIds;
 import io.vfiobroker.json.DomainJson;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import tools.jackson.databind.JacksonModule;
@@ -24,6 +25,7 @@ import tools.jackson.databind.JacksonModule;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 
 /** Wires the host port: the real root, or a demo tree generated at start-up. */
 @Configuration(proxyBeanMethods = false)
@@ -31,14 +33,54 @@ public class HostConfiguration {
 
     private static final Logger log = LoggerFactory.getLogger(HostConfiguration.class);
 
-    @Bean
-    SysfsHost sysfsHost(BrokerProperties props) throws IOException {
-        Path root = props.root();
-        if (props.demo()) {
-            root = Files.createTempDirectory("vfio-broker-demo-").resolve("host");
-            HostTreeGenerator.generate(HostSpec.demo(), root);
-            log.info("event=demo-host root={}", root);
+    /**
+     * The demo's directory ({@code vfio-broker.demo-dir}, else a new temporary one): world-traversable (0755), so any
+     * local user can reach the sockets below it as they would /run/vfio-broker, and deleted when the daemon stops.
+     * Every bean that uses the host depends on it, so Spring closes them first.
+     */
+    public static final class DemoTree implements AutoCloseable {
+        private final Path dir;
+
+        DemoTree(Path dir) {
+            this.dir = dir;
         }
+
+        /** The generated host root, or null when this is not a demo. */
+        public Path host() {
+            return dir == null ? null : dir.resolve("host");
+        }
+
+        @Override
+        public void close() {
+            if (dir == null || !Files.exists(dir)) return;
+            try (var s = Files.walk(dir)) {
+                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException | java.io.UncheckedIOException e) {
+                log.warn("event=demo-cleanup-failed dir={} error=\"{}\"", dir, e.getMessage());
+                return;
+            }
+            log.info("event=demo-removed dir={}", dir);
+        }
+    }
+
+    @Bean(destroyMethod = "close")
+    DemoTree demoTree(BrokerProperties props, @Value("${vfio-broker.demo-dir:}") String configured) throws IOException {
+        if (!props.demo()) return new DemoTree(null);
+        var open = PosixFilePermissions.fromString("rwxr-xr-x");
+        Path dir = configured.isBlank() ? Files.createTempDirectory("vfio-broker-demo-") : Files.createDirectories(Path.of(configured));
+        Files.setPosixFilePermissions(dir, open); // createTempDirectory makes it 0700
+        DemoTree tree = new DemoTree(dir);
+        HostTreeGenerator.generate(HostSpec.demo(), tree.host());
+        Files.createDirectories(tree.host().resolve("run/vfio-broker"));
+        for (Path p = tree.host().resolve("run/vfio-broker"); !p.equals(dir); p = p.getParent()) Files.setPosixFilePermissions(p, open);
+        log.info("event=demo-host root={} try=\"vfio-broker client --run-dir {} ADDR (as any user the demo policy grants)\"",
+                tree.host(), tree.host().resolve("run/vfio-broker"));
+        return tree;
+    }
+
+    @Bean
+    SysfsHost sysfsHost(BrokerProperties props, DemoTree demo) throws IOException {
+        Path root = props.demo() ? demo.host() : props.root();
         log.info("event=host-root root={} simulated-kernel={}", root, props.demo() || props.simulateKernel());
         return props.demo() || props.simulateKernel() ? new SimulatedKernelHost(root) : new LinuxSysfsHost(root);
     }

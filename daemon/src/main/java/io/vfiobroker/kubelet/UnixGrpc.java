@@ -3,17 +3,16 @@ package io.vfiobroker.kubelet;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
-import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import io.vfiobroker.client.UnixChannels;
 
 /** gRPC over Unix domain sockets (the kubelet speaks nothing else to device plugins), on one shared epoll loop. */
 public final class UnixGrpc implements AutoCloseable {
@@ -34,11 +33,7 @@ public final class UnixGrpc implements AutoCloseable {
     }
 
     public ManagedChannel connect(Path socket) {
-        return NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-                .channelType(EpollDomainSocketChannel.class)
-                .eventLoopGroup(loop)
-                .usePlaintext()
-                .build();
+        return UnixChannels.builder(socket).eventLoopGroup(loop).build();
     }
 
     @Override

@@ -123,12 +123,13 @@ class PolicyCommandTest {
 
     @Test
     void explainWorksReadOnlyOnThisMachinesRealRoot() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/sys/bus/pci/devices")), "no PCI sysfs here");
+        // Linux with PCI sysfs is what the suite runs on (the daemon needs it too): no skip when it is missing.
+        assertThat(Path.of("/sys/bus/pci/devices")).as("PCI sysfs").isDirectory();
         String first;
         try (var s = Files.list(Path.of("/sys/bus/pci/devices"))) {
             first = s.map(p -> p.getFileName().toString()).sorted().findFirst().orElse(null);
         }
-        org.junit.jupiter.api.Assumptions.assumeTrue(first != null, "no PCI devices here");
+        assertThat(first).as("this machine has no PCI device").isNotNull();
         Path p = policy("version: 1\nrules:\n  - {name: all, action: allow, devices: {any: true}, principals: {uid: 0}}\n");
         int code = run("policy", "explain", "--uid", "0", "--gid", "0", "--policy", p.toString(), "--root", "/", first);
         assertThat(code).as(out + "\n" + err).isIn(0, 1);

@@ -2,13 +2,10 @@ package io.vfiobroker.controlplane;
 
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
 import io.vfiobroker.accounting.AccountingService;
 import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.audit.AuditLog;
@@ -16,6 +13,7 @@ import io.vfiobroker.binding.BindingRequests;
 import io.vfiobroker.binding.BindingRules;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
+import io.vfiobroker.client.UnixChannels;
 import io.vfiobroker.config.ControlPlaneConfiguration;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.events.EventBus;
@@ -164,8 +162,7 @@ public final class ControlPlane implements AutoCloseable {
     public static ManagedChannel channel(Path socket, EventLoopGroup[] groupOut) {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         groupOut[0] = group;
-        return NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString())).channelType(EpollDomainSocketChannel.class)
-                .eventLoopGroup(group).usePlaintext().build();
+        return UnixChannels.builder(socket).eventLoopGroup(group).build();
     }
 
     public static void deleteTree(Path p) throws IOException {

@@ -1,33 +1,54 @@
 package io.vfiobroker.kubelet;
 
+import com.marcnuri.helm.Helm;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.source.ConfigurationPropertySources;
 import org.springframework.boot.env.YamlPropertySourceLoader;
 import org.springframework.core.io.ByteArrayResource;
+import org.yaml.snakeyaml.Yaml;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class KubeletPropertiesTest {
 
-    /** The shape the Helm chart renders into daemon.yaml. */
-    static final String CHART_DAEMON_YAML = """
-            vfio-broker:
-              kubelet:
-                enabled: true
-                plugin-dir: /var/lib/kubelet/device-plugins
-                cdi-dir: /var/run/cdi
-                cdi: true
-                resource-domain: vfio-broker.io
-                broker-socket-dir: /run/vfio-broker
-                refresh-interval: 5s
+    static final Path CHART = Path.of("..", "charts", "vfio-broker").toAbsolutePath().normalize();
+
+    @TempDir
+    Path dir;
+
+    /** daemon.yaml from the ConfigMap that real Helm renders from charts/vfio-broker with {@code values}. */
+    @SuppressWarnings("unchecked")
+    static String renderedDaemonYaml(Path valuesFile) {
+        String rendered = new Helm(CHART).template().withName("vb").withNamespace("vfio").withValuesFile(valuesFile).call();
+        for (Object o : new Yaml().loadAll(rendered)) {
+            if (o instanceof Map<?, ?> m && "ConfigMap".equals(m.get("kind"))) {
+                return ((Map<String, String>) m.get("data")).get("daemon.yaml");
+            }
+        }
+        throw new AssertionError("the chart rendered no ConfigMap:\n" + rendered);
+    }
+
+    static KubeletProperties bind(String yaml) throws Exception {
+        var sources = new YamlPropertySourceLoader().load("daemon.yaml", new ByteArrayResource(yaml.getBytes(StandardCharsets.UTF_8)));
+        return new Binder(ConfigurationPropertySources.from(sources)).bind("vfio-broker.kubelet", KubeletProperties.class).get();
+    }
+
+    @Test
+    void theChartsRenderedDaemonConfigBindsWithHostPathsBelowTheRoot() throws Exception {
+        Path values = dir.resolve("values.yaml");
+        Files.writeString(values, """
                 pools:
                   - name: intel-x710-vf
-                    mode: device-nodes
-                    backend: legacy
                     selectors:
                       vendors: ["8086"]
                       devices: ["154c"]
@@ -38,27 +59,35 @@ class KubeletPropertiesTest {
                     selectors:
                       numaNodes: [0]
                       pfNames: ["ens1f0#0-3"]
-            """;
-
-    static KubeletProperties bind(String yaml) throws Exception {
-        var sources = new YamlPropertySourceLoader().load("daemon.yaml", new ByteArrayResource(yaml.getBytes()));
-        return new Binder(ConfigurationPropertySources.from(sources)).bind("vfio-broker.kubelet", KubeletProperties.class).get();
-    }
-
-    @Test
-    void theChartsDaemonConfigBindsWithHostPathsBelowTheRoot() throws Exception {
-        KubeletProperties p = bind(CHART_DAEMON_YAML);
+                """);
+        KubeletProperties p = bind(renderedDaemonYaml(values));
         assertThat(p.enabled()).isTrue();
         assertThat(p.pluginDir()).isEqualTo("var/lib/kubelet/device-plugins");
         assertThat(p.cdiDir()).isEqualTo("var/run/cdi");
+        assertThat(p.cdi()).isTrue();
+        assertThat(p.resourceDomain()).isEqualTo("vfio-broker.io");
+        assertThat(p.brokerSocketDir()).isEqualTo("/run/vfio-broker");
         assertThat(p.refreshInterval()).isEqualTo(Duration.ofSeconds(5));
         assertThat(p.pools()).hasSize(2);
-        assertThat(p.pools().get(0).mode()).isEqualTo(PoolConfig.Mode.DEVICE_NODES);
+        assertThat(p.pools().get(0).mode()).as("the chart's default mode").isEqualTo(PoolConfig.Mode.DEVICE_NODES);
+        assertThat(p.pools().get(0).backend()).as("the chart's default backend").isEqualTo(PoolConfig.DeviceBackend.LEGACY);
+        assertThat(p.pools().get(0).selectors().vendors()).containsExactly("8086");
         assertThat(p.pools().get(0).selectors().devices()).containsExactly("154c");
+        assertThat(p.pools().get(0).selectors().drivers()).containsExactly("iavf");
         assertThat(p.pools().get(1).mode()).isEqualTo(PoolConfig.Mode.BROKER);
         assertThat(p.pools().get(1).backend()).isEqualTo(PoolConfig.DeviceBackend.IOMMUFD);
+        assertThat(p.pools().get(1).selectors().numaNodes()).containsExactly(0);
         assertThat(p.pools().get(1).selectors().pfNames()).containsExactly("ens1f0#0-3");
         assertThat(p.resourceName(p.pools().get(1))).isEqualTo("vfio-broker.io/edu");
+    }
+
+    @Test
+    void theChartsDefaultValuesBindToo() throws Exception {
+        Path empty = dir.resolve("empty.yaml");
+        Files.writeString(empty, "{}\n");
+        KubeletProperties p = bind(renderedDaemonYaml(empty));
+        assertThat(p.pools()).extracting(PoolConfig::name).isEqualTo(List.of("intel-x710-vf"));
+        assertThat(p.resourceName(p.pools().get(0))).isEqualTo("vfio-broker.io/intel-x710-vf");
     }
 
     @Test

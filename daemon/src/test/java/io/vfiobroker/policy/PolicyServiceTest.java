@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
@@ -179,27 +180,49 @@ class PolicyServiceTest {
         write(GOOD);
         service = new PolicyService(file, scanner);
         var inv = scanner.scan();
-        var pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        int workers = 4;
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(workers);
         try {
             var stop = new java.util.concurrent.atomic.AtomicBoolean();
-            var bad = new java.util.concurrent.atomic.AtomicReference<String>();
-            for (int t = 0; t < 4; t++) {
-                pool.submit(() -> {
+            var decisions = new java.util.concurrent.atomic.AtomicLong();
+            var allowed = new java.util.concurrent.atomic.AtomicLong();
+            var denied = new java.util.concurrent.atomic.AtomicLong();
+            List<java.util.concurrent.Future<Long>> futures = new java.util.ArrayList<>();
+            for (int t = 0; t < workers; t++) {
+                futures.add(pool.submit(() -> {
+                    long mine = 0;
                     while (!stop.get()) {
                         Decision d = service.decide(Principal.of(1000, 1000), Hosts.EDU, inv);
                         // Either file grants uid 1000 or nobody: never an error, never a half-state.
-                        if (!d.rule().equals("edu") && !d.rule().equals(Decision.DEFAULT_DENY)) bad.set(d.toString());
+                        if (d.rule().equals("edu")) allowed.incrementAndGet();
+                        else if (d.rule().equals(Decision.DEFAULT_DENY)) denied.incrementAndGet();
+                        else throw new AssertionError("a decision from neither policy: " + d);
+                        mine++;
+                        decisions.incrementAndGet();
                     }
-                });
+                    return mine;
+                }));
             }
-            for (int i = 0; i < 40; i++) {
+            int reloads = 40;
+            for (int i = 0; i < reloads; i++) {
                 write(i % 2 == 0 ? GOOD.replace("uid: 1000", "uid: 1001") : GOOD);
                 service.reload();
+                // At most one decision per worker was already running: one more than that started after the reload.
+                long seen = decisions.get();
+                await(() -> decisions.get() > seen + workers);
             }
             stop.set(true);
-            pool.shutdown();
-            assertThat(pool.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
-            assertThat(bad.get()).isNull();
+            long total = 0;
+            for (var f : futures) {
+                long mine = f.get(10, TimeUnit.SECONDS); // rethrows whatever decide() threw in that worker
+                assertThat(mine).as("every worker decided").isPositive();
+                total += mine;
+            }
+            assertThat(total).isEqualTo(decisions.get()).isEqualTo(allowed.get() + denied.get());
+            assertThat(total).isGreaterThan((long) reloads * workers);
+            // Each file was in force while decisions were made after its reload: both outcomes occurred.
+            assertThat(allowed.get()).isPositive();
+            assertThat(denied.get()).isPositive();
         } finally {
             pool.shutdownNow();
         }

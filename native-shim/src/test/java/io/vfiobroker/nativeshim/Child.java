@@ -37,6 +37,8 @@ final class Child implements AutoCloseable {
         NOBODY,
         /** uid 0 but without CAP_IPC_LOCK, so RLIMIT_MEMLOCK binds it; same uid, so prlimit needs no CAP_SYS_RESOURCE. */
         ROOT_WITHOUT_IPC_LOCK,
+        /** uid 0 without CAP_SYS_RESOURCE: a daemon whose unit withholds it. */
+        ROOT_WITHOUT_SYS_RESOURCE,
         /** uid/gid 65534 with supplementary groups 27 and 100. */
         NOBODY_IN_GROUPS
     }
@@ -50,6 +52,8 @@ final class Child implements AutoCloseable {
             cmd.addAll(List.of("setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--groups=27,100"));
         } else if (as == As.ROOT_WITHOUT_IPC_LOCK) {
             cmd.addAll(List.of("setpriv", "--bounding-set=-ipc_lock"));
+        } else if (as == As.ROOT_WITHOUT_SYS_RESOURCE) {
+            cmd.addAll(List.of("setpriv", "--bounding-set=-sys_resource"));
         }
         cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData", "-Xshare:auto",

@@ -66,6 +66,10 @@ public final class ChildMain {
                 Rlimits.Rlimit l = Rlimits.getMemlock(0);
                 return "memlock " + l.soft() + " " + l.hard();
             }
+            case "prlimit-memlock": { // set another process's memlock limit, as the daemon does at acquire
+                Rlimits.setMemlock(Long.parseLong(cmd[1]), new Rlimits.Rlimit(Long.parseLong(cmd[2]), Long.parseLong(cmd[3])));
+                return "limited";
+            }
             case "lock": {
                 DmaBuffer b = DmaBuffer.allocate(Long.parseLong(cmd[1]));
                 KEEP.add(b);
