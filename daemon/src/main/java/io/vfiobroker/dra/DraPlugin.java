@@ -92,7 +92,11 @@ public final class DraPlugin implements AutoCloseable {
         Files.createDirectories(sock.getParent());
         // Bound under a private dot-name, then renamed into place: the plugin watcher ignores dot-files, so it
         // never sees a socket nobody listens on yet.
-        Path tmp = sock.resolveSibling("." + sock.getFileName() + ".tmp");
+        Path tmp = sock.resolveSibling("." + sock.getFileName());
+        // sun_path holds 107 bytes and a NUL: say so rather than let bind(2) answer "File name too long".
+        if (tmp.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 107) {
+            throw new IOException(tmp + " is longer than a Unix socket path may be (107 bytes): shorten the host root or driver name");
+        }
         Files.deleteIfExists(tmp);
         Server s = grpc.serve(tmp, services);
         Files.move(tmp, sock, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
