@@ -27,18 +27,24 @@ lease_state() { curl -s -f -m 5 "http://127.0.0.1:8080/api/v1/leases/$1" 2>/dev/
 revoke() {  # LEASE OUT: DELETE as root, in the background (it may take a while); status line in OUT
   ( curl -s -m 90 -X DELETE -H 'Content-Type: application/json' -o "$2.body" -w 'http=%{http_code} seconds=%{time_total}\n' \
       "http://127.0.0.1:8080/api/v1/leases/$1" > "$2" 2>&1 ) &
+  REVOKE_JOB=$!
 }
-# timeline NAME LEASE DEVICE PID SECONDS [until]: every 0.25 s "ms-since-start state driver pid-alive" into NAME;
-# stops once the device left vfio-pci and the pid is gone (or SECONDS passed).
+# timeline OUT LEASE DEVICE PID SECONDS: every 0.25 s "ms-since-start state driver pid-alive group-node" into OUT
+# (state "-" when the daemon did not answer within 5 s). The driver link goes while vfio-pci's remove still waits
+# for the fds to close; /dev/vfio/<group> goes only once it is done. Stops once the device is off vfio-pci, its
+# group node gone and the pid gone (or SECONDS passed).
 timeline() {
-  local out=$1 lease=$2 dev=$3 pid=$4 limit=$5 t0 now alive drv
+  local out=$1 lease=$2 dev=$3 pid=$4 limit=$5 t0 now alive drv node st group
+  group=$(basename "$(readlink "/sys/bus/pci/devices/$dev/iommu_group")")
   t0=$(now_ms)
   while :; do
     now=$(now_ms)
     alive=no; kill -0 "$pid" 2>/dev/null && alive=yes
+    node=no; [ -e "/dev/vfio/$group" ] && node=yes
     drv=$(driver_of "$dev")
-    echo "$((now - t0)) $(lease_state "$lease") $drv $alive" >> "$out"
-    [ "$drv" != vfio-pci ] && [ "$alive" = no ] && break
+    st=$(lease_state "$lease"); [ -n "$st" ] || st=-
+    echo "$((now - t0)) $st $drv $alive $node" >> "$out"
+    [ "$drv" != vfio-pci ] && [ "$node" = no ] && [ "$alive" = no ] && break
     [ $((now - t0)) -gt $((limit * 1000)) ] && break
     sleep 0.25
   done
@@ -56,7 +62,7 @@ if probe_acquired v10/ignore; then
   rest "/api/v1/leases/$L" > "$R/v10/ignore-after.json"
 fi
 probe_end v10/ignore 30
-wait
+wait "$REVOKE_JOB" 2>/dev/null   # never a bare wait: the daemon is a background job of this shell too
 
 # e) A client that watches its lease and closes its fds on the notice is not killed; it exits 0 by itself.
 policy_v10 15 > "$R/v10/policy-grace15.json" 2>&1
@@ -69,7 +75,7 @@ if probe_acquired v10/coop && probe_wait v10/coop watching 30; then
   rest "/api/v1/leases/$L" > "$R/v10/coop-after.json"
 fi
 probe_end v10/coop 30
-wait
+wait "$REVOKE_JOB" 2>/dev/null
 
 # f) One group STUCK (a forked child holds the fds, grace long); another group's Acquire+Release completes.
 policy_v10 25 > "$R/v10/policy-grace25.json" 2>&1
@@ -100,4 +106,3 @@ fi
 rest "/api/v1/leases/$SL" > "$R/v10/stuck-after.json"
 driver_of "$EDU" > "$R/v10/stuck-driver-after"
 rest "/api/v1/audit?size=200" > "$R/v10/audit.json"
-wait
