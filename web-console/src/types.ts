@@ -60,10 +60,14 @@ export interface Lease {
   rule: string;
   /** -1 = unlimited */
   memlockLimitBytes: number;
-  state: 'PENDING' | 'ACTIVE' | 'ENDED';
+  state: 'GRANTED' | 'ACTIVE' | 'ENDING' | 'STUCK' | 'ENDED';
   created: string;
   ended: string | null;
   endReason: string | null;
+  /** Other members of the leased IOMMU groups the grant covers (a legacy group fd opens them). */
+  groupMembers: { address: string; group: number; vendorDevice: string }[];
+  /** While ENDING or STUCK: the processes still holding the lease's files. */
+  stuckHolders: string[];
 }
 
 export type MemlockLevel = 'OK' | 'NEAR_LIMIT' | 'OVER_LIMIT' | 'UNLIMITED';

@@ -16,7 +16,7 @@ function Interrupts({ l }: { l: Lease }) {
 }
 
 function StateBadge({ s }: { s: Lease['state'] }) {
-  return <Badge kind={s === 'ACTIVE' ? 'ok' : s === 'PENDING' ? 'warn' : 'muted'}>{s.toLowerCase()}</Badge>;
+  return <Badge kind={s === 'ACTIVE' ? 'ok' : s === 'GRANTED' || s === 'ENDING' ? 'warn' : s === 'STUCK' ? 'bad' : 'muted'}>{s.toLowerCase()}</Badge>;
 }
 
 function Devices({ l }: { l: Lease }) {
@@ -25,6 +25,11 @@ function Devices({ l }: { l: Lease }) {
       {l.devices.map((d) => (
         <div>
           <a class="mono" href={`#/device/${d.address}`}>{d.address}</a> <span class="small muted">group {d.group} · {d.vendorDevice}</span>
+        </div>
+      ))}
+      {(l.groupMembers ?? []).map((d) => (
+        <div class="small muted">
+          + <a class="mono" href={`#/device/${d.address}`}>{d.address}</a> (group member)
         </div>
       ))}
     </>
@@ -54,7 +59,11 @@ function LeaseTable({ list, onRevoke }: { list: Lease[]; onRevoke?: (l: Lease) =
             <td>{l.rule}</td>
             <td>{formatLimit(l.memlockLimitBytes)}</td>
             <td class="irq"><Interrupts l={l} /></td>
-            <td><StateBadge s={l.state} /></td>
+            <td>
+              <StateBadge s={l.state} />
+              {(l.state === 'ENDING' || l.state === 'STUCK') && l.endReason && <div class="small muted">{l.endReason}</div>}
+              {(l.stuckHolders ?? []).map((h) => <div class="small">{h}</div>)}
+            </td>
             {onRevoke && (
               <td class="actions">
                 {(isAdmin() || l.holder.uid === whoami()?.uid) && (
@@ -101,9 +110,10 @@ export function Leases() {
           renderPreview={(l) => (
             <>
               <p>
-                uid {l.holder.uid} (pid {l.holder.pid}) loses access to {l.devices.length} device(s). The daemon closes the
-                VFIO fds it holds for the lease ({l.backend}), resets the devices and releases their groups as rule
-                '{l.rule}' says; the end is recorded as "revoked by admin".
+                uid {l.holder.uid} (pid {l.holder.pid}) loses access to {l.devices.length} device(s). The client is told at
+                once and gets the policy's grace to let go; then every process still holding the lease's files is killed,
+                the devices are reset and their groups released as rule '{l.rule}' says; the end is recorded as "revoked by
+                admin".
               </p>
               <Devices l={l} />
               <p class="small muted">Held since {since(l.created)} · <StateBadge s={l.state} /> · <Interrupts l={l} /></p>

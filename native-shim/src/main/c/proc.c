@@ -28,3 +28,7 @@ int vb_prlimit_set(int pid, int resource, uint64_t cur, uint64_t max) {
 	struct rlimit lim = { .rlim_cur = cur, .rlim_max = max };
 	return (int)VB_RET(prlimit(pid, resource, &lim, NULL));
 }
+
+/* kcmp(2) KCMP_FILE: 0 when fd1 of pid1 and fd2 of pid2 are the same open file description. Finds which
+ * processes hold a lease's device fd, which /proc/<pid>/fd shows only as an anonymous inode. */
+int vb_kcmp_file(int pid1, int pid2, int fd1, int fd2) { return (int)VB_RET(syscall(SYS_kcmp, pid1, pid2, 0 /* KCMP_FILE */, fd1, fd2)); }

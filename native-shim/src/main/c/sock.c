@@ -202,3 +202,15 @@ long vb_uevent_recv(int fd, void *buf, unsigned long len, int timeout_ms, int *s
 	*sender_pid = (int)from.nl_pid;
 	return r;
 }
+
+/* SO_PEERPIDFD (Linux 6.5): a pidfd of the process that connected, immune to pid reuse. -ENOPROTOOPT before 6.5. */
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+int vb_peer_pidfd(int sock) {
+	int fd = -1;
+	socklen_t len = sizeof(fd);
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) < 0)
+		return -errno;
+	return fd;
+}

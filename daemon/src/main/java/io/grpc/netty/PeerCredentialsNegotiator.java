@@ -17,6 +17,8 @@ import java.io.IOException;
 public final class PeerCredentialsNegotiator implements InternalProtocolNegotiator.ProtocolNegotiator {
 
     /** The connecting process's pid, uid and gid as the kernel reports them; absent on non-Unix transports. */
+    /** The connecting process's start time (see ProcessIdentity), pinned by SO_PEERPIDFD where the kernel has it. */
+    public static final Attributes.Key<Long> PEER_START_TIME = Attributes.Key.create("vfio-broker.peer-start-time");
     public static final Attributes.Key<PeerCredentials> PEER_CREDENTIALS = Attributes.Key.create("vfio-broker.peer-credentials");
     /** The connecting process's supplementary groups (SO_PEERGROUPS); absent where the kernel gives none. */
     public static final Attributes.Key<java.util.List<Integer>> PEER_GROUPS = Attributes.Key.create("vfio-broker.peer-groups");
@@ -49,6 +51,7 @@ public final class PeerCredentialsNegotiator implements InternalProtocolNegotiat
                         } catch (io.vfiobroker.nativeshim.NativeException e) {
                             // a kernel before 4.13: callers fall back to /proc/<pid>/status
                         }
+                        attrs.set(PEER_START_TIME, io.vfiobroker.lease.ProcessIdentity.atConnect(ch.fd().intValue(), cred.pid()));
                         replaceProtocolNegotiationEvent(InternalProtocolNegotiationEvent.withAttributes(pne, attrs.build()));
                     } catch (IOException e) {
                         ctx.close(); // no credentials, no service

@@ -90,7 +90,8 @@ public final class BindingService {
         return out;
     }
 
-    private static boolean leaveAlone(Device d) {
+    /** Not bound with its group: a PCI bridge on its port driver. Policy need not grant it either: no VFIO fd opens it. */
+    public static boolean leaveAlone(Device d) {
         // A PCI bridge on its port driver does not spoil viability, and unbinding it would cut off what is behind it.
         return d.pciClass().isPciBridge() && (d.driver() == null || d.driver().equals("pcieport"));
     }

@@ -59,8 +59,10 @@ public class BrokerConfiguration {
 
     @Bean(destroyMethod = "close")
     LeaseService leaseService(SysfsHost host, InventoryScanner scanner, BindingService binding, PolicyService policy, DomainOpener domains,
-                              Memlock memlock, AuditLog audit, Journal journal, @Value("${vfio-broker.ticket-ttl:10s}") Duration ttl) {
+                              Memlock memlock, AuditLog audit, Journal journal, io.vfiobroker.quota.Quotas quotas,
+                              @Value("${vfio-broker.ticket-ttl:10s}") Duration ttl) {
         LeaseService leases = new LeaseService(host, scanner, binding, policy, domains, memlock, audit, ttl);
+        leases.setAcquireGate(uid -> quotas.acquire().acquire(uid));
         nameLeaseUsers(binding, leases);
         // Clients keep their fds across a daemon restart: take their leases back before serving anyone else.
         leases.persistTo(new io.vfiobroker.lease.LeaseStore(journal.file().getParent().resolve("leases.json")));

@@ -58,7 +58,7 @@ public sealed interface BrokerEvent {
         }
     }
 
-    /** @param type lease-pending, lease-active, lease-ended */
+    /** @param type lease-granted, lease-active, lease-ending, lease-stuck, lease-ended */
     record LeaseChanged(String type, Lease lease) implements BrokerEvent {
         public static LeaseChanged of(Lease l) {
             return new LeaseChanged("lease-" + l.state().name().toLowerCase(java.util.Locale.ROOT), l);

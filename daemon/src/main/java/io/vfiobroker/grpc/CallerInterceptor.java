@@ -30,8 +30,9 @@ public final class CallerInterceptor implements ServerInterceptor {
             return new ServerCall.Listener<>() {
             };
         }
+        Long start = call.getAttributes().get(PeerCredentialsNegotiator.PEER_START_TIME);
         Caller caller = new Caller(cred.pid(), cred.uid(), cred.gids().length > 0 ? cred.gids()[0] : -1,
-                call.getAttributes().get(PeerCredentialsNegotiator.PEER_GROUPS));
+                call.getAttributes().get(PeerCredentialsNegotiator.PEER_GROUPS), start == null ? -1 : start);
         return Contexts.interceptCall(Context.current().withValue(CALLER, caller), call, headers, next);
     }
 }

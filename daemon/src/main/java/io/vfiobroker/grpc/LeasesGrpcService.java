@@ -60,7 +60,10 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
             String backend = switch (req.getBackend()) {
                 case BACKEND_LEGACY -> "legacy";
                 case BACKEND_IOMMUFD -> "iommufd";
-                default -> null;
+                case BACKEND_UNSPECIFIED -> null;
+                // A number this daemon does not know is refused, not read as "daemon chooses".
+                default -> throw GrpcErrors.invalid("unknown backend " + req.getBackendValue() + ": BACKEND_LEGACY (1), BACKEND_IOMMUFD (2) or "
+                        + "BACKEND_UNSPECIFIED (0)", "backend");
             };
             // Tokens are 43 base64url characters; a long one is refused before it reaches a log line.
             if (req.getAllocation().length() > 64) throw GrpcErrors.invalid("allocation of " + req.getAllocation().length() + " characters", "allocation");
@@ -80,7 +83,7 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
             boolean admin = authz.isAdmin(caller);
             Lease l = admin ? leases.get(id).filter(Lease::active).orElse(null) : null;
             if (l != null && (l.holder().uid() != caller.uid() || caller.pid() < 0)) {
-                return toProto(leases.end(id, "revoked by admin").orElseThrow(() -> new LeaseException(LeaseException.Kind.NOT_FOUND, "no active lease " + id)));
+                return toProto(leases.revoke(id, "revoked by admin").orElseThrow(() -> new LeaseException(LeaseException.Kind.NOT_FOUND, "no active lease " + id)));
             }
             if (!admin) {
                 // A pod's uid 0 is not root: it ends only leases of its own pid namespace, never by LeaseService's root rule.
@@ -142,8 +145,10 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
                 .setUnsafeInterrupts(l.unsafeInterrupts()).setRule(l.rule() == null ? "" : l.rule())
                 .setMemlockLimitBytes(Math.max(0, l.memlockLimitBytes()))
                 .setState(switch (l.state()) {
-                    case PENDING -> LeaseState.LEASE_STATE_PENDING;
+                    case GRANTED -> LeaseState.LEASE_STATE_GRANTED;
                     case ACTIVE -> LeaseState.LEASE_STATE_ACTIVE;
+                    case ENDING -> LeaseState.LEASE_STATE_ENDING;
+                    case STUCK -> LeaseState.LEASE_STATE_STUCK;
                     case ENDED -> LeaseState.LEASE_STATE_ENDED;
                 })
                 .setCreated(ts(l.created()));
@@ -152,6 +157,8 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
         for (Lease.Device d : l.devices()) {
             b.addDevices(LeasedDevice.newBuilder().setAddress(d.address().toString()).setIommuGroup(d.group()).setVendorDevice(d.vendorDevice()));
         }
+        for (Lease.Device d : l.groupMembers()) b.addGroupMembers(d.address().toString());
+        b.addAllStuckHolders(l.stuckHolders());
         return b.build();
     }
 

@@ -85,9 +85,9 @@ public final class UeventHandler {
         InventoryCache.Change c = cache.remove(a);
         List<String> ended = new ArrayList<>();
         for (Lease l : leases.active()) {
-            if (l.devices().stream().anyMatch(d -> d.address().equals(a))) {
+            if (l.live() && l.allDevices().stream().anyMatch(d -> d.address().equals(a))) {
                 String reason = "device " + a + " was removed from the host (kernel uevent " + ev.action() + " " + ev.devpath() + ")";
-                leases.end(l.id(), reason).ifPresent(x -> ended.add(x.id()));
+                leases.revoke(l.id(), reason).ifPresent(x -> ended.add(x.id()));
             }
         }
         if (c.before() == null && ended.isEmpty()) return; // never knew it: nothing changed for anyone

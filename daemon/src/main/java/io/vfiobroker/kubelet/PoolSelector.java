@@ -9,11 +9,11 @@ import java.util.List;
 import java.util.Map;
 
 /** Evaluates a pool's selectors against the host, the way sriov-network-device-plugin reads its own. */
-final class PoolSelector {
+public final class PoolSelector {
 
     private final SysfsHost host;
 
-    PoolSelector(SysfsHost host) {
+    public PoolSelector(SysfsHost host) {
         this.host = host;
     }
 
@@ -21,7 +21,7 @@ final class PoolSelector {
      * @param originalDrivers drivers of devices vfio-broker bound, from the binding journal: a pool that selects
      *                        "iavf" VFs must keep them after they moved to vfio-pci
      */
-    boolean matches(PoolConfig.Selectors s, Device d, HostInventory inv, Map<PciAddress, String> originalDrivers) {
+    public boolean matches(PoolConfig.Selectors s, Device d, HostInventory inv, Map<PciAddress, String> originalDrivers) {
         if (!s.vendors().isEmpty() && !s.vendors().contains(d.vendorId())) return false;
         if (!s.devices().isEmpty() && !s.devices().contains(d.deviceId())) return false;
         if (!s.addresses().isEmpty() && !s.addresses().contains(d.address().toString())) return false;

@@ -13,96 +13,96 @@ import io.vfiobroker.iommu.DomainException;
 import io.vfiobroker.iommu.DomainOpener;
 import io.vfiobroker.iommu.HandoverFd;
 import io.vfiobroker.nativeshim.NativeException;
+import io.vfiobroker.nativeshim.OwnedFd;
 import io.vfiobroker.nativeshim.Rlimits;
-import io.vfiobroker.policy.Backend;
 import io.vfiobroker.policy.Decision;
+import io.vfiobroker.policy.LeasePolicy;
+import io.vfiobroker.policy.LoadStatus;
 import io.vfiobroker.policy.PolicyService;
 import io.vfiobroker.policy.Principal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.security.SecureRandom;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.Collection;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
 /**
- * Leases: policy decides, binding makes the groups viable, the domain opener sets up the IOMMU domain, the
- * client's RLIMIT_MEMLOCK is set, and a one-time ticket lets the same uid collect the fds on the fd socket.
- * A lease ends on Release, when the client process exits (pidfd), when its ticket expires unredeemed, or when
- * an admin revokes it; then the devices are reset, the daemon's fds closed and the groups restored by policy.
+ * Leases, from Acquire to their end. {@link GrantDecider} decides, {@link LeaseRegistry} keeps the leases and their
+ * states, {@link Tickets} the one-time tickets, {@link LeaseEnder} ends them off every lock. This class wires them:
+ * bind the groups, open the IOMMU domain, set the client's RLIMIT_MEMLOCK, hand the fds over once, and take them back.
  */
 public final class LeaseService implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(LeaseService.class);
-    private static final int MAX_DEVICES_PER_ACQUIRE = 16;
+    /** How long a holder's own Release waits for its lease to be ENDED before it answers ENDING. */
+    private static final Duration RELEASE_WAIT = Duration.ofSeconds(2);
+    private static final int MAX_UNREDEEMED_PER_UID = 16;
 
-    /** A redeemed ticket: what goes over the fd socket. */
+    /**
+     * A redeemed ticket: what goes over the fd socket. Its fds are duplicates taken under the lease lock, owned by the
+     * handover: a Release racing with the send closes the lease's fds, never these. Close it after sending.
+     */
     public record Handover(Lease lease, List<HandoverFd> fds) implements AutoCloseable {
-        /** Called by the fd socket after sendmsg. */
         @Override
         public void close() {
+            for (HandoverFd f : fds) f.fd().close();
         }
-    }
-
-    private record Held(Lease lease, DeviceDomain domain, Rlimits.Rlimit memlockBefore, boolean keepBound) {
-        Held with(Lease l) {
-            return new Held(l, domain, memlockBefore, keepBound);
-        }
-    }
-
-    private record Ticket(String leaseId, Instant expires) {
     }
 
     private final SysfsHost host;
-    private final InventoryScanner scanner;
     private final BindingService binding;
     private final PolicyService policy;
     private final DomainOpener domains;
     private final Memlock memlock;
     private final AuditLog audit;
-    private final Duration ticketTtl;
-    private final Map<String, Held> leases = new LinkedHashMap<>();
-    private final List<Lease> ended = new ArrayList<>();
-    private final Map<String, Ticket> tickets = new ConcurrentHashMap<>();
+    private final GrantDecider decider;
+    private final Holders procs = new Holders();
+    private final LeaseRegistry registry;
+    private final Tickets tickets;
+    private final LeaseEnder ender;
     private final Allocations allocations = new Allocations();
-    private LeaseStore store;
-    private final Map<String, Long> startTimes = new java.util.HashMap<>();
-    private final SecureRandom random = new SecureRandom();
     private final ProcessWatch watch;
     private final ScheduledExecutorService timers = timers();
     private final List<Consumer<Lease>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile LeaseStore store;
+    private volatile java.util.function.IntConsumer acquireGate = uid -> { };
 
     public LeaseService(SysfsHost host, InventoryScanner scanner, BindingService binding, PolicyService policy, DomainOpener domains,
                         Memlock memlock, AuditLog audit, Duration ticketTtl) {
         this.host = host;
-        this.scanner = scanner;
         this.binding = binding;
         this.policy = policy;
         this.domains = domains;
         this.memlock = memlock;
         this.audit = audit;
-        this.ticketTtl = ticketTtl;
+        this.decider = new GrantDecider(scanner, policy, domains, audit);
+        this.registry = new LeaseRegistry(memlock, procs, MAX_UNREDEEMED_PER_UID);
+        this.tickets = new Tickets(ticketTtl);
+        this.ender = new LeaseEnder(registry, procs, binding, domains, memlock, audit, host.root(), () -> leasePolicy().revokeGrace(),
+                this::notifyListeners, id -> {
+                    LeaseStore s = store;
+                    if (s != null) s.ended(id);
+                });
         this.watch = new ProcessWatch(id -> end(id, "client process exited"));
         // One sweep for all tickets rather than a timer each: redeem is checked against the expiry exactly, and an
         // unredeemed lease ends at most a sweep period after its ticket expired.
         long sweepMs = Math.max(10, Math.min(1000, ticketTtl.toMillis() / 4));
         timers.scheduleWithFixedDelay(this::expireTickets, sweepMs, sweepMs, TimeUnit.MILLISECONDS);
-        binding.setGroupInUse(this::groupInUse);
+        binding.setGroupInUse(registry::groupInUse);
+        policy.addListener(this::policyChanged);
     }
 
     private static ScheduledExecutorService timers() {
@@ -115,16 +115,18 @@ public final class LeaseService implements AutoCloseable {
         return t;
     }
 
-    /**
-     * Keeps the active leases in {@code store} from now on, after taking back those a previous daemon left: a
-     * client still running (same pid and start time) is watched again — it still holds its fds — and the devices
-     * of one that went meanwhile are restored. Returns a line per stored lease.
-     */
-    public List<String> persistTo(LeaseStore store) {
-        return synced(() -> persistToLocked(store));
+    private LeasePolicy leasePolicy() {
+        return policy.current().leases();
     }
 
-    private synchronized List<String> persistToLocked(LeaseStore store) {
+    // ---- restart ----------------------------------------------------------------------------------------------
+
+    /**
+     * Keeps the leases in {@code store} from now on, after taking back those a previous daemon left: a client still
+     * running (same pid and start time) whose fds were collected is watched again; a lease whose ticket was never
+     * redeemed, or whose client went meanwhile, is ended (its devices reset and restored). Returns a line per stored lease.
+     */
+    public List<String> persistTo(LeaseStore store) {
         List<String> report = new ArrayList<>();
         List<LeaseStore.Stored> stored;
         try {
@@ -133,52 +135,70 @@ public final class LeaseService implements AutoCloseable {
             report.add(e.getMessage() + "; its devices stay bound ('vfio-broker status' lists them)");
             stored = List.of();
         }
+        List<LeaseRegistry.Held> toEnd = new ArrayList<>();
+        List<String> reasons = new ArrayList<>();
         for (LeaseStore.Stored s : stored) {
-            boolean alive = LeaseStore.startTime(s.pid()).map(t -> t == s.startTime()).orElse(false);
-            Lease lease = new Lease(s.id(), new Caller(s.pid(), s.uid(), s.gid()), s.devices(), s.backend(), s.unsafeInterrupts(), s.rule(),
-                    s.memlockLimitBytes(), Lease.State.ACTIVE, Instant.parse(s.created()), null, null);
-            if (alive) {
-                leases.put(s.id(), new Held(lease, DeviceDomain.adopted(s.backend()), null, s.keepBound()));
-                startTimes.put(s.id(), s.startTime());
+            boolean alive = procs.startTime(s.pid()).map(t -> t == s.startTime()).orElse(false);
+            Caller holder = new Caller(s.pid(), s.uid(), s.gid());
+            Lease lease = new Lease(s.id(), holder, s.devices(), s.members(), s.backend(), s.unsafeInterrupts(), s.rule(), s.memlockLimitBytes(),
+                    Lease.State.ACTIVE, java.time.Instant.parse(s.created()), null, null, List.of());
+            Rlimits.Rlimit before = s.memlockBeforeCur() == null ? null : new Rlimits.Rlimit(s.memlockBeforeCur(), s.memlockBeforeMax());
+            LeaseRegistry.Held h = new LeaseRegistry.Held(lease, DeviceDomain.adopted(s.backend()), before, s.keepBound(), s.startTime(),
+                    Principal.of(s.uid(), s.gid()), true);
+            registry.adopt(h);
+            if (alive && s.collected()) {
                 watch.watch(s.id(), s.pid());
                 audit.append("lease-adopted", "lease", s.id(), "uid", s.uid(), "pid", s.pid());
                 report.add("lease " + s.id() + " of pid " + s.pid() + " taken back after a daemon restart");
             } else {
-                leases.put(s.id(), new Held(lease, DeviceDomain.adopted(s.backend()), null, s.keepBound()));
-                endLocked(s.id(), "client process exited while the daemon was down");
-                report.add("lease " + s.id() + " of pid " + s.pid() + " ended: the client went while the daemon was down");
+                String why = !s.collected() ? "its ticket was not redeemed before the daemon restarted" : "client process exited while the daemon was down";
+                toEnd.add(h);
+                reasons.add(why);
+                report.add("lease " + s.id() + " of pid " + s.pid() + " ended: " + why);
             }
         }
         this.store = store;
-        persist();
+        store.write(registry.all().stream().map(this::stored).toList());
+        for (int i = 0; i < toEnd.size(); i++) {
+            String id = toEnd.get(i).lease().id();
+            registry.beginEnd(id, reasons.get(i)).ifPresent(e -> ender.end(e.held(), e.held().lease().endReason(), e.handedOver()));
+        }
         for (String r : report) log.info("event=lease-store-reconciled detail=\"{}\"", r);
+        audit.sync();
         return report;
     }
 
-    /** Rewrites the store with every active lease (on taking it over). */
-    private void persist() {
-        if (store == null) return;
-        store.write(leases.values().stream().map(this::stored).toList());
-    }
-
-    private LeaseStore.Stored stored(Held h) {
+    private LeaseStore.Stored stored(LeaseRegistry.Held h) {
         Lease l = h.lease();
-        return new LeaseStore.Stored(l.id(), l.holder().pid(), startTimes.getOrDefault(l.id(), -1L), l.holder().uid(), l.holder().gid(),
-                l.devices(), l.backend(), l.unsafeInterrupts(), l.rule(), l.memlockLimitBytes(), h.keepBound(), l.created().toString());
+        Rlimits.Rlimit b = h.memlockBefore();
+        return new LeaseStore.Stored(l.id(), l.holder().pid(), h.startTime(), l.holder().uid(), l.holder().gid(), l.devices(), l.backend(),
+                l.unsafeInterrupts(), l.rule(), l.memlockLimitBytes(), h.keepBound(), l.created().toString(), l.groupMembers(),
+                b == null ? null : b.soft(), b == null ? null : b.hard(), l.state() != Lease.State.GRANTED);
     }
 
-    /** Called with every lease change (created, active, ended): events, metrics, the console. */
+    /**
+     * Runs first on every Acquire with the caller's uid, before anything is read or audited: the per-uid rate limit,
+     * which throws to refuse.
+     */
+    public void setAcquireGate(java.util.function.IntConsumer gate) {
+        this.acquireGate = gate;
+    }
+
+    /** Called with every lease change (granted, active, ending, stuck, ended): events, metrics, the console. */
     public void addListener(Consumer<Lease> l) {
         listeners.add(l);
     }
 
     public Duration ticketTtl() {
-        return ticketTtl;
+        return tickets.ttl();
     }
 
-    public synchronized boolean groupInUse(int group) {
-        return leases.values().stream().anyMatch(h -> h.lease().devices().stream().anyMatch(d -> d.group() == group));
+    /** Whether a lease (in any state before ENDED) or an Acquire in progress takes {@code group}. */
+    public boolean groupInUse(int group) {
+        return registry.groupTaken(group);
     }
+
+    // ---- acquire ----------------------------------------------------------------------------------------------
 
     /**
      * Grants {@code addresses} to {@code caller}. {@code backendWanted} is "legacy", "iommufd" or null (policy and kernel
@@ -190,167 +210,107 @@ public final class LeaseService implements AutoCloseable {
 
     /**
      * As above, under a broker-mode allocation token when {@code allocation} is not null: only its devices (all of
-     * them when none are listed), and policy decides for the allocation's Kubernetes resource with the caller's ids.
+     * them when none are listed), and policy decides for the allocation's Kubernetes resource, never for the caller's uid.
      */
     public Map.Entry<Lease, String> acquire(Caller caller, String allocation, List<String> addresses, String backendWanted, long memlockWanted) {
+        acquireGate.accept(caller.uid());
         try {
-            Allocations.Allocation alloc;
-            synchronized (this) {
-                alloc = allocation == null ? null : allocations.claimable(allocation);
+            Allocations.Allocation alloc = null;
+            if (allocation != null) {
+                synchronized (allocations) {
+                    alloc = allocations.claimable(allocation);
+                }
             }
-            // Reading the host and deciding policy need no lock: concurrent Acquires overlap here.
-            long changes = binding.changes();
-            Checked checked = check(caller, alloc, addresses, backendWanted);
-            synchronized (this) {
-                Allocations.Allocation now = allocation == null ? null : allocations.claimable(allocation);
-                // A bind or release since the read may have changed a driver or a group's viability: read again.
-                if (changes != binding.changes() || !java.util.Objects.equals(now, alloc)) checked = check(caller, now, addresses, backendWanted);
-                return grantLocked(caller, now, checked, backendWanted, memlockWanted);
+            GrantDecider.Grant g = decider.decide(caller, principal(caller, alloc), alloc, addresses, backendWanted, memlockWanted);
+            String id = UUID.randomUUID().toString();
+            registry.reserve(id, g);
+            try {
+                return grant(id, g);
+            } catch (RuntimeException e) {
+                registry.cancel(id);
+                throw e;
             }
         } finally {
-            audit.sync(); // outside the lock: concurrent callers share one fsync
+            audit.sync(); // concurrent callers share one fsync
         }
     }
 
-    /** What Acquire learnt of the host and the policy before it takes the lease lock. */
-    private record Checked(Set<PciAddress> wanted, List<Decision.Allowed> grants, List<Device> devices, Set<Integer> readyGroups) {
-    }
-
-    private Checked check(Caller caller, Allocations.Allocation alloc, List<String> addresses, String backendWanted) {
-        if (alloc != null && addresses.isEmpty()) addresses = alloc.devices().stream().sorted().map(PciAddress::toString).toList();
-        if (addresses.isEmpty()) throw new LeaseException(LeaseException.Kind.INVALID, "no devices requested");
-        if (addresses.size() > MAX_DEVICES_PER_ACQUIRE) {
-            throw new LeaseException(LeaseException.Kind.INVALID, addresses.size() + " devices requested, at most " + MAX_DEVICES_PER_ACQUIRE);
-        }
-        Set<PciAddress> wanted = new LinkedHashSet<>();
-        for (String a : addresses) {
-            try {
-                if (!wanted.add(PciAddress.parse(a))) throw new LeaseException(LeaseException.Kind.INVALID, "device " + a + " requested twice");
-            } catch (IllegalArgumentException e) {
-                throw new LeaseException(LeaseException.Kind.INVALID, e.getMessage());
-            }
-        }
-        if (backendWanted != null && !backendWanted.equals("legacy") && !backendWanted.equals("iommufd")) {
-            throw new LeaseException(LeaseException.Kind.INVALID, "unknown backend '" + backendWanted + "': legacy or iommufd");
-        }
-        if (alloc != null) {
-            for (PciAddress a : wanted) {
-                if (!alloc.devices().contains(a)) {
-                    audit.append("acquire-refused", "uid", caller.uid(), "pid", caller.pid(), "device", a, "kubernetesResource", alloc.resource(),
-                            "reason", "not in the allocation");
-                    throw new LeaseException(LeaseException.Kind.DENIED, a + " is not part of the " + alloc.describe());
-                }
-            }
-        }
-        Principal who = principal(caller, alloc == null ? null : alloc.resource());
-
-        // Policy first: nothing is touched for a refused request.
-        List<Decision.Allowed> grants = new ArrayList<>();
-        List<Device> devices = new ArrayList<>();
-        Set<Integer> readyGroups = new java.util.HashSet<>();
-        for (PciAddress a : wanted) {
-            var around = scanner.around(a).orElseThrow(() -> new LeaseException(LeaseException.Kind.NOT_FOUND, "no PCI device " + a + " on this host"));
-            Device d = around.device(a).orElseThrow();
-            // Already usable (on vfio-pci, group viable): no binding step, journal or lock needed for it.
-            if (d.boundTo(BindingService.VFIO_PCI) && d.iommuGroup() != null
-                    && around.group(d.iommuGroup()).map(io.vfiobroker.domain.IommuGroup::viable).orElse(false)) {
-                readyGroups.add(d.iommuGroup());
-            }
-            Decision decision = policy.decide(who, a, around);
-            if (decision instanceof Decision.Refused r) {
-                audit.append("acquire-refused", "uid", caller.uid(), "pid", caller.pid(), "device", a, "rule", r.rule(), "reason", r.reason());
-                throw new LeaseException(LeaseException.Kind.DENIED, r.reason(), r.rule(), null);
-            }
-            if (d.iommuGroup() == null) {
-                throw new LeaseException(LeaseException.Kind.PRECONDITION, a + " is in no IOMMU group: the kernel has no IOMMU enabled for it");
-            }
-            grants.add((Decision.Allowed) decision);
-            devices.add(d);
-        }
-        return new Checked(wanted, grants, devices, readyGroups);
-    }
-
-    private Map.Entry<Lease, String> grantLocked(Caller caller, Allocations.Allocation alloc, Checked checked, String backendWanted,
-                                                 long memlockWanted) {
-        Set<PciAddress> wanted = checked.wanted();
-        List<Decision.Allowed> grants = checked.grants();
-        List<Device> devices = checked.devices();
-        Set<Integer> readyGroups = checked.readyGroups();
-        Decision.Allowed first = grants.get(0);
-        int held = leases.values().stream().filter(h -> h.lease().holder().uid() == caller.uid())
-                .mapToInt(h -> h.lease().devices().size()).sum();
-        int max = grants.stream().mapToInt(Decision.Allowed::maxDevices).filter(m -> m >= 0).min().orElse(-1);
-        if (max >= 0 && held + devices.size() > max) {
-            throw new LeaseException(LeaseException.Kind.EXHAUSTED, "uid " + caller.uid() + " holds " + held + " device(s); rule '" + first.rule()
-                    + "' allows at most " + max);
-        }
-        for (Device d : devices) {
-            for (Held h : leases.values()) {
-                for (Lease.Device ld : h.lease().devices()) {
-                    if (ld.group() == d.iommuGroup()) {
-                        throw new LeaseException(LeaseException.Kind.CONFLICT, d.address() + " (IOMMU group " + d.iommuGroup() + ") is leased to "
-                                + h.lease().holder() + " as lease " + h.lease().id());
-                    }
-                }
-            }
-        }
-        String backend = chooseBackend(backendWanted, grants);
-        long perLease = grants.stream().mapToLong(Decision.Allowed::memlockBytesPerLease).filter(v -> v >= 0).min().orElse(-1);
-        long limit = memlockWanted > 0 ? (perLease >= 0 ? Math.min(memlockWanted, perLease) : memlockWanted) : perLease;
-        long perPrincipal = grants.stream().mapToLong(Decision.Allowed::memlockBytesPerPrincipal).filter(v -> v >= 0).min().orElse(-1);
-        long principalUse = leases.values().stream().filter(h -> h.lease().holder().uid() == caller.uid())
-                .mapToLong(h -> h.lease().memlockLimitBytes()).sum();
-        if (perPrincipal >= 0 && limit >= 0 && principalUse + limit > perPrincipal) {
-            throw new LeaseException(LeaseException.Kind.EXHAUSTED, "uid " + caller.uid() + " has " + principalUse + " bytes of memlock granted; "
-                    + limit + " more exceeds the per-principal limit " + perPrincipal);
-        }
-        boolean unsafe = grants.stream().anyMatch(Decision.Allowed::unsafeInterrupts);
-        boolean keepBound = grants.stream().anyMatch(Decision.Allowed::keepBound);
-
-        // Bind every group; undo what this call bound if a later step fails.
+    /** Binds, opens and limits outside every lock (the groups are reserved); undoes what it did if a step fails. */
+    private Map.Entry<Lease, String> grant(String id, GrantDecider.Grant g) {
+        Caller caller = g.caller();
         List<Integer> boundHere = new ArrayList<>();
         DeviceDomain domain = null;
         Rlimits.Rlimit before = null;
         try {
-            for (Device d : devices) {
-                if (readyGroups.contains(d.iommuGroup())) continue;
-                if (!binding.status().containsKey(d.address()) && !d.boundTo(BindingService.VFIO_PCI)) boundHere.add(d.iommuGroup());
-                binding.bind(d.address(), false);
+            long startTime = procs.startTime(caller.pid()).orElse(ProcessIdentity.GONE);
+            // The process that connected, not a later one with its pid: the start time pinned at connect must still match.
+            if (startTime == ProcessIdentity.GONE || caller.startTime() == ProcessIdentity.GONE
+                    || (caller.startTime() >= 0 && caller.startTime() != startTime)) {
+                throw new LeaseException(LeaseException.Kind.PRECONDITION, "client process " + caller.pid() + " exited before its Acquire was served");
             }
-            List<DomainOpener.Member> members = devices.stream().map(d -> new DomainOpener.Member(d.address(), d.iommuGroup())).toList();
-            domain = domains.open(members, backend);
-            if (limit >= 0) before = memlock.limit(caller.pid(), limit);
-            String id = UUID.randomUUID().toString();
-            List<Lease.Device> leased = devices.stream().map(d -> new Lease.Device(d.address(), d.iommuGroup(), d.vendorDevice())).toList();
-            Lease lease = new Lease(id, caller, leased, backend, unsafe, first.rule(), limit, Lease.State.PENDING, Instant.now(), null, null);
-            leases.put(id, new Held(lease, domain, before, keepBound));
-            if (store != null) LeaseStore.startTime(caller.pid()).ifPresent(t -> startTimes.put(id, t));
+            for (Device d : g.devices()) {
+                if (g.readyGroups().contains(d.iommuGroup()) || boundHere.contains(d.iommuGroup())) continue;
+                boolean ours = binding.owns(d.iommuGroup()) || d.boundTo(BindingService.VFIO_PCI);
+                binding.bind(d.address(), false);
+                if (!ours) boundHere.add(d.iommuGroup());
+            }
+            // A legacy lease's group members are opened too: the client could open them through the group fd, and the
+            // daemon needs their device fds to reset them at the end.
+            List<DomainOpener.Member> members = java.util.stream.Stream.concat(g.devices().stream(), g.members().stream())
+                    .map(d -> new DomainOpener.Member(d.address(), d.iommuGroup())).toList();
+            domain = domains.open(members, g.backend());
+            if (g.memlockLimit() >= 0) before = limitMemlock(caller, startTime, g.memlockLimit());
+            Lease lease = Lease.granted(id, caller, g.leased(), g.leasedMembers(), g.backend(), g.unsafeInterrupts(), g.rule(), g.memlockLimit());
+            LeaseRegistry.Held h = new LeaseRegistry.Held(lease, domain, before, g.keepBound(), startTime, g.principal(), false);
+            String ticket = tickets.issue(id);
+            registry.commit(h);
             watch.watch(id, caller.pid());
-            if (store != null) store.added(stored(leases.get(id)));
-            String ticket = newTicket(id);
-            if (alloc != null) allocations.claim(alloc.token(), id);
-            List<Object> kv = new ArrayList<>(java.util.Arrays.asList("lease", id, "uid", caller.uid(), "pid", caller.pid(), "devices",
-                    leased.stream().map(x -> x.address().toString()).toList(), "backend", backend, "rule", first.rule(), "memlock", limit,
-                    "unsafeInterrupts", unsafe));
-            if (alloc != null) kv.addAll(List.of("kubernetesResource", alloc.resource()));
-            audit.append("lease-granted", kv.toArray());
-            log.info("event=lease-granted lease={} uid={} pid={} devices={} backend={} unsafe-interrupts={}", id, caller.uid(), caller.pid(),
-                    leased.size(), backend, unsafe);
-            notifyListeners(lease);
-            return Map.entry(lease, ticket);
-        } catch (RuntimeException e) {
-            if (domain != null) domain.close();
-            if (before != null) restoreMemlock(caller.pid(), before);
-            for (int g : boundHere) {
-                try {
-                    binding.release(g, true, false);
-                } catch (RuntimeException undo) {
-                    log.warn("event=acquire-undo-failed group={} error=\"{}\"", g, undo.getMessage());
+            // pidfd_open took the pid after the start time was read: if that process died meanwhile the watch may hold a
+            // later one, so the lease ends now rather than following a stranger.
+            boolean gone = procs.startTime(caller.pid()).orElse(ProcessIdentity.GONE) != startTime;
+            LeaseStore s = store;
+            if (s != null) s.added(stored(h));
+            if (g.allocation() != null) {
+                synchronized (allocations) {
+                    allocations.claim(g.allocation().token(), id);
                 }
             }
-            audit.append("acquire-failed", "uid", caller.uid(), "pid", caller.pid(), "devices", wanted, "error", e.getMessage());
+            List<Object> kv = new ArrayList<>(java.util.Arrays.asList("lease", id, "uid", caller.uid(), "pid", caller.pid(), "devices",
+                    lease.devices().stream().map(x -> x.address().toString()).toList(), "groupMembers",
+                    lease.groupMembers().stream().map(x -> x.address().toString()).toList(), "backend", g.backend(), "rule", g.rule(),
+                    "memlock", g.memlockLimit(), "unsafeInterrupts", g.unsafeInterrupts()));
+            if (g.allocation() != null) kv.addAll(List.of("kubernetesResource", g.allocation().resource()));
+            audit.append("lease-granted", kv.toArray());
+            log.info("event=lease-granted lease={} uid={} pid={} devices={} members={} backend={} unsafe-interrupts={}", id, caller.uid(),
+                    caller.pid(), lease.devices().size(), lease.groupMembers().size(), g.backend(), g.unsafeInterrupts());
+            notifyListeners(lease);
+            if (gone) end(id, "client process exited");
+            return Map.entry(lease, ticket);
+        } catch (RuntimeException e) {
+            tickets.dropFor(id);
+            if (domain != null) domain.close();
+            if (before != null) restoreMemlock(caller.pid(), before);
+            for (int grp : boundHere) {
+                try {
+                    binding.release(grp, true, false);
+                } catch (RuntimeException undo) {
+                    log.warn("event=acquire-undo-failed group={} error=\"{}\"", grp, undo.getMessage());
+                }
+            }
+            audit.append("acquire-failed", "uid", caller.uid(), "pid", caller.pid(), "devices",
+                    g.devices().stream().map(d -> d.address().toString()).toList(), "error", e.getMessage());
             throw translate(e);
         }
+    }
+
+    /**
+     * prlimit on the client, once its pid is checked to still be the caller: the start time read before the bind. A pid reused meanwhile belongs to another process, which must not get the lease's limit.
+     */
+    private Rlimits.Rlimit limitMemlock(Caller caller, long startTime, long limit) {
+        if (procs.startTime(caller.pid()).orElse(-2L) != startTime) {
+            throw new LeaseException(LeaseException.Kind.PRECONDITION, "client process " + caller.pid() + " exited during Acquire");
+        }
+        return memlock.limit(caller.pid(), limit);
     }
 
     private RuntimeException translate(RuntimeException e) {
@@ -364,30 +324,15 @@ public final class LeaseService implements AutoCloseable {
         return e;
     }
 
-    private String chooseBackend(String wanted, List<Decision.Allowed> grants) {
-        List<String> offered = domains.availableBackends();
-        Set<String> allowed = new LinkedHashSet<>(List.of("iommufd", "legacy"));
-        for (Decision.Allowed g : grants) {
-            if (g.backend() == Backend.LEGACY) allowed.retainAll(Set.of("legacy"));
-            if (g.backend() == Backend.IOMMUFD) allowed.retainAll(Set.of("iommufd"));
-        }
-        if (wanted != null) {
-            if (!allowed.contains(wanted)) {
-                throw new LeaseException(LeaseException.Kind.DENIED, "backend " + wanted + " is not allowed by rule '" + grants.get(0).rule()
-                        + "' (allowed: " + allowed + ")", grants.get(0).rule(), null);
-            }
-            if (!offered.contains(wanted)) {
-                throw new LeaseException(LeaseException.Kind.PRECONDITION, "backend " + wanted + " is not offered by this kernel (offered: " + offered + ")");
-            }
-            return wanted;
-        }
-        // Legacy first when both are allowed: it is what every kernel and client speaks.
-        for (String b : List.of("legacy", "iommufd")) if (allowed.contains(b) && offered.contains(b)) return b;
-        throw new LeaseException(LeaseException.Kind.PRECONDITION, "no IOMMU backend both allowed " + allowed + " and offered by this kernel " + offered);
-    }
-
-    private Principal principal(Caller caller, String kubernetesResource) {
-        if (caller.groups() != null) return new Principal(caller.uid(), caller.gid(), caller.groups(), null, kubernetesResource);
+    /**
+     * Who policy judges. Under an allocation token: the allocation's Kubernetes resource, never the pod's uid (a root pod
+     * is not host root). A caller in another pid or user namespace than the daemon's, without a token, matches only rules
+     * that name everyone: its uid is not the host's.
+     */
+    private Principal principal(Caller caller, Allocations.Allocation alloc) {
+        if (alloc != null) return new Principal(Principal.UNMAPPED, Principal.UNMAPPED, List.of(), null, alloc.resource());
+        if (!io.vfiobroker.authz.Namespaces.PROC.sameAsDaemon(caller.pid())) return new Principal(Principal.UNMAPPED, Principal.UNMAPPED, List.of(), null, null);
+        if (caller.groups() != null) return new Principal(caller.uid(), caller.gid(), caller.groups(), null, null);
         List<Integer> groups = new ArrayList<>();
         Memlock.processStatus(caller.pid()).ifPresent(s -> s.lines().filter(l -> l.startsWith("Groups:")).findFirst()
                 .ifPresent(l -> {
@@ -395,143 +340,200 @@ public final class LeaseService implements AutoCloseable {
                         if (!g.isEmpty()) groups.add(Integer.parseInt(g));
                     }
                 }));
-        return new Principal(caller.uid(), caller.gid(), groups, null, kubernetesResource);
+        return new Principal(caller.uid(), caller.gid(), groups, null, null);
     }
+
+    // ---- kubelet allocations ----------------------------------------------------------------------------------
 
     /**
      * The kubelet allocated {@code devices} of {@code resource} to a broker-mode container: answers the token its
-     * client presents on Acquire. Older allocations of these devices are replaced, and their leases ended, since
+     * client presents on Acquire. Older allocations of these devices are replaced, and their leases taken back, since
      * the kubelet has handed the devices on.
      */
     public String registerAllocation(String resource, List<PciAddress> devices) {
-        return synced(() -> registerAllocationLocked(resource, devices));
-    }
-
-    private synchronized String registerAllocationLocked(String resource, List<PciAddress> devices) {
-        Map.Entry<String, List<String>> r = allocations.register(resource, new LinkedHashSet<>(devices));
-        for (String lease : r.getValue()) endLocked(lease, "the kubelet allocated its devices to another container");
+        Map.Entry<String, List<String>> r;
+        synchronized (allocations) {
+            r = allocations.register(resource, new LinkedHashSet<>(devices));
+        }
+        for (String lease : r.getValue()) revoke(lease, "the kubelet allocated its devices to another container");
         audit.append("allocation-registered", "kubernetesResource", resource, "devices", devices.stream().map(PciAddress::toString).toList(),
                 "replacedLeases", r.getValue());
+        audit.sync();
         return r.getKey();
     }
 
     /** How long a broker-mode allocation stays valid while no lease holds it. */
-    public synchronized void allocationTtl(Duration ttl) {
-        allocations.ttl(ttl);
+    public void allocationTtl(Duration ttl) {
+        synchronized (allocations) {
+            allocations.ttl(ttl);
+        }
     }
 
-    private String newTicket(String leaseId) {
-        byte[] b = new byte[32];
-        random.nextBytes(b);
-        String t = Base64.getUrlEncoder().withoutPadding().encodeToString(b);
-        tickets.put(t, new Ticket(leaseId, Instant.now().plus(ticketTtl)));
-        return t;
+    // ---- tickets ----------------------------------------------------------------------------------------------
+
+    private void expireTickets() {
+        for (String id : tickets.expired()) {
+            try {
+                end(id, "ticket expired before it was redeemed");
+            } catch (RuntimeException x) {
+                // A failure must not cancel the sweep (a periodic task that throws never runs again).
+                log.warn("event=ticket-expiry-failed lease={} error=\"{}\"", id, x.getMessage());
+            }
+        }
     }
 
-    /** Runs {@code work} (which takes the lock), then waits for its audit records outside the lock: concurrent callers share one fsync. */
-    private <T> T synced(java.util.function.Supplier<T> work) {
+    /**
+     * Redeems a ticket presented on the fd socket by {@code presenter} (from SO_PEERCRED there). One use only. The
+     * fds come as duplicates taken while the lease is known to be live: the caller sends and closes them.
+     */
+    public Handover redeem(String ticket, Caller presenter) {
         try {
-            return work.get();
+            Tickets.Ticket t = tickets.take(ticket);
+            if (t == null) {
+                audit.append("redeem-refused", "uid", presenter.uid(), "pid", presenter.pid(), "reason", "unknown, used or expired ticket");
+                throw new LeaseException(LeaseException.Kind.DENIED, "unknown, already used or expired ticket");
+            }
+            LeaseRegistry.Held h = registry.held(t.leaseId()).orElse(null);
+            if (h == null || !h.lease().live()) throw new LeaseException(LeaseException.Kind.NOT_FOUND, "lease " + t.leaseId() + " has ended");
+            if (h.lease().holder().uid() != presenter.uid()) {
+                // The ticket is burnt: a leaked ticket cannot be retried by its rightful owner either, so end the lease.
+                audit.append("redeem-refused", "lease", t.leaseId(), "uid", presenter.uid(), "pid", presenter.pid(), "reason", "uid mismatch");
+                end(t.leaseId(), "ticket presented by uid " + presenter.uid() + ", not the lease holder");
+                throw new LeaseException(LeaseException.Kind.DENIED, "this ticket belongs to another uid");
+            }
+            Handover handover;
+            LeaseRegistry.Held active;
+            synchronized (registry) {
+                active = registry.activate(t.leaseId())
+                        .orElseThrow(() -> new LeaseException(LeaseException.Kind.NOT_FOUND, "lease " + t.leaseId() + " has ended"));
+                // Still under the registry's lock: an ending lease cannot close these fds before they are duplicated.
+                handover = new Handover(active.lease(), duplicates(active.domain().fds()));
+            }
+            LeaseStore s = store;
+            if (s != null) s.redeemed(t.leaseId());
+            audit.append("fds-handed-over", "lease", t.leaseId(), "uid", presenter.uid(), "pid", presenter.pid(), "fds", handover.fds().size());
+            notifyListeners(active.lease());
+            return handover;
         } finally {
             audit.sync();
         }
     }
 
-    private void expireTickets() {
-        Instant now = Instant.now();
-        for (Map.Entry<String, Ticket> e : tickets.entrySet()) {
-            if (now.isAfter(e.getValue().expires()) && tickets.remove(e.getKey(), e.getValue())) {
+    private static List<HandoverFd> duplicates(List<HandoverFd> fds) {
+        List<HandoverFd> out = new ArrayList<>(fds.size());
+        try {
+            for (HandoverFd f : fds) {
+                OwnedFd dup = f.fd().duplicate();
+                out.add(new HandoverFd(f.kind(), dup, f.device(), f.group(), f.ioasId(), f.regions()));
+            }
+            return out;
+        } catch (RuntimeException e) {
+            for (HandoverFd f : out) f.fd().close();
+            throw e;
+        }
+    }
+
+    // ---- ending -----------------------------------------------------------------------------------------------
+
+    /**
+     * Ends a lease for {@code caller}: the holder's own (waits until its devices are restored, up to a bound), or any for
+     * an admin (a revocation: answers at once, with the lease ENDING).
+     */
+    public Lease release(String leaseId, Caller caller) {
+        Lease l = registry.get(leaseId).filter(Lease::active)
+                .orElseThrow(() -> new LeaseException(LeaseException.Kind.NOT_FOUND, "no active lease " + leaseId));
+        boolean own = l.holder().uid() == caller.uid();
+        if (!caller.isRoot() && !own) {
+            throw new LeaseException(LeaseException.Kind.DENIED, "lease " + leaseId + " belongs to uid " + l.holder().uid());
+        }
+        if (!own) return revoke(leaseId, "revoked by admin").orElse(l);
+        CompletableFuture<Lease> f = start(leaseId, "released by holder");
+        if (f == null) return registry.get(leaseId).orElse(l);
+        return await(f, RELEASE_WAIT).orElseGet(() -> registry.get(leaseId).orElse(l));
+    }
+
+    /**
+     * Takes a lease back: the client is told (the lease turns ENDING, on its Watch stream and GetLease), gets the policy's
+     * grace, and then every process holding its files is killed before the devices are reset and restored. Answers the
+     * lease as it is now (ENDING), or empty when there is no such live lease.
+     */
+    public Optional<Lease> revoke(String leaseId, String reason) {
+        CompletableFuture<Lease> f = start(leaseId, reason);
+        return f == null ? Optional.empty() : registry.get(leaseId);
+    }
+
+    /** Ends a lease for a reason that is not a caller's request (process exit, expiry, hot removal); does not wait. */
+    public Optional<Lease> end(String leaseId, String reason) {
+        CompletableFuture<Lease> f = start(leaseId, reason);
+        return f == null ? Optional.empty() : registry.get(leaseId);
+    }
+
+    /** ENDING now, ENDED when the returned future completes; null when the lease is unknown or already ending. */
+    private CompletableFuture<Lease> start(String leaseId, String reason) {
+        LeaseRegistry.Ending e = registry.beginEnd(leaseId, reason).orElse(null);
+        if (e == null) return null;
+        LeaseRegistry.Held h = e.held();
+        watch.unwatch(leaseId);
+        tickets.dropFor(leaseId);
+        synchronized (allocations) {
+            allocations.leaseEnded(leaseId);
+        }
+        audit.append("lease-ending", "lease", leaseId, "uid", h.lease().holder().uid(), "reason", reason,
+                "graceSeconds", leasePolicy().revokeGrace().toSeconds());
+        audit.sync();
+        notifyListeners(h.lease());
+        return ender.end(h, reason, e.handedOver());
+    }
+
+    private static Optional<Lease> await(CompletableFuture<Lease> f, Duration max) {
+        try {
+            return Optional.of(f.get(max.toMillis(), TimeUnit.MILLISECONDS));
+        } catch (TimeoutException e) {
+            return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        } catch (ExecutionException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Waits until lease {@code id} is ENDED (tests, the CLI): true if it is by then. */
+    public boolean awaitEnded(String id, Duration max) {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (registry.get(id).map(l -> l.state() == Lease.State.ENDED).orElse(true)) return true;
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * After a reload: a live lease the policy no longer grants (for any device it reaches) is taken back, unless the
+     * policy says to keep such leases until they end.
+     */
+    private void policyChanged(LoadStatus status) {
+        if (leasePolicy().onWithdrawnGrant() == LeasePolicy.OnWithdrawnGrant.KEEP) return;
+        for (LeaseRegistry.Held h : registry.all()) {
+            if (!h.lease().live()) continue;
+            for (Lease.Device d : h.lease().allDevices()) {
+                Decision decision;
                 try {
-                    end(e.getValue().leaseId(), "ticket expired before it was redeemed");
-                } catch (RuntimeException x) {
-                    // A failure must not cancel the sweep (a periodic task that throws never runs again).
-                    log.warn("event=ticket-expiry-failed lease={} error=\"{}\"", e.getValue().leaseId(), x.getMessage());
+                    decision = policy.decide(h.principal(), d.address());
+                } catch (RuntimeException e) {
+                    continue; // device gone: hot removal ends it
+                }
+                if (decision instanceof Decision.Refused r) {
+                    revoke(h.lease().id(), "grant withdrawn by policy reload: " + r.reason());
+                    break;
                 }
             }
         }
-    }
-
-    /** Redeems a ticket presented on the fd socket by {@code presenter} (from SO_PEERCRED there). One use only. */
-    public Handover redeem(String ticket, Caller presenter) {
-        return synced(() -> redeemLocked(ticket, presenter));
-    }
-
-    private synchronized Handover redeemLocked(String ticket, Caller presenter) {
-        Ticket t = tickets.remove(ticket);
-        if (t == null || Instant.now().isAfter(t.expires())) {
-            audit.append("redeem-refused", "uid", presenter.uid(), "pid", presenter.pid(), "reason", "unknown, used or expired ticket");
-            throw new LeaseException(LeaseException.Kind.DENIED, "unknown, already used or expired ticket");
-        }
-        Held h = leases.get(t.leaseId());
-        if (h == null) throw new LeaseException(LeaseException.Kind.NOT_FOUND, "lease " + t.leaseId() + " has ended");
-        if (h.lease().holder().uid() != presenter.uid()) {
-            // The ticket is burnt: a leaked ticket cannot be retried by its rightful owner either, so end the lease.
-            audit.append("redeem-refused", "lease", t.leaseId(), "uid", presenter.uid(), "pid", presenter.pid(), "reason", "uid mismatch");
-            endLocked(t.leaseId(), "ticket presented by uid " + presenter.uid() + ", not the lease holder");
-            throw new LeaseException(LeaseException.Kind.DENIED, "this ticket belongs to another uid");
-        }
-        Lease active = h.lease().withState(Lease.State.ACTIVE);
-        leases.put(active.id(), h.with(active));
-        audit.append("fds-handed-over", "lease", active.id(), "uid", presenter.uid(), "pid", presenter.pid(), "fds", h.domain().fds().size());
-        notifyListeners(active);
-        return new Handover(active, h.domain().fds());
-    }
-
-    /** Ends a lease for {@code caller}: the holder's own, or any for root. */
-    public Lease release(String leaseId, Caller caller) {
-        return synced(() -> releaseLocked(leaseId, caller));
-    }
-
-    private synchronized Lease releaseLocked(String leaseId, Caller caller) {
-        Held h = leases.get(leaseId);
-        if (h == null) throw new LeaseException(LeaseException.Kind.NOT_FOUND, "no active lease " + leaseId);
-        if (!caller.isRoot() && h.lease().holder().uid() != caller.uid()) {
-            throw new LeaseException(LeaseException.Kind.DENIED, "lease " + leaseId + " belongs to uid " + h.lease().holder().uid());
-        }
-        return endLocked(leaseId, caller.isRoot() && h.lease().holder().uid() != 0 ? "revoked by admin" : "released by holder");
-    }
-
-    /** Ends a lease for a reason that is not a caller's request (process exit, expiry, revocation, hot removal). */
-    public Optional<Lease> end(String leaseId, String reason) {
-        return synced(() -> endIfActive(leaseId, reason));
-    }
-
-    private synchronized Optional<Lease> endIfActive(String leaseId, String reason) {
-        return leases.containsKey(leaseId) ? Optional.of(endLocked(leaseId, reason)) : Optional.empty();
-    }
-
-    private Lease endLocked(String leaseId, String reason) {
-        Held h = leases.remove(leaseId);
-        watch.unwatch(leaseId);
-        tickets.values().removeIf(t -> t.leaseId().equals(leaseId));
-        allocations.leaseEnded(leaseId);
-        List<String> resets = h.domain().resetDevices();
-        h.domain().close();
-        if (h.memlockBefore() != null) restoreMemlock(h.lease().holder().pid(), h.memlockBefore());
-        List<String> restored = new ArrayList<>();
-        for (int g : h.lease().devices().stream().map(Lease.Device::group).distinct().toList()) {
-            if (!binding.owns(g)) {
-                // On vfio-pci before vfio-broker came: nothing of ours to undo, and no journal transaction for it.
-                restored.add("group " + g + " left on vfio-pci (not bound by vfio-broker)");
-                continue;
-            }
-            try {
-                binding.release(g, !h.keepBound(), false);
-                restored.add("group " + g + (h.keepBound() ? " kept on vfio-pci" : " restored"));
-            } catch (BindingException e) {
-                // Not ours to restore (was on vfio-pci before) or a kernel failure the journal retries later.
-                restored.add("group " + g + ": " + e.getMessage());
-            }
-        }
-        Lease done = h.lease().ended(reason);
-        startTimes.remove(leaseId);
-        if (store != null) store.ended(leaseId);
-        ended.add(done);
-        if (ended.size() > 1000) ended.remove(0);
-        audit.append("lease-ended", "lease", leaseId, "uid", done.holder().uid(), "reason", reason, "reset", resets, "binding", restored);
-        log.info("event=lease-ended lease={} reason=\"{}\" reset={} binding={}", leaseId, reason, resets, restored);
-        notifyListeners(done);
-        return done;
     }
 
     private void restoreMemlock(int pid, Rlimits.Rlimit before) {
@@ -552,22 +554,23 @@ public final class LeaseService implements AutoCloseable {
         }
     }
 
-    public synchronized Optional<Lease> get(String id) {
-        Held h = leases.get(id);
-        if (h != null) return Optional.of(h.lease());
-        return ended.stream().filter(l -> l.id().equals(id)).findFirst();
+    // ---- queries ----------------------------------------------------------------------------------------------
+
+    public Optional<Lease> get(String id) {
+        return registry.get(id);
     }
 
-    public synchronized List<Lease> active() {
-        return leases.values().stream().map(Held::lease).toList();
+    /** Every lease not yet ENDED. */
+    public List<Lease> active() {
+        return registry.active();
     }
 
-    public synchronized List<Lease> recentlyEnded() {
-        return List.copyOf(ended);
+    public List<Lease> recentlyEnded() {
+        return registry.recentlyEnded();
     }
 
-    public synchronized List<Lease> visibleTo(Caller caller) {
-        return leases.values().stream().map(Held::lease).filter(l -> caller.isRoot() || l.holder().uid() == caller.uid()).toList();
+    public List<Lease> visibleTo(Caller caller) {
+        return registry.active().stream().filter(l -> caller.isRoot() || l.holder().uid() == caller.uid()).toList();
     }
 
     public Memlock memlock() {
@@ -579,13 +582,14 @@ public final class LeaseService implements AutoCloseable {
      * a client still holds would block in the kernel until the client lets go.
      */
     @Override
-    public synchronized void close() {
-        for (Held h : leases.values()) {
+    public void close() {
+        for (LeaseRegistry.Held h : registry.all()) {
             audit.append("lease-orphaned", "lease", h.lease().id(), "uid", h.lease().holder().uid(), "reason", "daemon stopped");
             h.domain().close();
         }
         watch.close();
         timers.shutdownNow();
+        ender.close();
         audit.sync();
     }
 

@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * The active leases, so a restarted daemon can take its clients back: they keep their fds across the restart,
@@ -31,10 +30,31 @@ public final class LeaseStore {
 
     /** What a restart needs to watch a client again and to restore its devices when it goes. */
     public record Stored(String id, int pid, long startTime, int uid, int gid, List<Lease.Device> devices, String backend,
-                         boolean unsafeInterrupts, String rule, long memlockLimitBytes, boolean keepBound, String created) {
+                         boolean unsafeInterrupts, String rule, long memlockLimitBytes, boolean keepBound, String created,
+                         List<Lease.Device> members, Long memlockBeforeCur, Long memlockBeforeMax, Boolean redeemed) {
+
+        public Stored(String id, int pid, long startTime, int uid, int gid, List<Lease.Device> devices, String backend,
+                      boolean unsafeInterrupts, String rule, long memlockLimitBytes, boolean keepBound, String created) {
+            this(id, pid, startTime, uid, gid, devices, backend, unsafeInterrupts, rule, memlockLimitBytes, keepBound, created, null, null,
+                    null, true);
+        }
+
+        public Stored {
+            members = members == null ? List.of() : List.copyOf(members);
+        }
+
+        /** Fds collected; lines of earlier versions, which stored only active leases, have no field and were. */
+        boolean collected() {
+            return redeemed == null || redeemed;
+        }
+
+        Stored redeemedNow() {
+            return new Stored(id, pid, startTime, uid, gid, devices, backend, unsafeInterrupts, rule, memlockLimitBytes, keepBound, created,
+                    members, memlockBeforeCur, memlockBeforeMax, true);
+        }
     }
 
-    /** One line of the file: {@code lease} set for "add", {@code id} for "end". */
+    /** One line of the file: {@code lease} set for "add", {@code id} for "redeemed" (fds collected) and "end". */
     record Change(String op, String id, Stored lease) {
     }
 
@@ -71,6 +91,13 @@ public final class LeaseStore {
     public synchronized void added(Stored lease) {
         append(new Change("add", lease.id(), lease));
         active.put(lease.id(), lease);
+    }
+
+    public synchronized void redeemed(String id) {
+        Stored s = active.get(id);
+        if (s == null) return;
+        append(new Change("redeemed", id, null));
+        active.put(id, s.redeemedNow());
     }
 
     public synchronized void ended(String id) {
@@ -123,24 +150,25 @@ public final class LeaseStore {
                     throw e;
                 }
                 if ("add".equals(c.op()) && c.lease() != null) leases.put(c.lease().id(), c.lease());
+                else if ("redeemed".equals(c.op())) leases.computeIfPresent(c.id(), (k, v) -> v.redeemedNow());
                 else if ("end".equals(c.op())) leases.remove(c.id());
                 else throw new IllegalArgumentException("line " + (i + 1) + ": unknown change '" + c.op() + "'");
             }
             return List.copyOf(leases.values());
         } catch (IOException | RuntimeException e) {
-            // A store we cannot read is reported by the caller's reconcile; the binding journal still knows the devices.
-            throw new IllegalStateException("cannot read lease store " + file + ": " + e.getMessage(), e);
+            // Never emptied: the unreadable file is kept aside for a person to read, and the caller reports it. The binding
+            // journal still knows the devices.
+            Path aside = file.resolveSibling(file.getFileName() + ".corrupt-" + System.currentTimeMillis());
+            String kept;
+            try {
+                closeOut();
+                Files.move(file, aside, StandardCopyOption.ATOMIC_MOVE);
+                kept = "; moved aside to " + aside;
+            } catch (IOException m) {
+                kept = "; could not move it aside: " + m.getMessage();
+            }
+            throw new IllegalStateException("cannot read lease store " + file + ": " + e.getMessage() + kept, e);
         }
     }
 
-    /** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
-    public static Optional<Long> startTime(int pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc", Integer.toString(pid), "stat"));
-            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            return Optional.of(Long.parseLong(f[19]));
-        } catch (IOException | RuntimeException e) {
-            return Optional.empty();
-        }
-    }
 }

@@ -12,19 +12,21 @@ import java.util.Optional;
  * @param labels   named device selectors rules may refer to
  * @param binding  which devices may be bound to vfio-pci at all
  * @param rules    in file order
+ * @param leases   how leases are taken back (grace, withdrawn grants)
  * @param text     the file's text, as it was when loaded
  */
 public record Policy(int version, Limits defaults, Map<String, DeviceSelector> labels, BindingPolicy binding,
-                     List<Rule> rules, String text) {
+                     List<Rule> rules, LeasePolicy leases, String text) {
 
     public Policy {
         labels = Map.copyOf(labels);
         rules = List.copyOf(rules);
+        leases = leases == null ? LeasePolicy.DEFAULT : leases;
     }
 
     /** No rules: every request refused. What runs when the file is missing. */
     public static Policy defaultDeny() {
-        return new Policy(1, Limits.BUILT_IN, Map.of(), BindingPolicy.OPEN, List.of(), "");
+        return new Policy(1, Limits.BUILT_IN, Map.of(), BindingPolicy.OPEN, List.of(), LeasePolicy.DEFAULT, "");
     }
 
     public Optional<Rule> rule(String name) {

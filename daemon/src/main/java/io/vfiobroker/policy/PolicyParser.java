@@ -31,7 +31,8 @@ import java.util.regex.Pattern;
  */
 public final class PolicyParser {
 
-    private static final Set<String> TOP = Set.of("version", "defaults", "labels", "binding", "rules");
+    private static final Set<String> TOP = Set.of("version", "defaults", "labels", "binding", "leases", "rules");
+    private static final Set<String> LEASES = Set.of("revokeGraceSeconds", "onWithdrawnGrant");
     private static final Set<String> LIMITS = Set.of("maxDevices", "memlockPerLease", "memlockPerPrincipal", "backend",
             "keepBound", "allowUnsafeInterrupts");
     private static final Set<String> SELECTOR = Set.of("any", "address", "vendorDevice", "class", "role", "numaNode",
@@ -126,7 +127,25 @@ public final class PolicyParser {
                 if (r != null) rules.add(r);
             }
         }
-        return new Policy(version, defaults, labels, binding, rules, text);
+        LeasePolicy leases = top.containsKey("leases") ? leases(top.get("leases").getValueNode()) : LeasePolicy.DEFAULT;
+        return new Policy(version, defaults, labels, binding, rules, leases, text);
+    }
+
+    private LeasePolicy leases(Node n) {
+        Map<String, NodeTuple> m = mapping(n, "leases", LEASES);
+        if (m == null) return LeasePolicy.DEFAULT;
+        java.time.Duration grace = LeasePolicy.DEFAULT.revokeGrace();
+        if (m.containsKey("revokeGraceSeconds")) {
+            Integer g = integer(m.get("revokeGraceSeconds").getValueNode(), "leases.revokeGraceSeconds", 0, 3600);
+            if (g != null) grace = java.time.Duration.ofSeconds(g);
+        }
+        LeasePolicy.OnWithdrawnGrant on = LeasePolicy.DEFAULT.onWithdrawnGrant();
+        if (m.containsKey("onWithdrawnGrant")) {
+            LeasePolicy.OnWithdrawnGrant v = enumValue(m.get("onWithdrawnGrant").getValueNode(), "leases.onWithdrawnGrant",
+                    LeasePolicy.OnWithdrawnGrant.class);
+            if (v != null) on = v;
+        }
+        return new LeasePolicy(grace, on);
     }
 
     private Rule rule(Node n, String path, Limits defaults, Set<String> labels, Set<String> names) {

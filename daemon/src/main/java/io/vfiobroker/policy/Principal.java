@@ -9,6 +9,12 @@ import java.util.List;
  */
 public record Principal(int uid, int gid, List<Integer> groups, String userName, String kubernetesResource) {
 
+    /**
+     * The uid and gid of a principal that has none on this host: an allocation, or a caller in another pid or user
+     * namespace. No uid or gid rule matches it.
+     */
+    public static final int UNMAPPED = -1;
+
     public Principal {
         groups = groups == null ? List.of() : List.copyOf(groups);
     }
@@ -19,6 +25,9 @@ public record Principal(int uid, int gid, List<Integer> groups, String userName,
 
     /** "uid 1000 (alice), gid 1000" — how decisions name the principal. */
     public String describe() {
+        if (uid == UNMAPPED) {
+            return kubernetesResource != null ? "resource " + kubernetesResource : "a caller outside the daemon's pid and user namespaces";
+        }
         StringBuilder s = new StringBuilder("uid ").append(uid);
         if (userName != null) s.append(" (").append(userName).append(')');
         s.append(", gid ").append(gid);

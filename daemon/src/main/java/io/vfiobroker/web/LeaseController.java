@@ -54,7 +54,7 @@ public class LeaseController {
     @DeleteMapping("/leases/{id}")
     public Lease revoke(@PathVariable String id, HttpServletRequest req) {
         WebCaller c = WebCaller.of(req);
-        if (c.admin()) return leases.end(id, "revoked by admin").orElseThrow(() -> new NotFoundException("no active lease " + id));
+        if (c.admin()) return leases.revoke(id, "revoked by admin").orElseThrow(() -> new NotFoundException("no active lease " + id));
         Lease l = leases.get(id).filter(Lease::active).orElseThrow(() -> new NotFoundException("no active lease " + id));
         if (!authz.owns(c.caller(), l.holder())) throw notYours(id);
         return leases.release(id, new io.vfiobroker.lease.Caller(l.holder().pid(), c.uid(), l.holder().gid()));

@@ -149,7 +149,7 @@ class ControlPlaneGrpcTest {
         Event bound = next(got, "driver-bound");
         assertThat(bound.getDevice().getAddress()).isEqualTo(EDU);
         assertThat(bound.getDevice().getDriver()).isEqualTo("vfio-pci");
-        Event pending = next(got, "lease-pending");
+        Event pending = next(got, "lease-granted");
         assertThat(pending.getLease().getId()).isEqualTo(r.getLease().getId());
         assertThat(pending.getSeq()).isGreaterThan(bound.getSeq());
 

@@ -79,13 +79,16 @@ class HotplugTest {
             assertThat(d.type()).isEqualTo("device-removed");
             assertThat(d.endedLeases()).containsExactly(lease.id());
         });
+        // Taken back: ENDING at once (the holder is told), ENDED once nothing holds it.
+        assertThat(cp.leases.get(lease.id()).orElseThrow().state()).isIn(Lease.State.ENDING, Lease.State.ENDED);
+        assertThat(cp.leases.awaitEnded(lease.id(), java.time.Duration.ofSeconds(20))).isTrue();
         Lease ended = cp.leases.get(lease.id()).orElseThrow();
         assertThat(ended.state()).isEqualTo(Lease.State.ENDED);
         assertThat(ended.endReason()).isEqualTo("device " + VF + " was removed from the host (kernel uevent remove /devices/pci0000:00/" + VF + ")");
         assertThat(cp.cache.device(pci(VF))).isEmpty();
         assertThat(cp.leases.active()).isEmpty();
-        // Subscribers saw the lease end before the removal that caused it.
-        assertThat(drain()).extracting(BrokerEvent::type).containsSubsequence("lease-pending", "lease-ended", "device-removed");
+        // Subscribers saw the lease being taken back before the removal that caused it, and its end after.
+        assertThat(drain()).extracting(BrokerEvent::type).containsSubsequence("lease-granted", "lease-ending", "device-removed", "lease-ended");
         assertThat(cp.audit.readAll()).anySatisfy(r -> {
             assertThat(r.event()).isEqualTo("lease-ended");
             assertThat(r.fields().get("reason").toString()).contains("was removed from the host");

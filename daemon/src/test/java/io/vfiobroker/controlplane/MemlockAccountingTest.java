@@ -164,6 +164,7 @@ class MemlockAccountingTest {
         assertThat(cp.audit.readAll()).anySatisfy(a -> assertThat(a.event()).isEqualTo("memlock-over-limit"));
         // The lease's end takes it out of the report.
         cp.leases.end(lease.id(), "test over");
+        assertThat(cp.leases.awaitEnded(lease.id(), Duration.ofSeconds(20))).isTrue();
         assertThat(cp.accounting.sample().leases()).isEmpty();
     }
 }

@@ -88,6 +88,7 @@ class HttpTrustBoundaryTest {
     @BeforeEach
     void leases() throws Exception {
         for (Lease l : leases.active()) leases.end(l.id(), "test reset");
+        for (Lease l : leases.active()) assertThat(leases.awaitEnded(l.id(), java.time.Duration.ofSeconds(20))).isTrue();
         if (nobodyHolder == null || !nobodyHolder.isAlive()) {
             nobodyHolder = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sleep", "600").start();
         }

@@ -61,9 +61,6 @@ class HostileUserTest {
                 "audit-flood-bad-tickets")) {
             PENDING.put(n, abuse);
         }
-        PENDING.put("podroot-acquire-by-host-roots-rule", "root in another pid namespace is still judged by the policy rules for host uid 0");
-        PENDING.put("acquire-group-sibling-of-denied", "a legacy lease is still wider than its grant (whole group handed over)");
-        PENDING.put("acquire-unknown-backend", "an unknown backend enum value is read as 'daemon chooses'");
     }
 
     static final Pattern LEASE_OF_LAB = Pattern.compile("\"kind\":\"lease\"[^\\n]*\"uid\":\"?1000\\b");

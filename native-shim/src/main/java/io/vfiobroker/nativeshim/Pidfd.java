@@ -18,6 +18,16 @@ public final class Pidfd implements AutoCloseable {
                 "pid " + pid)), pid);
     }
 
+    /**
+     * The pidfd of the process that connected to {@code socketFd} (SO_PEERPIDFD, Linux 6.5+), or null where the kernel
+     * has no such option (ENOPROTOOPT, EINVAL).
+     */
+    public static Pidfd ofPeer(int socketFd, long pid) {
+        int r = Shim.vb_peer_pidfd(socketFd);
+        if (r == -Errno.ENOPROTOOPT || r == -Errno.EINVAL) return null;
+        return new Pidfd(new OwnedFd(NativeException.check(r, "SO_PEERPIDFD", "fd " + socketFd)), pid);
+    }
+
     /** The pid this handle was opened for. */
     public long pid() {
         return pid;

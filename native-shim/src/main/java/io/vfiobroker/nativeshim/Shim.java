@@ -72,6 +72,10 @@ final class Shim {
 
     static native int vb_pidfd_send_signal(int pidfd, int sig);
 
+    static native int vb_kcmp_file(int pid1, int pid2, int fd1, int fd2);
+
+    static native int vb_peer_pidfd(int sock);
+
     static native int vb_prlimit_get(int pid, int resource, LongByReference cur, LongByReference max);
 
     static native int vb_prlimit_set(int pid, int resource, long cur, long max);

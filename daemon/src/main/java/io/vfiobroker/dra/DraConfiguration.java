@@ -1,0 +1,41 @@
+package io.vfiobroker.dra;
+
+import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.config.BrokerProperties;
+import io.vfiobroker.host.SysfsHost;
+import io.vfiobroker.inventory.InventoryScanner;
+import io.vfiobroker.kubelet.DeviceAccess;
+import io.vfiobroker.kubelet.KubeletAllocationHook;
+import io.vfiobroker.lease.LeaseService;
+import io.vfiobroker.policy.PolicyService;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+import java.util.Optional;
+
+/** Serves the kubelet DRA plugin when {@code vfio-broker.dra.enabled=true}. */
+@Configuration(proxyBeanMethods = false)
+@ConditionalOnProperty(name = "vfio-broker.dra.enabled", havingValue = "true")
+public class DraConfiguration {
+
+    @Bean
+    DraDriver draDriver(DraProperties props, BrokerProperties broker, SysfsHost host, InventoryScanner scanner, BindingService binding,
+                        ObjectProvider<PolicyService> policy, ObjectProvider<LeaseService> leases, ObjectProvider<ClaimSource> claims) {
+        PolicyService ps = policy.getIfAvailable();
+        // Without a policy service nothing is granted: default deny, as for a missing policy file.
+        DeviceAccess access = ps != null ? DeviceAccess.policy(ps)
+                : (r, d, i) -> Optional.of("no policy service: every device is refused (default deny)");
+        LeaseService ls = leases.getIfAvailable();
+        KubeletAllocationHook hook = ls != null ? KubeletAllocationHook.leases(ls) : KubeletAllocationHook.NONE;
+        ClaimSource source = claims.getIfAvailable(() -> ApiServerClaims.inCluster(props.driverName()));
+        return new DraDriver(props, host, scanner, binding, access, hook, source,
+                broker.stateDir() != null ? broker.stateDir() : BrokerProperties.defaultStateDir(host.root()));
+    }
+
+    @Bean(initMethod = "start", destroyMethod = "close")
+    DraPlugin draPlugin(DraProperties props, SysfsHost host, DraDriver driver) {
+        return new DraPlugin(props, host.root(), driver);
+    }
+}

@@ -1,0 +1,251 @@
+package io.vfiobroker.lease;
+
+import io.vfiobroker.nativeshim.Kcmp;
+import io.vfiobroker.nativeshim.LibcAbi;
+import io.vfiobroker.nativeshim.NativeException;
+import io.vfiobroker.nativeshim.Pidfd;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+
+/**
+ * Finds the processes that hold a lease's files, and kills them. vfio-pci's remove does not return while any fd of
+ * the device is open, so a lease can only be taken back once they are gone. A holder is a process with an fd on
+ * one of the lease's exclusive nodes (the group node, the vfio cdev) or with the very open file the daemon handed
+ * over (kcmp KCMP_FILE against the daemon's own copy): that finds a device fd, which /proc shows only as an
+ * anonymous inode, and a forked child's inherited copies too.
+ */
+public final class Holders {
+
+    private static final Logger log = LoggerFactory.getLogger(Holders.class);
+
+    /** A process found holding a lease's file. {@code startTime} tells it from a later process with the same pid. */
+    public record Holder(int pid, int uid, String comm, long startTime, String file) {
+        @Override
+        public String toString() {
+            return "pid " + pid + " (" + comm + ", uid " + uid + ") holding " + file;
+        }
+    }
+
+    private final Path proc;
+    private final int self = (int) ProcessHandle.current().pid();
+    private volatile boolean kcmpWarned;
+
+    public Holders(Path proc) {
+        this.proc = proc;
+    }
+
+    public Holders() {
+        this(Path.of("/proc"));
+    }
+
+    /** One lease end's question: who holds these paths, or these open files of the daemon's. */
+    private record Request(Set<String> exclusive, Map<String, List<Integer>> shared, CompletableFuture<List<Holder>> answer) {
+    }
+
+    private final LinkedBlockingQueue<Request> requests = new LinkedBlockingQueue<>();
+    private volatile Thread scanner;
+
+    /**
+     * The processes other than the daemon holding {@code exclusivePaths} or an fd that is one open file with one of
+     * {@code daemonFds} (the daemon's own fd numbers). Lease ends that ask at the same time share one pass over /proc:
+     * a pass reads every fd link on the host, which is the cost of an end.
+     */
+    public List<Holder> find(Collection<String> exclusivePaths, Collection<Integer> daemonFds) {
+        Map<String, List<Integer>> shared = new HashMap<>();
+        for (int fd : daemonFds) {
+            link(proc.resolve("self/fd/" + fd)).ifPresent(l -> shared.computeIfAbsent(l, k -> new ArrayList<>()).add(fd));
+        }
+        Request r = new Request(Set.copyOf(exclusivePaths), shared, new CompletableFuture<>());
+        startScanner();
+        requests.add(r);
+        try {
+            return r.answer().get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while looking for the holders of a lease", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException x ? x : new IllegalStateException(e.getCause());
+        }
+    }
+
+    private synchronized void startScanner() {
+        if (scanner != null) return;
+        scanner = new Thread(this::serve, "holder-scan");
+        scanner.setDaemon(true);
+        scanner.start();
+    }
+
+    private void serve() {
+        while (true) {
+            List<Request> batch = new ArrayList<>();
+            try {
+                batch.add(requests.take());
+            } catch (InterruptedException e) {
+                return;
+            }
+            requests.drainTo(batch);
+            try {
+                List<List<Holder>> found = scan(batch);
+                for (int i = 0; i < batch.size(); i++) batch.get(i).answer().complete(found.get(i));
+            } catch (RuntimeException e) {
+                for (Request r : batch) r.answer().completeExceptionally(e);
+            }
+        }
+    }
+
+    private List<List<Holder>> scan(List<Request> batch) {
+        List<List<Holder>> found = new ArrayList<>();
+        for (int i = 0; i < batch.size(); i++) found.add(new ArrayList<>());
+        try (DirectoryStream<Path> pids = Files.newDirectoryStream(proc, p -> isPid(p.getFileName().toString()))) {
+            for (Path p : pids) {
+                int pid = Integer.parseInt(p.getFileName().toString());
+                if (pid == self) continue;
+                String[] held = holds(p, pid, batch);
+                Holder h = null;
+                for (int i = 0; i < batch.size(); i++) {
+                    if (held[i] == null) continue;
+                    if (h == null) h = describe(pid, held[i]);
+                    found.get(i).add(new Holder(h.pid(), h.uid(), h.comm(), h.startTime(), held[i]));
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot scan " + proc + " for holders: " + e.getMessage(), e);
+        }
+        return found;
+    }
+
+    /** Per request, the first of its files this process holds, or null. */
+    private String[] holds(Path p, int pid, List<Request> batch) {
+        String[] held = new String[batch.size()];
+        try (DirectoryStream<Path> fds = Files.newDirectoryStream(p.resolve("fd"))) {
+            for (Path f : fds) {
+                String target = link(f).orElse(null);
+                if (target == null) continue;
+                for (int i = 0; i < batch.size(); i++) {
+                    if (held[i] != null) continue;
+                    Request r = batch.get(i);
+                    if (r.exclusive().contains(target)) {
+                        held[i] = target;
+                        continue;
+                    }
+                    List<Integer> mine = r.shared().get(target);
+                    if (mine == null) continue;
+                    int theirs;
+                    try {
+                        theirs = Integer.parseInt(f.getFileName().toString());
+                    } catch (NumberFormatException e) {
+                        continue;
+                    }
+                    for (int fd : mine) {
+                        if (sameFile(fd, pid, theirs)) {
+                            held[i] = target;
+                            break;
+                        }
+                    }
+                }
+            }
+        } catch (IOException e) {
+            // Gone meanwhile, or a kernel thread: holds nothing.
+        }
+        return held;
+    }
+
+    private boolean sameFile(int ours, int pid, int theirs) {
+        try {
+            return Kcmp.sameFile(self, ours, pid, theirs);
+        } catch (NativeException e) {
+            if ("ENOSYS".equals(e.errnoName()) && !kcmpWarned) {
+                kcmpWarned = true;
+                log.warn("event=kcmp-unavailable detail=\"kernel without kcmp: a device fd held apart from its group node is not found\"");
+            }
+            return false;
+        }
+    }
+
+    private Holder describe(int pid, String file) {
+        Path p = proc.resolve(Integer.toString(pid));
+        String comm = read(p.resolve("comm")).map(String::strip).orElse("?");
+        int uid = read(p.resolve("status")).flatMap(s -> s.lines().filter(l -> l.startsWith("Uid:")).findFirst())
+                .map(l -> Integer.parseInt(l.substring(4).trim().split("\\s+")[0])).orElse(-1);
+        return new Holder(pid, uid, comm, startTime(pid).orElse(-1L), file);
+    }
+
+    /**
+     * SIGKILL through a pidfd, after checking the pid still names the process that was found: a pid reused since the
+     * scan is left alone. Answers whether the signal went to the holder.
+     */
+    public boolean kill(Holder h) {
+        try (Pidfd pidfd = Pidfd.open(h.pid())) {
+            // Checked after the pidfd is open: from here on the pidfd cannot reach another process.
+            if (startTime(h.pid()).orElse(-2L) != h.startTime()) return false;
+            pidfd.sendSignal(LibcAbi.SIGKILL);
+            return true;
+        } catch (NativeException e) {
+            return false; // ESRCH: gone already
+        }
+    }
+
+    /** Waits up to {@code timeoutMs} for a killed holder to be gone. */
+    public boolean awaitGone(Holder h, long timeoutMs) {
+        try (Pidfd pidfd = Pidfd.open(h.pid())) {
+            if (startTime(h.pid()).orElse(-2L) != h.startTime()) return true;
+            return pidfd.awaitExit(java.time.Duration.ofMillis(timeoutMs));
+        } catch (NativeException e) {
+            return true;
+        }
+    }
+
+    /** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
+    public Optional<Long> startTime(int pid) {
+        return read(proc.resolve(pid + "/stat")).flatMap(stat -> {
+            try {
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                return Optional.of(Long.parseLong(f[19]));
+            } catch (RuntimeException e) {
+                return Optional.empty();
+            }
+        });
+    }
+
+    /** The uid that owns {@code pid} now (real uid), or empty when it is gone. */
+    public Optional<Integer> uid(int pid) {
+        return read(proc.resolve(pid + "/status")).flatMap(s -> s.lines().filter(l -> l.startsWith("Uid:")).findFirst())
+                .map(l -> Integer.parseInt(l.substring(4).trim().split("\\s+")[0]));
+    }
+
+    private static Optional<String> link(Path p) {
+        try {
+            return Optional.of(Files.readSymbolicLink(p).toString());
+        } catch (IOException | UnsupportedOperationException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static Optional<String> read(Path p) {
+        try {
+            return Optional.of(Files.readString(p));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static boolean isPid(String name) {
+        if (name.isEmpty() || name.length() > 10) return false;
+        for (int i = 0; i < name.length(); i++) if (!Character.isDigit(name.charAt(i))) return false;
+        return true;
+    }
+}
