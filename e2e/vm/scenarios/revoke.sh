@@ -1,7 +1,7 @@
 # [V10] Taking a lease back (sourced by broker.sh with the daemon running, intremap=on boots).
 # Root-bus edu devices, each alone in its group: EDU (0000:00:01.0) and EDU2 (0000:00:02.0).
 EDU2=0000:00:02.0
-mkdir -p "$R/v10"
+mkdir -p "$R/v10"; chmod 0777 "$R/v10"   # uid 1000's programs leave files here too
 
 # policy_v10 GRACE: the [V9] base policy plus the lease section with the revoke grace period.
 policy_v10() {
@@ -81,11 +81,11 @@ wait "$REVOKE_JOB" 2>/dev/null
 policy_v10 25 > "$R/v10/policy-grace25.json" 2>&1
 rm -f "$R/v10/stuck-holder.pid"
 as_user "$E2E_PROJECT/bin/vfio-broker" run --device "$EDU" --backend legacy -- \
-  sh -c "sleep 300 & echo \$! > $R/v10/stuck-holder.pid; exit 0" > "$R/v10/stuck-run.out" 2> "$R/v10/stuck-run.err"
+  sh -c "echo \$VFIO_BROKER_LEASE > $R/v10/stuck-lease; sleep 300 & echo \$! > $R/v10/stuck-holder.pid; exit 0" \
+  > "$R/v10/stuck-run.out" 2> "$R/v10/stuck-run.err"
 echo $? > "$R/v10/stuck-run.rc"
 HOLDER=$(cat "$R/v10/stuck-holder.pid" 2>/dev/null)
-SL=$(rest "/api/v1/leases?includeEnded=true" | jq -r --arg d "$EDU" '[.[] | select(.devices | tostring | contains($d))] | last | .id // empty')
-echo "$SL" > "$R/v10/stuck-lease"
+SL=$(cat "$R/v10/stuck-lease" 2>/dev/null)   # vfio-broker run hands the program its lease id
 ( timeline "$R/v10/stuck-timeline.txt" "$SL" "$EDU" "$HOLDER" 60 ) &
 TL=$!
 sleep 2
