@@ -22,13 +22,14 @@ public class DraConfiguration {
 
     @Bean
     DraDriver draDriver(DraProperties props, BrokerProperties broker, SysfsHost host, InventoryScanner scanner, BindingService binding,
-                        ObjectProvider<PolicyService> policy, ObjectProvider<LeaseService> leases, ObjectProvider<ClaimSource> claims) {
+                        ObjectProvider<PolicyService> policy, ObjectProvider<LeaseService> leases, ObjectProvider<ClaimSource> claims,
+                        io.vfiobroker.kubelet.Allocations allocations) {
         PolicyService ps = policy.getIfAvailable();
         // Without a policy service nothing is granted: default deny, as for a missing policy file.
         DeviceAccess access = ps != null ? DeviceAccess.policy(ps)
                 : (r, d, i) -> Optional.of("no policy service: every device is refused (default deny)");
         LeaseService ls = leases.getIfAvailable();
-        KubeletAllocationHook hook = ls != null ? KubeletAllocationHook.leases(ls) : KubeletAllocationHook.NONE;
+        KubeletAllocationHook hook = ls != null ? KubeletAllocationHook.leases(ls, allocations) : KubeletAllocationHook.NONE;
         ClaimSource source = claims.getIfAvailable(() -> ApiServerClaims.inCluster(props.driverName()));
         return new DraDriver(props, host, scanner, binding, access, hook, source,
                 broker.stateDir() != null ? broker.stateDir() : BrokerProperties.defaultStateDir(host.root()));

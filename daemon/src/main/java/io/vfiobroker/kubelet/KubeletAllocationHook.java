@@ -19,10 +19,17 @@ public interface KubeletAllocationHook {
 
     KubeletAllocationHook NONE = (resource, mode, devices) -> Map.of();
 
-    /** Broker mode: registers the allocation with the lease service and hands its token to the container. */
-    static KubeletAllocationHook leases(LeaseService leases) {
-        return (resource, mode, devices) -> mode == PoolConfig.Mode.BROKER
-                ? Map.of(VfioBrokerClient.ALLOCATION_ENV, leases.registerAllocation(resource, devices))
-                : Map.of();
+    /**
+     * Broker mode: registers the allocation (the leases of those it replaces are taken back) and hands its token to the
+     * container; the lease service asks {@code allocations} when a client presents it.
+     */
+    static KubeletAllocationHook leases(LeaseService leases, Allocations allocations) {
+        leases.allocations(allocations);
+        return (resource, mode, devices) -> {
+            if (mode != PoolConfig.Mode.BROKER) return Map.of();
+            Map.Entry<String, List<String>> r = allocations.register(resource, new java.util.LinkedHashSet<>(devices));
+            leases.allocationReplaced(resource, devices, r.getValue());
+            return Map.of(VfioBrokerClient.ALLOCATION_ENV, r.getKey());
+        };
     }
 }

@@ -6,12 +6,10 @@ import io.vfiobroker.inventory.InventoryScanner;
 import io.vfiobroker.lease.LeaseService;
 import io.vfiobroker.policy.PolicyService;
 import org.springframework.beans.factory.ObjectProvider;
-import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
-import java.time.Duration;
 
 /** Serves the device plugins when {@code vfio-broker.kubelet.enabled=true}. */
 @Configuration(proxyBeanMethods = false)
@@ -30,8 +28,7 @@ public class KubeletConfiguration {
 
     /** Broker-mode Allocate answers a token the pod's client presents on Acquire; unclaimed, it expires after the TTL. */
     @Bean
-    KubeletAllocationHook brokerAllocations(LeaseService leases, @Value("${vfio-broker.kubelet.allocation-ttl:1h}") Duration ttl) {
-        leases.allocationTtl(ttl);
-        return KubeletAllocationHook.leases(leases);
+    KubeletAllocationHook brokerAllocations(LeaseService leases, Allocations allocations) {
+        return KubeletAllocationHook.leases(leases, allocations);
     }
 }

@@ -32,7 +32,7 @@ final class GrantDecider {
     static final int MAX_DEVICES_PER_ACQUIRE = 16;
 
     /** What Acquire decided: the devices asked for, their group members the grant covers, and the limits. */
-    record Grant(Caller caller, Principal principal, Allocations.Allocation allocation, List<Device> devices, List<Device> members,
+    record Grant(Caller caller, Principal principal, AllocationGate.Allocation allocation, List<Device> devices, List<Device> members,
                  List<Decision.Allowed> decisions, Set<Integer> readyGroups, String backend, long memlockLimit, long memlockPerPrincipal,
                  int maxDevices, boolean unsafeInterrupts, boolean keepBound) {
 
@@ -71,7 +71,7 @@ final class GrantDecider {
         return new Lease.Device(d.address(), d.iommuGroup(), d.vendorDevice());
     }
 
-    Grant decide(Caller caller, Principal who, Allocations.Allocation alloc, List<String> addresses, String backendWanted, long memlockWanted) {
+    Grant decide(Caller caller, Principal who, AllocationGate.Allocation alloc, List<String> addresses, String backendWanted, long memlockWanted) {
         if (alloc != null && addresses.isEmpty()) addresses = alloc.devices().stream().sorted().map(PciAddress::toString).toList();
         if (addresses.isEmpty()) throw new LeaseException(LeaseException.Kind.INVALID, "no devices requested");
         if (addresses.size() > MAX_DEVICES_PER_ACQUIRE) {

@@ -73,7 +73,7 @@ public final class LeaseService implements AutoCloseable {
     private final LeaseRegistry registry;
     private final Tickets tickets;
     private final LeaseEnder ender;
-    private final Allocations allocations = new Allocations();
+    private volatile AllocationGate allocations = AllocationGate.NONE;
     private final ProcessWatch watch;
     private final ScheduledExecutorService timers = timers();
     private final List<Consumer<Lease>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -215,12 +215,7 @@ public final class LeaseService implements AutoCloseable {
     public Map.Entry<Lease, String> acquire(Caller caller, String allocation, List<String> addresses, String backendWanted, long memlockWanted) {
         acquireGate.accept(caller.uid());
         try {
-            Allocations.Allocation alloc = null;
-            if (allocation != null) {
-                synchronized (allocations) {
-                    alloc = allocations.claimable(allocation);
-                }
-            }
+            AllocationGate.Allocation alloc = allocation == null ? null : allocations.claimable(allocation);
             GrantDecider.Grant g = decider.decide(caller, principal(caller, alloc), alloc, addresses, backendWanted, memlockWanted);
             String id = UUID.randomUUID().toString();
             registry.reserve(id, g);
@@ -270,11 +265,7 @@ public final class LeaseService implements AutoCloseable {
             boolean gone = procs.startTime(caller.pid()).orElse(ProcessIdentity.GONE) != startTime;
             LeaseStore s = store;
             if (s != null) s.added(stored(h));
-            if (g.allocation() != null) {
-                synchronized (allocations) {
-                    allocations.claim(g.allocation().token(), id);
-                }
-            }
+            if (g.allocation() != null) allocations.claim(g.allocation().token(), id);
             List<Object> kv = new ArrayList<>(java.util.Arrays.asList("lease", id, "uid", caller.uid(), "pid", caller.pid(), "devices",
                     lease.devices().stream().map(x -> x.address().toString()).toList(), "groupMembers",
                     lease.groupMembers().stream().map(x -> x.address().toString()).toList(), "backend", g.backend(), "rule", g.rule(),
@@ -329,7 +320,7 @@ public final class LeaseService implements AutoCloseable {
      * is not host root). A caller in another pid or user namespace than the daemon's, without a token, matches only rules
      * that name everyone: its uid is not the host's.
      */
-    private Principal principal(Caller caller, Allocations.Allocation alloc) {
+    private Principal principal(Caller caller, AllocationGate.Allocation alloc) {
         if (alloc != null) return new Principal(Principal.UNMAPPED, Principal.UNMAPPED, List.of(), null, alloc.resource());
         if (!io.vfiobroker.authz.Namespaces.PROC.sameAsDaemon(caller.pid())) return new Principal(Principal.UNMAPPED, Principal.UNMAPPED, List.of(), null, null);
         if (caller.groups() != null) return new Principal(caller.uid(), caller.gid(), caller.groups(), null, null);
@@ -345,28 +336,20 @@ public final class LeaseService implements AutoCloseable {
 
     // ---- kubelet allocations ----------------------------------------------------------------------------------
 
-    /**
-     * The kubelet allocated {@code devices} of {@code resource} to a broker-mode container: answers the token its
-     * client presents on Acquire. Older allocations of these devices are replaced, and their leases taken back, since
-     * the kubelet has handed the devices on.
-     */
-    public String registerAllocation(String resource, List<PciAddress> devices) {
-        Map.Entry<String, List<String>> r;
-        synchronized (allocations) {
-            r = allocations.register(resource, new LinkedHashSet<>(devices));
-        }
-        for (String lease : r.getValue()) revoke(lease, "the kubelet allocated its devices to another container");
-        audit.append("allocation-registered", "kubernetesResource", resource, "devices", devices.stream().map(PciAddress::toString).toList(),
-                "replacedLeases", r.getValue());
-        audit.sync();
-        return r.getKey();
+    /** Broker-mode allocations, kept by the kubelet adapter: Acquire under a token asks them. */
+    public void allocations(AllocationGate gate) {
+        this.allocations = gate;
     }
 
-    /** How long a broker-mode allocation stays valid while no lease holds it. */
-    public void allocationTtl(Duration ttl) {
-        synchronized (allocations) {
-            allocations.ttl(ttl);
-        }
+    /**
+     * The kubelet allocated {@code devices} of {@code resource} to another container: the leases of the allocations it
+     * replaced are taken back, since the kubelet has handed the devices on.
+     */
+    public void allocationReplaced(String resource, List<PciAddress> devices, List<String> replacedLeases) {
+        for (String lease : replacedLeases) revoke(lease, "the kubelet allocated its devices to another container");
+        audit.append("allocation-registered", "kubernetesResource", resource, "devices", devices.stream().map(PciAddress::toString).toList(),
+                "replacedLeases", replacedLeases);
+        audit.sync();
     }
 
     // ---- tickets ----------------------------------------------------------------------------------------------
@@ -475,9 +458,7 @@ public final class LeaseService implements AutoCloseable {
         LeaseRegistry.Held h = e.held();
         watch.unwatch(leaseId);
         tickets.dropFor(leaseId);
-        synchronized (allocations) {
-            allocations.leaseEnded(leaseId);
-        }
+        allocations.leaseEnded(leaseId);
         audit.append("lease-ending", "lease", leaseId, "uid", h.lease().holder().uid(), "reason", reason,
                 "graceSeconds", leasePolicy().revokeGrace().toSeconds());
         audit.sync();

@@ -79,6 +79,8 @@ class KubeletBrokerAllocationTest {
     final List<Process> children = new ArrayList<>();
     final List<ManagedChannel> channels = new ArrayList<>();
 
+    Allocations allocations;
+
     @BeforeEach
     void start() throws Exception {
         // Short, world-traversable paths: socket paths are limited to 108 bytes and uid 65534 must reach them.
@@ -119,7 +121,8 @@ class KubeletBrokerAllocationTest {
         PoolConfig pool = new PoolConfig("x710-vf", PoolConfig.Mode.BROKER, null,
                 new PoolConfig.Selectors(List.of("8086"), List.of("154c"), null, null, null, null));
         KubeletProperties props = new KubeletProperties(true, null, null, null, null, run.toString(), Duration.ofHours(1), List.of(pool));
-        plugins = new KubeletPlugins(props, host, scanner, binding, DeviceAccess.policy(policy), KubeletAllocationHook.leases(leases));
+        allocations = new Allocations(Duration.ofHours(1));
+        plugins = new KubeletPlugins(props, host, scanner, binding, DeviceAccess.policy(policy), KubeletAllocationHook.leases(leases, allocations));
         plugins.start();
         kubelet.nextRegistration();
         vfs = scanner.scan().devices().stream().filter(io.vfiobroker.domain.Device::isVirtualFunction)
@@ -266,7 +269,7 @@ class KubeletBrokerAllocationTest {
             refused(() -> c.acquire(List.of(), Backend.BACKEND_UNSPECIFIED, 0), Status.Code.INVALID_ARGUMENT, "allocation of 65 characters");
         }
 
-        leases.allocationTtl(Duration.ofMillis(200));
+        allocations.ttl(Duration.ofMillis(200));
         String shortLived = allocate(vfs.get(2)).getEnvsMap().get(VfioBrokerClient.ALLOCATION_ENV);
         Thread.sleep(400);
         try (VfioBrokerClient c = client(shortLived)) {
@@ -274,6 +277,6 @@ class KubeletBrokerAllocationTest {
         }
         assertThat(leases.active()).isEmpty();
         // Device-node pools get no token: the container opens the nodes itself.
-        assertThat(KubeletAllocationHook.leases(leases).allocated(RESOURCE, PoolConfig.Mode.DEVICE_NODES, List.of(vfs.get(0)))).isEmpty();
+        assertThat(KubeletAllocationHook.leases(leases, allocations).allocated(RESOURCE, PoolConfig.Mode.DEVICE_NODES, List.of(vfs.get(0)))).isEmpty();
     }
 }

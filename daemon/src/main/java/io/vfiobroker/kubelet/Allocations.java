@@ -1,6 +1,8 @@
-package io.vfiobroker.lease;
+package io.vfiobroker.kubelet;
 
 import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.lease.AllocationGate;
+import io.vfiobroker.lease.LeaseException;
 
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -18,9 +20,9 @@ import java.util.Set;
  * kubelet gave one container. A client presenting the token may lease those devices (one lease at a time), as
  * the principal "Kubernetes resource R". The token outlives its leases so a restarted container (same env,
  * the kubelet does not call Allocate again) can acquire again; while no lease holds it, it expires after the TTL.
- * Not thread-safe: only the lease service calls it, under its own lock.
+ * Synchronized: Allocate (the kubelet's calls) and Acquire (clients') meet here.
  */
-final class Allocations {
+public final class Allocations implements AllocationGate {
 
     record Allocation(String token, String resource, Set<PciAddress> devices, Instant created, Instant expires, String leaseId) {
         Allocation claimed(String lease) {
@@ -38,9 +40,13 @@ final class Allocations {
 
     private final Map<String, Allocation> byToken = new LinkedHashMap<>();
     private final SecureRandom random = new SecureRandom();
-    private Duration ttl = Duration.ofHours(1);
+    private Duration ttl;
 
-    void ttl(Duration unclaimedTtl) {
+    public Allocations(Duration unclaimedTtl) {
+        this.ttl = unclaimedTtl;
+    }
+
+    synchronized void ttl(Duration unclaimedTtl) {
         this.ttl = unclaimedTtl;
     }
 
@@ -48,7 +54,7 @@ final class Allocations {
      * Registers a new allocation; every older one sharing a device is dropped (the kubelet has given that device
      * to this container now). Answers the new token and the leases of the dropped ones, which the caller ends.
      */
-    Map.Entry<String, List<String>> register(String resource, Set<PciAddress> devices) {
+    synchronized Map.Entry<String, List<String>> register(String resource, Set<PciAddress> devices) {
         Instant now = Instant.now();
         List<String> orphaned = new ArrayList<>();
         for (Iterator<Allocation> it = byToken.values().iterator(); it.hasNext(); ) {
@@ -67,7 +73,8 @@ final class Allocations {
     }
 
     /** The allocation {@code token} names, if it may lease now; every refusal says why. */
-    Allocation claimable(String token) {
+    @Override
+    public synchronized AllocationGate.Allocation claimable(String token) {
         Allocation a = byToken.get(token);
         if (a != null && a.expires() != null && Instant.now().isAfter(a.expires())) {
             byToken.remove(token);
@@ -81,15 +88,17 @@ final class Allocations {
             throw new LeaseException(LeaseException.Kind.PRECONDITION, "the " + a.describe() + " is held by lease " + a.leaseId()
                     + ": one lease per allocation at a time; release it first");
         }
-        return a;
+        return new AllocationGate.Allocation(a.token(), a.resource(), a.devices());
     }
 
-    void claim(String token, String leaseId) {
+    @Override
+    public synchronized void claim(String token, String leaseId) {
         byToken.computeIfPresent(token, (t, a) -> a.claimed(leaseId));
     }
 
     /** A lease ended: its allocation may be claimed again, until the TTL runs out. */
-    void leaseEnded(String leaseId) {
+    @Override
+    public synchronized void leaseEnded(String leaseId) {
         Instant expiry = Instant.now().plus(ttl);
         byToken.replaceAll((t, a) -> leaseId.equals(a.leaseId()) ? a.unclaimed(expiry) : a);
     }
