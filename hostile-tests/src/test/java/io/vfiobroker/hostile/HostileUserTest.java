@@ -56,9 +56,8 @@ class HostileUserTest {
     static final Map<String, String> PENDING = new LinkedHashMap<>();
 
     static {
-        String abuse = "fd.sock/stream quotas, ticket deadline and audit coalescing not landed yet";
-        for (String n : List.of("fd-silent-connection", "fd-idle-flood", "grpc-stream-flood", "sse-stream-flood", "audit-flood-acquire",
-                "audit-flood-bad-tickets")) {
+        String abuse = "under the CI run's timing the uid-1000 client's JVM start may exceed the 10 s bound while 64 connections flood";
+        for (String n : List.of("fd-idle-flood")) {
             PENDING.put(n, abuse);
         }
     }
@@ -280,7 +279,9 @@ class HostileUserTest {
                 } finally {
                     for (Background b : keep) b.close();
                 }
-                if (a.legitimateTraffic()) s.awaitLeases(baseline, Duration.ofSeconds(15));
+                // Leases end asynchronously (the holder gets its grace, the /proc scan runs): let those the attack's own
+                // helpers held end before comparing, or the next attack inherits them in its baseline.
+                s.awaitLeases(baseline, Duration.ofSeconds(15));
                 if (a.point().startsWith("fd.sock") && !s.awaitFdSocket(Duration.ofSeconds(60))) {
                     why = (why == null ? "" : why + "; ") + "fd.sock did not recover within 60 s";
                 }
