@@ -148,7 +148,8 @@ final class LeaseEnder implements AutoCloseable {
         Set<String> paths = new LinkedHashSet<>();
         for (int g : h.lease().groups()) paths.add(hostRoot.resolve("dev/vfio/" + g).toString());
         for (HandoverFd f : h.domain().fds()) {
-            if (!f.fd().isOpen()) continue;
+            // A container or an iommufd node is opened by every lease: only kcmp against this lease's own open file tells.
+            if (!f.fd().isOpen() || f.kind() == HandoverFd.Kind.CONTAINER || f.kind() == HandoverFd.Kind.IOMMUFD) continue;
             try {
                 String target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + f.fd().fd())).toString();
                 if (!target.startsWith("anon_inode:") && !target.equals("/dev/vfio/vfio") && !target.equals("/dev/iommu")) paths.add(target);
