@@ -251,9 +251,11 @@ class ConsoleBrowserTest {
             // Nothing happens before the confirmation.
             assertThat(daemon.bean(LeaseService.class).get(id).orElseThrow().state()).isEqualTo(Lease.State.ACTIVE);
             dialog.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Revoke").setExact(true)).click();
-            assertThat(dialog.locator(".result")).containsText("ended (revoked by admin)");
+            // A revoke answers at once with the lease ENDING: the holder is told and gets its grace.
+            assertThat(dialog.locator(".result")).containsText("ending (revoked by admin)");
             dialog.getByRole(AriaRole.BUTTON, new Locator.GetByRoleOptions().setName("Close")).click();
-            assertThat(row).hasAttribute("data-state", "ENDED");
+            assertThat(row).hasAttribute("data-state", "ENDED",
+                    new com.microsoft.playwright.assertions.LocatorAssertions.HasAttributeOptions().setTimeout(30_000));
             assertThat(row).containsText("revoked by admin");
             assertThat(page.getByText("No device is leased right now.")).isVisible();
             assertThat(daemon.bean(LeaseService.class).active()).noneMatch(l -> l.id().equals(id));
