@@ -78,7 +78,10 @@ probe_end v10/coop 30
 wait "$REVOKE_JOB" 2>/dev/null
 
 # f) One group STUCK (a forked child holds the fds, grace long); another group's Acquire+Release completes.
+# The other client's JVM starts first (one emulated vCPU: its start alone can outlast the grace); it acquires on "go".
 policy_v10 25 > "$R/v10/policy-grace25.json" 2>&1
+probe_start v10/other --backend legacy --wait "$EDU2"
+probe_wait v10/other 'ready|refused' 300
 rm -f "$R/v10/stuck-holder.pid"
 as_user "$E2E_PROJECT/bin/vfio-broker" run --device "$EDU" --backend legacy -- \
   sh -c "echo \$VFIO_BROKER_LEASE > $R/v10/stuck-lease; sleep 300 & echo \$! > $R/v10/stuck-holder.pid; exit 0" \
@@ -91,7 +94,7 @@ TL=$!
 sleep 2
 lease_state "$SL" > "$R/v10/stuck-state-before"
 t0=$(now_ms)
-probe_start v10/other --backend legacy "$EDU2"
+probe_say v10/other go
 probe_acquired v10/other && { probe_say v10/other release; probe_wait v10/other 'released|release-failed' 60; }
 echo $(( $(now_ms) - t0 )) > "$R/v10/other-ms"
 lease_state "$SL" > "$R/v10/stuck-state-after"

@@ -2,6 +2,7 @@ package io.vfiobroker.authz;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 
 /** A process's pid and user namespaces (the targets of /proc/PID/ns/{pid,user}) against the daemon's own. */
@@ -15,18 +16,31 @@ public final class Namespaces {
         this.proc = proc;
     }
 
-    /** True only when both links read and name our own namespaces; any doubt (pid gone, unreadable) is false. */
+    /**
+     * True only when both links read and name our own namespaces; any doubt (pid gone, unreadable) is false.
+     * A kernel built without a kind of namespace (no /proc/self/ns/KIND) has one of it, shared by every process.
+     */
     public boolean sameAsDaemon(int pid) {
-        if (pid <= 0) return false;
-        String pidNs = link(Integer.toString(pid), "pid");
-        String userNs = link(Integer.toString(pid), "user");
-        return pidNs != null && userNs != null && pidNs.equals(link("self", "pid")) && userNs.equals(link("self", "user"));
+        if (pid <= 0 || !Files.isDirectory(proc.resolve(Integer.toString(pid)))) return false;
+        return same(pid, "pid") && same(pid, "user");
+    }
+
+    private boolean same(int pid, String kind) {
+        String ours = link("self", kind);
+        if (ours == null) return !hasKind(kind) && !Files.exists(proc.resolve(Integer.toString(pid)).resolve("ns").resolve(kind), LinkOption.NOFOLLOW_LINKS);
+        return ours.equals(link(Integer.toString(pid), kind));
     }
 
     public boolean samePidNamespace(int a, int b) {
         if (a <= 0 || b <= 0) return false;
+        if (!Files.isDirectory(proc.resolve(Integer.toString(a))) || !Files.isDirectory(proc.resolve(Integer.toString(b)))) return false;
         String x = link(Integer.toString(a), "pid");
-        return x != null && x.equals(link(Integer.toString(b), "pid"));
+        if (x == null) return !hasKind("pid");
+        return x.equals(link(Integer.toString(b), "pid"));
+    }
+
+    private boolean hasKind(String kind) {
+        return Files.exists(proc.resolve("self").resolve("ns").resolve(kind), LinkOption.NOFOLLOW_LINKS);
     }
 
     private String link(String pid, String ns) {

@@ -30,7 +30,7 @@ import java.util.List;
 public class BrokerConfiguration {
 
     /** The run directory: {@code vfio-broker.run-dir}, else run/vfio-broker below the host root. */
-    static Path runDir(String configured, SysfsHost host) {
+    public static Path runDir(String configured, SysfsHost host) {
         if (configured != null && !configured.isBlank()) return Path.of(configured);
         return host.root().resolve("run/vfio-broker");
     }

@@ -69,6 +69,8 @@ public final class HostView {
      */
     public Optional<String> blindness() {
         String own = host.linkTarget("proc/self/ns/pid").orElse(null);
+        // A kernel without PID namespaces (no ns/pid link at all) has only the initial one.
+        if (own == null && host.exists("proc/self") && !host.exists("proc/self/ns/pid")) own = INIT_PID_NS;
         if (own == null) {
             return Optional.of("cannot read /proc/self/ns/pid, so cannot tell whether /" + proc + " shows the host's mounts and routes");
         }

@@ -59,6 +59,45 @@ public class HttpIdentity {
         this.proc = proc;
     }
 
+    private volatile UnixHttpRelay relay;
+
+    /** The Unix-socket relay, once it listens: its connections are identified by SO_PEERCRED. */
+    public void relay(UnixHttpRelay relay) {
+        this.relay = relay;
+    }
+
+    /**
+     * The caller of a request that came through the Unix socket: the relay's port maps to the connecting process, and
+     * inet_diag confirms the daemon itself holds that client end (no other process can stand in for the relay).
+     */
+    public Optional<WebCaller> relayed(HttpServletRequest req) {
+        UnixHttpRelay r = relay;
+        if (r == null) return Optional.empty();
+        Optional<Caller> c = r.caller(req.getRemotePort());
+        if (c.isEmpty()) return Optional.empty();
+        try {
+            InetAddress from = InetAddress.getByName(req.getRemoteAddr());
+            if (!from.isLoopbackAddress()) return Optional.empty();
+            SockDiag.Owner o = SockDiag.tcp(new InetSocketAddress(from, req.getRemotePort()),
+                    new InetSocketAddress(InetAddress.getByName(req.getLocalAddr()), req.getLocalPort()));
+            if (!o.held() || o.uid() != SELF_UID) return Optional.empty();
+        } catch (NativeException | IOException | IllegalArgumentException e) {
+            return Optional.empty();
+        }
+        Caller caller = c.get();
+        return Optional.of(new WebCaller(caller, authz.isAdmin(caller), "unix socket"));
+    }
+
+    private static final int SELF_UID = selfUid();
+
+    private static int selfUid() {
+        try {
+            return ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).intValue();
+        } catch (IOException | RuntimeException e) {
+            return -2;   // matches no socket owner: relayed requests stay unidentified
+        }
+    }
+
     public WebCaller identify(HttpServletRequest req) throws Unidentified {
         if (req.getAttribute("jakarta.servlet.request.X509Certificate") instanceof X509Certificate[] chain && chain.length > 0) {
             return new WebCaller(new Caller(-1, 0, 0), true, "client certificate " + chain[0].getSubjectX500Principal().getName());

@@ -54,7 +54,9 @@ public class WebGuard extends OncePerRequestFilter {
 
     @Override
     protected void doFilterInternal(HttpServletRequest req, HttpServletResponse res, FilterChain chain) throws ServletException, IOException {
-        if (!ownHost(req.getHeader("Host"), req.getLocalPort(), req.isSecure())) {
+        // A Unix-socket caller is no browser (no page can reach a socket file), so any Host will do there.
+        WebCaller relayed = identity.relayed(req).orElse(null);
+        if (relayed == null && !ownHost(req.getHeader("Host"), req.getLocalPort(), req.isSecure())) {
             refuse(res, 421, "Host '" + req.getHeader("Host") + "' is not a name of this daemon (expected one of " + hostNames + " with port "
                     + req.getLocalPort() + ")");
             return;
@@ -64,9 +66,9 @@ public class WebGuard extends OncePerRequestFilter {
             refuse(res, 400, "the request path is not canonical (no '..', '.', ';', '//' or encoded '/' allowed)");
             return;
         }
-        WebCaller caller;
+        WebCaller caller = relayed;
         try {
-            caller = identity.identify(req);
+            if (caller == null) caller = identity.identify(req);
         } catch (HttpIdentity.Unidentified e) {
             refuse(res, 403, e.getMessage());
             return;
@@ -78,7 +80,8 @@ public class WebGuard extends OncePerRequestFilter {
         }
         if (STATE_CHANGING.contains(method)) {
             String origin = req.getHeader("Origin");
-            String self = (req.isSecure() ? "https://" : "http://") + req.getHeader("Host").toLowerCase(Locale.ROOT);
+            String host = req.getHeader("Host");
+            String self = (req.isSecure() ? "https://" : "http://") + (host == null ? "" : host.toLowerCase(Locale.ROOT));
             if (origin != null && !origin.toLowerCase(Locale.ROOT).equals(self)) {
                 refuse(res, 403, "cross-origin " + method + " refused: Origin '" + origin + "' is not " + self);
                 return;

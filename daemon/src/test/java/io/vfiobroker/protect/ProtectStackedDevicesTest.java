@@ -302,6 +302,16 @@ class ProtectStackedDevicesTest {
     }
 
     @Test
+    void aKernelWithoutPidNamespacesHasOnlyTheHostsView() throws java.io.IOException {
+        // CONFIG_PID_NS=n (the VM suite's tinyconfig kernel): /proc/PID/ns has no pid link.
+        root = HostTreeGenerator.generate(node(HostSpec.View.HOST), dir.resolve("host"));
+        java.nio.file.Files.delete(root.resolve("proc/self/ns/pid"));
+        BindingService s = service("/proc");
+        assertThat(s.planBind(PciAddress.parse("0000:02:00.0")).refused()).isFalse();
+        assertThat(s.planBind(PciAddress.parse("0000:01:00.0")).refusals()).first().asString().startsWith("0000:01:00.0 backs / (nvme0n1p2)");
+    }
+
+    @Test
     void onTheHostTheOwnProcIsTheHostsView() {
         BindingService s = service(node(HostSpec.View.HOST), "/proc");
         assertThat(s.planBind(PciAddress.parse("0000:02:00.0")).refused()).isFalse();

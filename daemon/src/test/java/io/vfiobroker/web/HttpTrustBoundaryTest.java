@@ -110,7 +110,7 @@ class HttpTrustBoundaryTest {
         List<String> cmd = new ArrayList<>(prefix);
         cmd.addAll(List.of("curl", "-sS", "--max-time", "5", "-X", method, "-o", out.toString(), "-D", hdr.toString(), "-w", "%{http_code}"));
         cmd.addAll(List.of(opts));
-        cmd.add("http://127.0.0.1:" + port + path);
+        cmd.add(List.of(opts).contains("--unix-socket") ? "http://localhost" + path : "http://127.0.0.1:" + port + path);
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
         String code = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
@@ -281,5 +281,48 @@ class HttpTrustBoundaryTest {
         assertThat(leases.get(rootLease.id()).orElseThrow().active()).isTrue();
         assertThat(leases.get(nobodyLease.id()).orElseThrow().active()).isTrue();
         assertThat(policy.current().text()).isEqualTo(before);
+    }
+
+    static final String[] UNIX = {"--unix-socket", DIR.resolve("run/http.sock").toString()};
+
+    @Test
+    void theUnixSocketNamesItsCallerBySoPeercredWithTheSameRights() throws Exception {
+        Path sock = DIR.resolve("run/http.sock");
+        assertThat(Files.getPosixFilePermissions(sock)).isEqualTo(PosixFilePermissions.fromString("rw-rw-rw-"));
+        JsonNode me = nobody("GET", "/api/v1/whoami", UNIX).json();
+        assertThat(me.get("uid").asInt()).isEqualTo(65534);
+        assertThat(me.get("admin").asBoolean()).isFalse();
+        assertThat(me.get("via").asString()).isEqualTo("unix socket");
+        JsonNode root = root("GET", "/api/v1/whoami", UNIX).json();
+        assertThat(root.get("uid").asInt()).isZero();
+        assertThat(root.get("admin").asBoolean()).isTrue();
+        assertThat(root.get("via").asString()).isEqualTo("unix socket");
+        assertThat(root("GET", "/api/v1/policy", UNIX).status()).isEqualTo(200);
+
+        String before = policy.current().text();
+        var bindingsBefore = Map.copyOf(binding.status());
+        Files.writeString(DIR.resolve("policy.yaml"), "version: 1\nrules: []\n");
+        try {
+            Answer reload = nobody("POST", "/api/v1/policy/reload", with(UNIX, JSON));
+            assertThat(reload.status()).isEqualTo(403);
+            assertThat(reload.body()).contains("uid 65534").contains("unix socket");
+            assertThat(nobody("POST", "/api/v1/bindings", with(with(UNIX, JSON), "-d", "{\"group\":" + freeGroup() + "}")).status()).isEqualTo(403);
+            assertThat(nobody("GET", "/api/v1/policy", UNIX).status()).isEqualTo(403);
+            assertThat(nobody("DELETE", "/api/v1/leases/" + rootLease.id(), with(UNIX, JSON)).status()).isIn(403, 404);
+            // A pod's root on the socket (its own pid namespace) is no admin either.
+            JsonNode pod = curl(POD_ROOT, "GET", "/api/v1/whoami", UNIX).json();
+            assertThat(pod.get("uid").asInt()).isZero();
+            assertThat(pod.get("admin").asBoolean()).isFalse();
+            assertThat(curl(POD_ROOT, "POST", "/api/v1/policy/reload", with(UNIX, JSON)).status()).isEqualTo(403);
+            assertThat(policy.current().text()).isEqualTo(before);
+            assertThat(binding.status()).isEqualTo(bindingsBefore);
+            assertThat(leases.get(rootLease.id()).orElseThrow().active()).isTrue();
+        } finally {
+            Files.writeString(DIR.resolve("policy.yaml"), ControlPlane.POLICY);
+        }
+        // Its own lease, yes: the same rights as on TCP.
+        JsonNode mine = nobody("GET", "/api/v1/leases", UNIX).json();
+        assertThat(mine.size()).isEqualTo(1);
+        assertThat(mine.get(0).get("id").asString()).isEqualTo(nobodyLease.id());
     }
 }

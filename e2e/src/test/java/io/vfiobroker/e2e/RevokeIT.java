@@ -121,7 +121,7 @@ class RevokeIT {
         assertThat(other.find("acquired")).as("another group's Acquire\n%s", other).isPresent();
         assertThat(other.find("released")).as("another group's Release\n%s", other).isPresent();
         long ms = Long.parseLong(vm.text("v10/other-ms").strip());
-        System.out.printf("[V10] %s %s: Acquire+Release of another group while one is stuck: %d ms (client JVM start included)%n", kernel, iommu, ms);
+        System.out.printf("[V10] %s %s: Acquire+Release of another group while one is stuck: %d ms (client JVM already up)%n", kernel, iommu, ms);
         assertThat(vm.text("v10/stuck-state-after").strip()).as("still stuck when the other client was done").isIn(ENDING_OR_STUCK);
         assertThat(vm.files("v10")).as("the daemon, not the scenario, ended the holder").doesNotContain("stuck-cleanup");
         assertThat(vm.text("v10/stuck-driver-after").strip()).isEqualTo("none");

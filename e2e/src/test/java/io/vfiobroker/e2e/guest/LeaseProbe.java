@@ -38,7 +38,9 @@ import java.util.concurrent.TimeUnit;
  * A uid-1000 client the VM scenarios steer line by line on stdin; it runs in the guest from the daemon's thin
  * jar plus e2e/target/test-classes. It acquires, prints one JSON line per step and never judges.
  *
- * <pre>LeaseProbe [--backend legacy|iommufd] [--watch] DEV...</pre>
+ * <pre>LeaseProbe [--backend legacy|iommufd] [--watch] [--wait] DEV...</pre>
+ * With {@code --wait} it connects, lists its leases (so the JVM and channel are warm), prints {@code ready} and
+ * acquires only once stdin says {@code go}: a scenario times the Acquire, not the JVM's start.
  * Commands: {@code bar0} (BAR0 offset 0 of every device fd), {@code dma} (edu DMA round trip on the first device),
  * {@code limits} (this process's RLIMIT_MEMLOCK), {@code release}, {@code exit} (exit holding everything),
  * {@code sleep} (stop reading stdin: a client that ignores everything). With {@code --watch} it watches its
@@ -60,11 +62,13 @@ public final class LeaseProbe {
     public static void main(String[] args) throws Exception {
         Backend backend = Backend.BACKEND_LEGACY;
         boolean watch = false;
+        boolean wait = false;
         List<String> devices = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--backend" -> backend = args[++i].equals("iommufd") ? Backend.BACKEND_IOMMUFD : Backend.BACKEND_LEGACY;
                 case "--watch" -> watch = true;
+                case "--wait" -> wait = true;
                 default -> devices.add(args[i]);
             }
         }
@@ -75,6 +79,13 @@ public final class LeaseProbe {
         print(start);
 
         VfioBrokerClient client = VfioBrokerClient.connect(Path.of("/run/vfio-broker"));
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+        if (wait) {
+            print(Map.of("event", "ready", "leases", client.list().size()));
+            for (String line = in.readLine(); !"go".equals(line); line = in.readLine()) {
+                if (line == null) System.exit(1);
+            }
+        }
         AcquiredDevices got;
         try {
             // A generous deadline: one emulated vCPU, shared with other VMs on a loaded host.
@@ -118,7 +129,6 @@ public final class LeaseProbe {
         print(acquired);
         if (watch) watch(lease, got);
 
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
         for (String line; (line = in.readLine()) != null; ) {
             switch (line.strip()) {
                 case "bar0" -> print(bar0(got));
