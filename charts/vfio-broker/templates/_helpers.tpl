@@ -50,6 +50,10 @@ vfio-broker:
   host-proc: {{ if eq (include "vfio-broker.hostPID" .) "true" }}/proc/1{{ else }}/proc{{ end }}
   state-dir: {{ .Values.hostPaths.stateDir }}
   policy-file: /etc/vfio-broker/policy/policy.yaml
+{{- if .Values.metrics.tokenSecret }}
+  metrics:
+    token-file: /etc/vfio-broker/metrics-token/token
+{{- end }}
   kubelet:
     enabled: true
     plugin-dir: {{ .Values.hostPaths.devicePlugins }}

@@ -35,6 +35,9 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 #   probe_end NAME [SECONDS]                          closes its stdin, waits; exit status to NAME.rc
 # PROBE_WRAP (an array) goes before java, e.g. (prlimit --memlock=65536:131072).
 PROBE_CP="$E2E_PROJECT/daemon/target/cli/vfio-broker-exec.jar:$E2E_PROJECT/e2e/target/test-classes"
+# The CLI's class archive serves the probe too (its jar leads the class path): a JVM start on one emulated vCPU is slow.
+PROBE_CDS=()
+[ -f "$E2E_PROJECT/daemon/target/cli/vfio-broker.jsa" ] && PROBE_CDS=(-Xshare:auto "-XX:SharedArchiveFile=$E2E_PROJECT/daemon/target/cli/vfio-broker.jsa" -Xlog:cds=off -Xlog:cds+dynamic=off)
 declare -A PROBE_FD PROBE_JOB
 PROBE_WRAP=()
 probe_start() {
@@ -42,7 +45,7 @@ probe_start() {
   local fifo="/tmp/probe-${name//\//_}.in"
   mkdir -p "$(dirname "$E2E_RESULTS/$name")"
   rm -f "$fifo"; mkfifo -m 0644 "$fifo"
-  as_user "${PROBE_WRAP[@]}" java -XX:TieredStopAtLevel=1 -Xmx96m -Xss512k -cp "$PROBE_CP" \
+  as_user "${PROBE_WRAP[@]}" java -XX:TieredStopAtLevel=1 -Xmx96m -Xss512k "${PROBE_CDS[@]}" -cp "$PROBE_CP" \
     io.vfiobroker.e2e.guest.LeaseProbe "$@" < "$fifo" > "$E2E_RESULTS/$name.out" 2> "$E2E_RESULTS/$name.err" &
   PROBE_JOB[$name]=$!
   local fd; exec {fd}> "$fifo"

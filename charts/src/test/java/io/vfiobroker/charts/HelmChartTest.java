@@ -121,6 +121,7 @@ class HelmChartTest {
                     backend: iommufd
                     selectors: { vendors: ["1234"], devices: ["11e8"], numaNodes: [0] }
                 serviceMonitor: { enabled: true, labels: { release: prom } }
+                metrics: { tokenSecret: vb-scrape }
                 nodeSelector: { vfio-broker.io/enabled: "true" }
                 tolerations: []
                 """);
@@ -135,6 +136,11 @@ class HelmChartTest {
         Map<String, Object> sm = one(objs, "ServiceMonitor");
         assertThat((String) at(sm, "metadata", "labels", "release")).isEqualTo("prom");
         assertThat((String) at(sm, "spec", "endpoints", "0", "path")).isEqualTo("/actuator/prometheus");
+        // The pod-IP port serves metrics only with the token; the scraper sends it, the daemon reads it from the Secret.
+        assertThat((String) at(sm, "spec", "endpoints", "0", "authorization", "credentials", "name")).isEqualTo("vb-scrape");
+        Map<String, Object> podSpec = at(one(objs, "DaemonSet"), "spec", "template", "spec");
+        assertThat((String) at(podSpec, "volumes", String.valueOf(((List<?>) podSpec.get("volumes")).size() - 1), "secret", "secretName"))
+                .isEqualTo("vb-scrape");
         assertThat((Map<String, String>) at(sm, "spec", "selector", "matchLabels"))
                 .isEqualTo(at(one(objs, "Service"), "spec", "selector"));
 
@@ -142,6 +148,7 @@ class HelmChartTest {
         Map<String, Object> pool = at(daemon, "vfio-broker", "kubelet", "pools", "0");
         assertThat(pool).containsEntry("mode", "broker").containsEntry("backend", "iommufd");
         assertThat((List<Integer>) at(pool, "selectors", "numaNodes")).containsExactly(0);
+        assertThat((String) at(daemon, "vfio-broker", "metrics", "token-file")).isEqualTo("/etc/vfio-broker/metrics-token/token");
 
         // Forcing hostPID off wins; the daemon then has no host view and reads its own /proc (and refuses binds).
         List<Map<String, Object>> off = objects(new Helm(CHART).template().withValuesFile(v).set("hostPID", false).call());

@@ -165,7 +165,7 @@ public class WebGuard extends OncePerRequestFilter {
         return routed;
     }
 
-    private static void refuse(HttpServletResponse res, int status, String detail) throws IOException {
+    static void refuse(HttpServletResponse res, int status, String detail) throws IOException {
         res.setStatus(status);
         res.setContentType("application/problem+json");
         res.setCharacterEncoding("UTF-8");

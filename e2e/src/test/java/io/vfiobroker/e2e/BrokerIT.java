@@ -65,7 +65,7 @@ class BrokerIT {
     }
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
-    @MethodSource("platforms")
+    @MethodSource("remapping")   // once per kernel: nothing here depends on interrupt remapping
     void scenario2BindingAGroupMakesItsNodeAndReleaseRestoresTheOriginalState(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         String group = line(vm, "edu-group");
@@ -185,7 +185,7 @@ class BrokerIT {
     }
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
-    @MethodSource("platforms")
+    @MethodSource("remapping")   // once per kernel: nothing here depends on interrupt remapping
     void scenario5ASigkilledClientsLeaseEndsAndTheDeviceIsRestored(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         String pid = line(vm, "s5/client-pid");
@@ -200,7 +200,7 @@ class BrokerIT {
     }
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
-    @MethodSource("platforms")
+    @MethodSource("remapping")   // once per kernel: nothing here depends on interrupt remapping
     void hotplugRemoveAndRescanReachTheEventStream(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         String edu = line(vm, "edu-address");
