@@ -35,6 +35,26 @@ public class DraConfiguration {
                 broker.stateDir() != null ? broker.stateDir() : BrokerProperties.defaultStateDir(host.root()));
     }
 
+    /**
+     * ResourceSlices for the pools, through the pod's service account ({@code vfio-broker.dra.refresh-interval}, 5s).
+     * Outside a pod (no KUBERNETES_SERVICE_HOST, no client bean) nothing is published, and the log says so.
+     */
+    @Bean(destroyMethod = "close")
+    DraSlices draSlices(DraProperties props, SysfsHost host, InventoryScanner scanner, BindingService binding,
+                        ObjectProvider<io.fabric8.kubernetes.client.KubernetesClient> client,
+                        @org.springframework.beans.factory.annotation.Value("${vfio-broker.dra.refresh-interval:5s}") java.time.Duration every) {
+        io.fabric8.kubernetes.client.KubernetesClient c = client.getIfAvailable(() -> System.getenv("KUBERNETES_SERVICE_HOST") == null ? null
+                : new io.fabric8.kubernetes.client.KubernetesClientBuilder().build());
+        if (c == null) {
+            org.slf4j.LoggerFactory.getLogger(DraConfiguration.class).warn("event=resourceslices-off reason=\"not in a pod: no API server to publish to\"");
+            return DraSlices.off();
+        }
+        DraSlices slices = new DraSlices(new SliceDevices(props, new io.vfiobroker.kubelet.PoolSelector(host)), new ResourceSlicePublisher(c, props),
+                scanner, binding);
+        slices.start(every);
+        return slices;
+    }
+
     @Bean(initMethod = "start", destroyMethod = "close")
     DraPlugin draPlugin(DraProperties props, SysfsHost host, DraDriver driver) {
         return new DraPlugin(props, host.root(), driver);

@@ -1,0 +1,77 @@
+package io.vfiobroker.dra;
+
+import io.vfiobroker.domain.Device;
+import io.vfiobroker.domain.HostInventory;
+import io.vfiobroker.domain.InterruptRemapping;
+import io.vfiobroker.domain.IommuUnit;
+import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.kubelet.PoolConfig;
+import io.vfiobroker.kubelet.PoolSelector;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the DRA driver offers, per pool, as the scheduler will see it: each device a pool's selectors match that can
+ * be handed over (it has an IOMMU group), with the attributes a DeviceClass or claim selects on. Values are String,
+ * Long or Boolean, as a DeviceAttribute carries them. A device that lost its group, or left the host, is not offered.
+ */
+public final class SliceDevices {
+
+    /** One device of a slice: its DNS-label name and attributes (insertion order is the wire order). */
+    public record Entry(String name, Map<String, Object> attributes) {
+        public Entry {
+            attributes = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(attributes));
+        }
+    }
+
+    private final DraProperties props;
+    private final PoolSelector selector;
+
+    public SliceDevices(DraProperties props, PoolSelector selector) {
+        this.props = props;
+        this.selector = selector;
+    }
+
+    /** The devices of every configured pool, keyed by DRA pool name ({@code <node>-<pool>}), pools in config order. */
+    public Map<String, List<Entry>> of(HostInventory inv, Map<PciAddress, String> originalDrivers) {
+        Map<String, IommuUnit> units = new LinkedHashMap<>();
+        for (IommuUnit u : inv.iommuUnits()) units.put(u.name(), u);
+        Map<String, List<Entry>> out = new LinkedHashMap<>();
+        for (PoolConfig pool : props.pools()) {
+            List<Entry> devices = new ArrayList<>();
+            for (Device d : inv.devices()) {
+                if (d.iommuGroup() == null || !selector.matches(pool.selectors(), d, inv, originalDrivers)) continue;
+                devices.add(new Entry(DraDriver.deviceName(d.address()), attributes(d, inv, units, originalDrivers)));
+            }
+            out.put(props.poolName(pool), List.copyOf(devices));
+        }
+        return out;
+    }
+
+    static Map<String, Object> attributes(Device d, HostInventory inv, Map<String, IommuUnit> units, Map<PciAddress, String> originalDrivers) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("pciAddress", d.address().toString());
+        a.put("vendorId", d.vendorId());
+        a.put("deviceId", d.deviceId());
+        if (d.pciClass() != null) a.put("class", String.format("0x%06x", d.pciClass().code()));
+        if (d.numaNode() >= 0) a.put("numaNode", (long) d.numaNode());
+        a.put("iommuGroup", (long) d.iommuGroup());
+        PciAddress pf = d.physicalFunction();
+        if (pf != null) {
+            a.put("pfAddress", pf.toString());
+            inv.device(pf).map(Device::sriov).ifPresent(s -> {
+                int i = s.virtualFunctions().indexOf(d.address());
+                if (i >= 0) a.put("vfIndex", (long) i);
+            });
+        }
+        IommuUnit unit = d.iommuUnit() == null ? null : units.get(d.iommuUnit());
+        a.put("interruptRemapping", unit != null && unit.interruptRemapping() == InterruptRemapping.SUPPORTED);
+        // The driver the device had before vfio-pci: what a claim's selector means by "an iavf VF".
+        String driver = originalDrivers.containsKey(d.address()) ? originalDrivers.get(d.address()) : d.driver();
+        if (driver != null && !driver.equals("vfio-pci")) a.put("driver", driver);
+        return a;
+    }
+}
