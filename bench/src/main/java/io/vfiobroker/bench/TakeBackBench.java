@@ -14,8 +14,8 @@ import java.util.Map;
 /**
  * Acquire → redeem → Release latency of the other groups while one lease is being taken back and its holder will not
  * let go: the broker must not stall behind it. Real: the lease service with its store, audit fsyncs, the holder scan of
- * /proc, a real holder process (sh holding the lease's file), real pidfds. Stood in: VFIO opens and resets are file
- * opens (FileDomainOpener), sysfs is a generated tree with the simulated kernel. The group being taken back stays ENDING
+ * /proc, a real holder process (sh holding the lease's file), real pidfds. Stood in: the VFIO calls are the kernel model's,
+ * its fds small files (VfioKernelModel.standInFiles), sysfs is a generated tree with the simulated kernel. The group being taken back stays ENDING
  * for the whole run (grace 600 s, its holder alive); a holder the kernel keeps (STUCK) holds up nothing more.
  *
  * Usage: TakeBackBench [cycles]
