@@ -131,9 +131,8 @@ fi
 
 # --- [V9] a lease is exactly its grant; [V10] taking leases back, restart, crashes mid-binding ------------------
 if [ "$E2E_IOMMU" = on ]; then
-  # restart.sh (daemon kill -9 under a client, and after each sysfs write) is not in the suite: it never ran to
-  # completion here; run it by hand with run-vm.sh --scenario leases.
-  for part in grant revoke; do
+  # restart.sh: the daemon killed under a client; with E2E_CRASH_POINTS=yes also after each sysfs write.
+  for part in grant revoke restart; do
     t0=$(now_ms)
     source "$(dirname "$0")/$part.sh"
     echo "$part.sh: $(( $(now_ms) - t0 )) ms" | tee -a "$R/part-times.txt"

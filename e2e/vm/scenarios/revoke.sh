@@ -64,6 +64,17 @@ fi
 probe_end v10/ignore 30
 wait "$REVOKE_JOB" 2>/dev/null   # never a bare wait: the daemon is a background job of this shell too
 
+# d0) The same with no grace at all: revoke -> vfio-pci released, timed (the [V10] bench row on the real kernel).
+policy_v10 0 > "$R/v10/policy-grace0.json" 2>&1
+probe_start v10/grace0 --backend legacy "$EDU2"
+if probe_acquired v10/grace0; then
+  L=$(probe_lease v10/grace0)
+  revoke "$L" "$R/v10/grace0-delete.out"
+  timeline "$R/v10/grace0-timeline.txt" "$L" "$EDU2" "$(probe_pid v10/grace0)" 60
+fi
+probe_end v10/grace0 30
+wait "$REVOKE_JOB" 2>/dev/null
+
 # e) A client that watches its lease and closes its fds on the notice is not killed; it exits 0 by itself.
 policy_v10 15 > "$R/v10/policy-grace15.json" 2>&1
 probe_start v10/coop --backend legacy --watch "$EDU2"

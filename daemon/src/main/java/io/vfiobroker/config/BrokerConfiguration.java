@@ -12,6 +12,7 @@ import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.inventory.InventoryScanner;
 import io.vfiobroker.iommu.DomainOpener;
 import io.vfiobroker.iommu.VfioDomainOpener;
+import io.vfiobroker.iommu.VfioKernelModel;
 import io.vfiobroker.lease.LeaseService;
 import io.vfiobroker.policy.PolicyService;
 import org.springframework.beans.factory.annotation.Value;
@@ -38,8 +39,8 @@ public class BrokerConfiguration {
     @Bean
     @ConditionalOnMissingBean
     DomainOpener domainOpener(SysfsHost host, BrokerProperties props) {
-        // A generated host has no /dev/vfio: its leases hand over stand-in files so the demo's clients work.
-        if (props.demo() || props.simulateKernel()) return new io.vfiobroker.iommu.SimulatedDomainOpener(host.root());
+        // A generated host has no VFIO driver behind its /dev nodes: the kernel model answers the same calls there.
+        if (props.demo() || props.simulateKernel()) return new VfioDomainOpener(host, VfioKernelModel.of(host));
         return new VfioDomainOpener(host);
     }
 

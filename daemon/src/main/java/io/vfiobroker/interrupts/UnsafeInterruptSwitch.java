@@ -25,7 +25,12 @@ public enum UnsafeInterruptSwitch {
     public String ioctl() { return ioctl; }
 
     public String parameterPath() {
-        return "/sys/module/" + module + "/parameters/allow_unsafe_interrupts";
+        return "/" + parameter();
+    }
+
+    /** The module parameter below the host root, as the kernel reads it at {@link #ioctl()}. */
+    public String parameter() {
+        return "sys/module/" + module + "/parameters/allow_unsafe_interrupts";
     }
 
     /** TRUE/FALSE as the kernel reports it, null when the module is not loaded (it then starts as N). */
@@ -41,7 +46,20 @@ public enum UnsafeInterruptSwitch {
     public String refusal(KernelSupport k) {
         String now = state(k) == null ? "is not loaded (its allow_unsafe_interrupts starts as N)"
                 : "has allow_unsafe_interrupts=N";
-        return module + " " + now + ", so " + ioctl + " would fail with EPERM; set it with 'echo Y > " + parameterPath()
-                + "' or 'options " + module + " allow_unsafe_interrupts=1' in /etc/modprobe.d/";
+        return module + " " + now + ", so " + ioctl + " would fail with EPERM; " + howToAllow();
+    }
+
+    /**
+     * What to add to the kernel's EPERM at {@link #ioctl()}: why it refused and how an admin changes that.
+     * {@code current} is the parameter's value as read (Y, N, or ? when unreadable).
+     */
+    public String kernelRefused(String current) {
+        String other = this == IOMMUFD ? " (a separate switch from vfio_iommu_type1's)" : "";
+        return "the kernel refuses because this platform does not remap interrupts and " + module + " allow_unsafe_interrupts is "
+                + current + other + "; " + howToAllow();
+    }
+
+    private String howToAllow() {
+        return "set it with 'echo Y > " + parameterPath() + "' or 'options " + module + " allow_unsafe_interrupts=1' in /etc/modprobe.d/";
     }
 }

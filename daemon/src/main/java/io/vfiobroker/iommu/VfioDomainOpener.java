@@ -1,14 +1,11 @@
 package io.vfiobroker.iommu;
 
 import io.vfiobroker.host.SysfsHost;
-import io.vfiobroker.nativeshim.IommuFd;
+import io.vfiobroker.interrupts.UnsafeInterruptSwitch;
+import io.vfiobroker.nativeshim.Errno;
 import io.vfiobroker.nativeshim.NativeException;
 import io.vfiobroker.nativeshim.OwnedFd;
-import io.vfiobroker.nativeshim.RegionInfo;
 import io.vfiobroker.nativeshim.VfioAbi;
-import io.vfiobroker.nativeshim.VfioContainer;
-import io.vfiobroker.nativeshim.VfioDevice;
-import io.vfiobroker.nativeshim.VfioGroup;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,14 +14,24 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
-/** The real thing: VFIO container/group ioctls, or iommufd plus vfio cdevs, on the host's /dev. */
+/**
+ * Opens the domain with the VFIO container/group calls, or iommufd plus vfio cdevs, on the host's /dev. Every step
+ * that takes kernel state is undone, in reverse, when a later one fails. The calls go through a {@link VfioKernel}:
+ * the real one, or the in-memory model on a generated host.
+ */
 public final class VfioDomainOpener implements DomainOpener {
 
     private static final Logger log = LoggerFactory.getLogger(VfioDomainOpener.class);
     private final SysfsHost host;
+    private final VfioKernel kernel;
 
     public VfioDomainOpener(SysfsHost host) {
+        this(host, new LinuxVfioKernel());
+    }
+
+    public VfioDomainOpener(SysfsHost host, VfioKernel kernel) {
         this.host = host;
+        this.kernel = kernel;
     }
 
     private Path dev(String rel) {
@@ -42,117 +49,98 @@ public final class VfioDomainOpener implements DomainOpener {
 
     @Override
     public DeviceDomain open(List<Member> devices, String backend) {
-        return switch (backend) {
-            case "legacy" -> openLegacy(devices);
-            case "iommufd" -> openIommufd(devices);
-            default -> throw new IllegalArgumentException("unknown IOMMU backend '" + backend + "'");
-        };
-    }
-
-    private DeviceDomain openLegacy(List<Member> devices) {
-        List<AutoCloseable> opened = new ArrayList<>();
-        List<HandoverFd> fds = new ArrayList<>();
-        List<VfioDevice> deviceObjects = new ArrayList<>();
+        Undo undo = new Undo(kernel);
         try {
-            VfioContainer container = VfioContainer.open(dev("dev/vfio/vfio"));
-            opened.add(container);
-            if (!container.checkExtension(VfioAbi.VFIO_TYPE1v2_IOMMU)) {
-                throw new DomainException("VFIO_CHECK_EXTENSION: the kernel offers no VFIO_TYPE1v2_IOMMU (is vfio_iommu_type1 loaded?)",
-                        "ENODEV", null);
-            }
-            List<Integer> groups = devices.stream().map(Member::group).distinct().toList();
-            List<VfioGroup> groupObjects = new ArrayList<>();
-            boolean iommuSet = false;
-            for (int g : groups) {
-                VfioGroup group = VfioGroup.open(dev("dev/vfio/" + g), g);
-                opened.add(group);
-                if (!group.isViable()) {
-                    throw new DomainException("VFIO_GROUP_GET_STATUS: group " + g + " is not viable: a member is bound to a host driver",
-                            "EPERM", null);
-                }
-                group.setContainer(container);
-                groupObjects.add(group);
-                if (!iommuSet) {
-                    try {
-                        container.setIommu(VfioAbi.VFIO_TYPE1v2_IOMMU);
-                    } catch (NativeException e) {
-                        throw explainSetIommu(e);
-                    }
-                    iommuSet = true;
-                }
-            }
-            fds.add(new HandoverFd(HandoverFd.Kind.CONTAINER, dup(container.fd()), null, -1, -1, List.of()));
-            for (VfioGroup g : groupObjects) fds.add(new HandoverFd(HandoverFd.Kind.GROUP, dup(g.fd()), null, g.groupId(), -1, List.of()));
-            for (Member m : devices) {
-                VfioGroup g = groupObjects.get(groups.indexOf(m.group()));
-                VfioDevice d = g.openDevice(m.address().toString());
-                opened.add(d);
-                deviceObjects.add(d);
-                fds.add(new HandoverFd(HandoverFd.Kind.DEVICE, dup(d.fd()), m.address().toString(), m.group(), -1, regions(d)));
-            }
-            log.info("event=domain-opened backend=legacy groups={} devices={}", groups, devices.size());
-            return new Domain("legacy", fds, deviceObjects, opened);
+            DeviceDomain d = switch (backend) {
+                case "legacy" -> openLegacy(devices, undo);
+                case "iommufd" -> openIommufd(devices, undo);
+                default -> throw new IllegalArgumentException("unknown IOMMU backend '" + backend + "'");
+            };
+            log.info("event=domain-opened backend={} groups={} devices={}", backend, devices.stream().map(Member::group).distinct().toList(),
+                    devices.size());
+            return d;
         } catch (NativeException e) {
-            closeAll(fds, opened);
+            undo.run();
             throw new DomainException(e.getMessage(), e.errnoName(), e);
         } catch (RuntimeException e) {
-            closeAll(fds, opened);
+            undo.run();
             throw e;
         }
     }
 
-    private DomainException explainSetIommu(NativeException e) {
-        if ("EPERM".equals(e.errnoName())) {
-            String sw = host.read("sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts").orElse("?");
-            return new DomainException(e.getMessage() + ": the kernel refuses because this platform does not remap interrupts and "
-                    + "vfio_iommu_type1 allow_unsafe_interrupts is " + sw + " (an admin can set it: "
-                    + "echo Y > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts)", "EPERM", e);
+    private DeviceDomain openLegacy(List<Member> devices, Undo undo) {
+        VfioKernel.Container container = kernel.openContainer(dev("dev/vfio/vfio"));
+        undo.close(container.fd());
+        int version = kernel.getApiVersion(container);
+        if (version != VfioAbi.VFIO_API_VERSION) {
+            throw new IllegalStateException(container.name() + " speaks VFIO API " + version + ", expected " + VfioAbi.VFIO_API_VERSION);
         }
-        return new DomainException(e.getMessage(), e.errnoName(), e);
-    }
-
-    private DeviceDomain openIommufd(List<Member> devices) {
-        List<AutoCloseable> opened = new ArrayList<>();
-        List<HandoverFd> fds = new ArrayList<>();
-        List<VfioDevice> deviceObjects = new ArrayList<>();
-        try {
-            IommuFd iommufd = IommuFd.open(dev("dev/iommu"));
-            opened.add(iommufd);
-            // Per-process accounting so the client's own RLIMIT_MEMLOCK applies; only possible (and only needs the
-            // daemon's CAP_SYS_RESOURCE) while the iommufd holds no objects, so first.
-            iommufd.setRlimitMode(true);
-            IommuFd.Ioas ioas = iommufd.allocIoas();
-            fds.add(new HandoverFd(HandoverFd.Kind.IOMMUFD, dup(iommufd.fd()), null, -1, ioas.id(), List.of()));
-            for (Member m : devices) {
-                String cdev = cdevName(m).orElseThrow(() -> new DomainException(m.address()
-                        + " has no vfio cdev (sys/bus/pci/devices/" + m.address() + "/vfio-dev/ is empty): the kernel lacks VFIO_DEVICE_CDEV",
-                        "ENODEV", null));
-                VfioDevice d = VfioDevice.openCdev(dev("dev/vfio/devices/" + cdev));
-                opened.add(d);
-                deviceObjects.add(d);
+        if (!kernel.checkExtension(container, VfioAbi.VFIO_TYPE1v2_IOMMU)) {
+            throw new DomainException("VFIO_CHECK_EXTENSION: the kernel offers no VFIO_TYPE1v2_IOMMU (is vfio_iommu_type1 loaded?)",
+                    "ENODEV", null);
+        }
+        List<Integer> groups = devices.stream().map(Member::group).distinct().toList();
+        List<VfioKernel.Group> groupFds = new ArrayList<>();
+        for (int g : groups) {
+            VfioKernel.Group group = kernel.openGroup(dev("dev/vfio/" + g), g);
+            undo.close(group.fd());
+            if ((kernel.groupGetStatus(group) & VfioAbi.VFIO_GROUP_FLAGS_VIABLE) == 0) {
+                throw new DomainException("VFIO_GROUP_GET_STATUS: group " + g + " is not viable: a member is bound to a host driver",
+                        "EPERM", null);
+            }
+            kernel.groupSetContainer(group, container);
+            undo.add(() -> kernel.groupUnsetContainer(group));
+            groupFds.add(group);
+            if (groupFds.size() == 1) {
                 try {
-                    d.bindIommufd(iommufd);
+                    kernel.setIommu(container, VfioAbi.VFIO_TYPE1v2_IOMMU);
                 } catch (NativeException e) {
-                    if ("EPERM".equals(e.errnoName())) {
-                        String sw = host.read("sys/module/iommufd/parameters/allow_unsafe_interrupts").orElse("?");
-                        throw new DomainException(e.getMessage() + ": the kernel refuses because this platform does not remap interrupts "
-                                + "and iommufd allow_unsafe_interrupts is " + sw + " (a separate switch from vfio_iommu_type1's: "
-                                + "echo Y > /sys/module/iommufd/parameters/allow_unsafe_interrupts)", "EPERM", e);
-                    }
-                    throw e;
+                    throw explained(e, UnsafeInterruptSwitch.TYPE1);
                 }
-                d.attachIommufdPt(ioas.id());
-                fds.add(new HandoverFd(HandoverFd.Kind.DEVICE, dup(d.fd()), m.address().toString(), m.group(), ioas.id(), regions(d)));
             }
-            log.info("event=domain-opened backend=iommufd ioas={} devices={}", ioas.id(), devices.size());
-            return new Domain("iommufd", fds, deviceObjects, opened);
-        } catch (NativeException e) {
-            closeAll(fds, opened);
-            throw new DomainException(e.getMessage(), e.errnoName(), e);
-        } catch (RuntimeException e) {
-            closeAll(fds, opened);
-            throw e;
         }
+        undo.handover(HandoverFd.Kind.CONTAINER, container.fd(), null, -1, -1, List.of());
+        for (VfioKernel.Group g : groupFds) undo.handover(HandoverFd.Kind.GROUP, g.fd(), null, g.id(), -1, List.of());
+        for (Member m : devices) {
+            VfioKernel.Device d = kernel.groupGetDeviceFd(groupFds.get(groups.indexOf(m.group())), m.address().toString());
+            undo.close(d.fd());
+            undo.devices.add(d);
+            undo.handover(HandoverFd.Kind.DEVICE, d.fd(), m.address().toString(), m.group(), -1, regions(d));
+        }
+        return new Domain("legacy", kernel, undo);
+    }
+
+    private DeviceDomain openIommufd(List<Member> devices, Undo undo) {
+        VfioKernel.IommuFd iommufd = kernel.openIommufd(dev("dev/iommu"));
+        undo.close(iommufd.fd());
+        // Per-process accounting so the client's own RLIMIT_MEMLOCK applies; only possible (and only needs the
+        // daemon's CAP_SYS_RESOURCE) while the iommufd holds no objects, so first.
+        kernel.iommuOptionRlimitMode(iommufd, true);
+        int ioas = kernel.ioasAlloc(iommufd);
+        undo.handover(HandoverFd.Kind.IOMMUFD, iommufd.fd(), null, -1, ioas, List.of());
+        for (Member m : devices) {
+            String cdev = cdevName(m).orElseThrow(() -> new DomainException(m.address()
+                    + " has no vfio cdev (sys/bus/pci/devices/" + m.address() + "/vfio-dev/ is empty): the kernel lacks VFIO_DEVICE_CDEV",
+                    "ENODEV", null));
+            VfioKernel.Device d = kernel.openCdev(dev("dev/vfio/devices/" + cdev));
+            undo.close(d.fd());
+            undo.devices.add(d);
+            try {
+                kernel.deviceBindIommufd(d, iommufd);
+            } catch (NativeException e) {
+                throw explained(e, UnsafeInterruptSwitch.IOMMUFD);
+            }
+            kernel.deviceAttachIommufdPt(d, ioas);
+            undo.handover(HandoverFd.Kind.DEVICE, d.fd(), m.address().toString(), m.group(), ioas, regions(d));
+        }
+        return new Domain("iommufd", kernel, undo);
+    }
+
+    /** The kernel's EPERM at an interrupt gate, with why and the switch that changes it; other errors as they are. */
+    private DomainException explained(NativeException e, UnsafeInterruptSwitch sw) {
+        if (e.errno() != Errno.EPERM) return new DomainException(e.getMessage(), e.errnoName(), e);
+        String now = host.read(sw.parameter()).map(String::strip).orElse("?");
+        return new DomainException(e.getMessage() + ": " + sw.kernelRefused(now), "EPERM", e);
     }
 
     private Optional<String> cdevName(Member m) {
@@ -160,12 +148,12 @@ public final class VfioDomainOpener implements DomainOpener {
                 .filter(n -> n.matches("vfio[0-9]+")).findFirst();
     }
 
-    private static List<HandoverFd.Region> regions(VfioDevice d) {
+    private List<HandoverFd.Region> regions(VfioKernel.Device d) {
         List<HandoverFd.Region> out = new ArrayList<>();
-        int n = d.info().numRegions();
+        int n = kernel.deviceGetInfo(d).numRegions();
         for (int i = 0; i < n; i++) {
             try {
-                RegionInfo r = d.regionInfo(i);
+                var r = kernel.deviceGetRegionInfo(d, i);
                 out.add(new HandoverFd.Region(r.index(), r.flags(), r.size(), r.offset()));
             } catch (NativeException e) {
                 // VGA and other optional regions answer EINVAL on devices without them
@@ -174,36 +162,62 @@ public final class VfioDomainOpener implements DomainOpener {
         return out;
     }
 
-    private static OwnedFd dup(int fd) {
-        return new OwnedFd(fd).duplicate();
-    }
+    /** What an open took so far, undone in reverse: the handover copies first, then each step's own undo. */
+    private static final class Undo {
+        final VfioKernel kernel;
+        final List<HandoverFd> fds = new ArrayList<>();
+        final List<Runnable> steps = new ArrayList<>();
+        final List<VfioKernel.Device> devices = new ArrayList<>();
 
-    private static void closeAll(List<HandoverFd> fds, List<AutoCloseable> opened) {
-        for (HandoverFd f : fds) f.fd().close();
-        for (int i = opened.size() - 1; i >= 0; i--) {
-            try {
-                opened.get(i).close();
-            } catch (Exception ignored) {
-                // already failing; the first error is the one reported
+        Undo(VfioKernel kernel) {
+            this.kernel = kernel;
+        }
+
+        void close(OwnedFd fd) {
+            steps.add(fd::close);
+        }
+
+        void add(Runnable step) {
+            steps.add(step);
+        }
+
+        void handover(HandoverFd.Kind kind, OwnedFd fd, String device, int group, int ioas, List<HandoverFd.Region> regions) {
+            fds.add(new HandoverFd(kind, kernel.dup(fd), device, group, ioas, regions));
+        }
+
+        void run() {
+            for (HandoverFd f : fds) f.fd().close();
+            for (int i = steps.size() - 1; i >= 0; i--) {
+                try {
+                    steps.get(i).run();
+                } catch (RuntimeException ignored) {
+                    // already failing or ending; the first error is the one reported
+                }
             }
         }
     }
 
-    private record Domain(String backend, List<HandoverFd> fds, List<VfioDevice> devices, List<AutoCloseable> opened)
-            implements DeviceDomain {
+    private record Domain(String backend, VfioKernel kernel, Undo undo) implements DeviceDomain {
+        @Override
+        public List<HandoverFd> fds() {
+            return undo.fds;
+        }
+
         @Override
         public List<String> resetDevices() {
             List<String> out = new ArrayList<>();
-            for (VfioDevice d : devices) {
+            for (VfioKernel.Device d : undo.devices) {
                 try {
-                    if (d.info().resettable()) {
-                        d.reset();
+                    if (kernel.deviceGetInfo(d).resettable()) {
+                        kernel.deviceReset(d);
                         out.add(d.name() + " reset");
                     } else {
                         out.add(d.name() + " has no reset method");
                     }
                 } catch (NativeException e) {
                     out.add(d.name() + " reset failed: " + e.getMessage());
+                } catch (IllegalStateException e) {
+                    out.add(d.name() + " reset failed: the domain is closed");
                 }
             }
             return out;
@@ -211,7 +225,7 @@ public final class VfioDomainOpener implements DomainOpener {
 
         @Override
         public void close() {
-            closeAll(fds, opened);
+            undo.run();
         }
     }
 }

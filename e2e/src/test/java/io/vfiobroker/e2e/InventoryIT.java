@@ -36,7 +36,7 @@ class InventoryIT {
     static final List<String> BRIDGED_EDU = List.of("0000:01:01.0", "0000:01:02.0");
 
     static Stream<Arguments> platforms() {
-        return Kernel.selected().stream().flatMap(k -> Iommu.selected().stream().map(i -> Arguments.of(k, i)));
+        return BrokerIT.platforms();
     }
 
     @BeforeAll

@@ -11,13 +11,16 @@ import tools.jackson.databind.ObjectMapper;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * [V10] Leases that can be taken back, on the real kernel (e2e/vm/scenarios/revoke.sh, in the broker boot): revoke
- * with a grace period, a cooperating client, a stuck group that delays only itself. (restart.sh — a daemon killed
- * under a client, and after each sysfs write — runs by hand with run-vm.sh --scenario leases; not yet in the suite.)
+ * [V10] Leases that can be taken back, on the real kernel (e2e/vm/scenarios/revoke.sh and restart.sh, in the broker
+ * boot): revoke with a grace period (and with none, timed), a cooperating client, a stuck group that delays only
+ * itself, a daemon killed and restarted under a client, and (on the built kernel) crashes after each sysfs write of
+ * a bind and a release.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 90, unit = TimeUnit.MINUTES)
@@ -91,6 +94,21 @@ class RevokeIT {
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
+    void withNoGraceARevokedDeviceIsRestoredAtOnceTimed(Kernel kernel, Iommu iommu) {
+        VmResult vm = vm(kernel, iommu);
+        policyLoaded(vm, "v10/policy-grace0.json");
+        List<Sample> t = timeline(vm, "v10/grace0-timeline.txt");
+        long killed = firstMs(t, s -> !s.alive());
+        long restored = firstMs(t, Sample::released);
+        System.out.printf("[V10] bench %s %s: revoke -> holder killed %d ms, -> vfio-pci released %d ms (grace 0, real kernel, TCG)%n",
+                kernel, iommu, killed, restored);
+        assertThat(restored).as("vfio-pci let go\n%s", vm.text("v10/grace0-timeline.txt")).isNotNegative().isLessThan(30_000);
+        assertThat(killed).as("killed without a grace").isNotNegative().isLessThanOrEqualTo(restored);
+        assertThat(vm.text("v10/grace0-delete.out")).contains("http=200");
+    }
+
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
+    @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
     void aClientThatClosesItsFdsOnTheNoticeIsNotKilled(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         policyLoaded(vm, "v10/policy-grace15.json");
@@ -128,4 +146,64 @@ class RevokeIT {
         assertThat(json(vm, "v10/stuck-after.json").get("state").asString()).isEqualTo("ENDED");
     }
 
+
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
+    @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
+    void aDaemonKilledUnderAClientIsRestartedAndTheClientKeepsItsDevice(Kernel kernel, Iommu iommu) {
+        VmResult vm = vm(kernel, iommu);
+        ProbeOutput p = ProbeOutput.of(vm, "v10/restart");
+        assertThat(p.last("dma-before").get("roundTrip").asBoolean()).as("DMA before the kill\n%s", p).isTrue();
+        assertThat(vm.text("v10/restart-driver-daemon-dead").strip()).isEqualTo("vfio-pci");
+        assertThat(json(vm, "v10/restart-adopted.json").get("state").asString()).as("the lease after restart").isEqualTo("ACTIVE");
+        assertThat(p.last("dma").get("roundTrip").asBoolean()).as("DMA after the restart\n%s", p).isTrue();
+        assertThat(vm.text("v10/restart-driver-held").strip()).isEqualTo("vfio-pci");
+        long ms = Long.parseLong(vm.text("v10/restart-exit-to-restored-ms").strip());
+        System.out.printf("[V10] %s %s: daemon restart took %s ms; client exit -> restored %d ms%n", kernel, iommu,
+                vm.text("v10/restart-start-ms").strip(), ms);
+        assertThat(vm.text("v10/restart-driver-after").strip()).isEqualTo("none");
+        JsonNode after = json(vm, "v10/restart-after.json");
+        assertThat(after.get("state").asString()).isEqualTo("ENDED");
+        assertThat(vm.text("v10/restart-audit.json")).as("the adopted lease's device was reset at its end").contains("reset");
+    }
+
+    private static final Pattern STATE = Pattern.compile("^(\\S+) (\\d+) (\\S+) (\\S+) driver=(\\S+) override=(\\S+) bound=(.*)$");
+
+    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> crashKernels() {
+        return BrokerIT.remapping().filter(a -> a.get()[0] == Kernel.CUSTOM_6_12);
+    }
+
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
+    @MethodSource("crashKernels")
+    void aDaemonKilledAfterAnySysfsWriteOfABindOrReleaseLeavesNoDeviceHalfBound(Kernel kernel, Iommu iommu) {
+        VmResult vm = vm(kernel, iommu);
+        String summary = vm.text("crash/summary.txt");
+        assertThat(summary).as("each operation ran to completion once the crash point was past its last write")
+                .contains("bind completed-after-writes=").contains("release completed-after-writes=");
+        for (String op : List.of("bind", "release")) {
+            Matcher m = Pattern.compile(op + " completed-after-writes=(\\d+)").matcher(summary);
+            assertThat(m.find()).isTrue();
+            int writes = Integer.parseInt(m.group(1));
+            assertThat(writes).as("sysfs writes of a %s", op).isGreaterThanOrEqualTo(2);
+            for (int n = 1; n <= writes; n++) {
+                assertThat(summary).as("%s crash after write %d", op, n).contains(op + " " + n + " daemon-exit=137");
+            }
+        }
+        int restarts = 0;
+        for (String line : vm.text("crash/states.txt").lines().toList()) {
+            Matcher m = STATE.matcher(line);
+            if (!m.matches() || !m.group(3).equals("restarted")) continue;
+            restarts++;
+            String driver = m.group(5);
+            assertThat(driver).as("after restart the device is unbound or the daemon's, nothing between: %s", line).isIn("none", "vfio-pci");
+            if (driver.equals("none")) {
+                assertThat(m.group(6)).as("no override left on an unbound device: %s", line).isEqualTo("(null)");
+                assertThat(m.group(7)).as("the daemon holds no binding: %s", line).isEqualTo("[]");
+            } else {
+                assertThat(m.group(7)).as("the daemon owns what is bound: %s", line).contains(m.group(4));
+            }
+        }
+        System.out.printf("[V10] %s %s: %d crash points (%s), start-up times ms: %s%n", kernel, iommu, restarts,
+                summary.replace('\n', ';'), vm.text("crash/start-ms").replace('\n', ' '));
+        assertThat(restarts).isGreaterThanOrEqualTo(4);
+    }
 }

@@ -36,7 +36,7 @@ final class DaemonUnderTest implements AutoCloseable {
         HostTreeGenerator.generate(HostSpec.demo(), root);
         policyFile = dir.resolve("policy.yaml");
         Files.writeString(policyFile, GOOD_POLICY);
-        // The generated host has no /dev/vfio: with simulate-kernel the daemon's own SimulatedDomainOpener stands in.
+        // The generated host has no VFIO driver: with simulate-kernel the daemon answers the VFIO calls from its kernel model.
         SpringApplication app = new SpringApplication(DaemonApplication.class);
         ctx = app.run(
                 "--server.port=0",
