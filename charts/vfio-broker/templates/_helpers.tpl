@@ -70,6 +70,22 @@ vfio-broker:
         selectors:
 {{ toYaml .selectors | indent 10 }}
 {{- end }}
+{{- if .Values.dra.enabled }}
+  dra:
+    enabled: true
+    driver-name: {{ .Values.dra.driverName }}
+    kubelet-dir: {{ .Values.dra.kubeletDir }}
+    cdi-dir: {{ .Values.hostPaths.cdi }}
+    broker-socket-dir: {{ .Values.hostPaths.socketDir }}
+    pools:
+{{- range .Values.pools }}
+      - name: {{ .name }}
+        mode: {{ default "device-nodes" .mode }}
+        backend: {{ default "legacy" .backend }}
+        selectors:
+{{ toYaml .selectors | indent 10 }}
+{{- end }}
+{{- end }}
 server:
   address: 127.0.0.1
 management:

@@ -166,4 +166,57 @@ class HelmChartTest {
         LintResult lint = new Helm(CHART).lint().call();
         assertThat(lint.isFailed()).isFalse();
     }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void draEnabledAddsDeviceClassesItsRbacTheKubeletMountsAndTheDaemonsDraConfig() throws Exception {
+        List<Map<String, Object>> off = objects(new Helm(CHART).template().withName("vb").call());
+        assertThat(off).extracting(o -> (String) o.get("kind")).doesNotContain("DeviceClass", "ClusterRole", "ClusterRoleBinding");
+        assertThat((Boolean) at(one(off, "DaemonSet"), "spec", "template", "spec", "automountServiceAccountToken"))
+                .as("the device plugin alone needs no API token").isFalse();
+        Map<String, Object> offDaemon = new Yaml().load((String) at(one(off, "ConfigMap"), "data", "daemon.yaml"));
+        assertThat((Map<String, Object>) offDaemon.get("vfio-broker")).doesNotContainKey("dra");
+
+        List<Map<String, Object>> objs = objects(new Helm(CHART).template().withName("vb").withNamespace("vfio").set("dra.enabled", true).call());
+        List<Map<String, Object>> classes = objs.stream().filter(o -> "DeviceClass".equals(o.get("kind"))).toList();
+        assertThat(classes).extracting(c -> (String) at(c, "metadata", "name")).containsExactly("vfio-intel-x710-vf-numa0", "vfio-mellanox");
+        assertThat((String) at(classes.get(0), "apiVersion")).isEqualTo("resource.k8s.io/v1");
+        assertThat((String) at(classes.get(1), "spec", "selectors", "0", "cel", "expression"))
+                .isEqualTo("device.driver == \"vfio.vfio-broker.io\" && (device.attributes[\"vfio.vfio-broker.io\"].vendorId == \"15b3\")");
+
+        Map<String, Object> role = one(objs, "ClusterRole");
+        List<Map<String, Object>> rules = (List<Map<String, Object>>) role.get("rules");
+        assertThat(rules).anySatisfy(r -> {
+            assertThat((List<String>) r.get("resources")).containsExactly("resourceslices");
+            assertThat((List<String>) r.get("verbs")).contains("create", "update", "delete");
+        });
+        assertThat(rules).anySatisfy(r -> {
+            assertThat((List<String>) r.get("resources")).containsExactly("resourceclaims");
+            assertThat((List<String>) r.get("verbs")).containsExactly("get", "list", "watch");
+        });
+        Map<String, Object> binding = one(objs, "ClusterRoleBinding");
+        assertThat((String) at(binding, "subjects", "0", "name")).isEqualTo(at(one(objs, "ServiceAccount"), "metadata", "name"));
+        assertThat((String) at(binding, "subjects", "0", "namespace")).isEqualTo("vfio");
+
+        Map<String, Object> pod = at(one(objs, "DaemonSet"), "spec", "template", "spec");
+        assertThat((Boolean) pod.get("automountServiceAccountToken")).isTrue();
+        List<Map<String, Object>> mounts = at(pod, "containers", "0", "volumeMounts");
+        assertThat(mounts).extracting(m -> (String) m.get("mountPath"))
+                .contains("/var/lib/kubelet/plugins_registry", "/var/lib/kubelet/plugins");
+        List<Map<String, Object>> env = at(pod, "containers", "0", "env");
+        assertThat(env).anySatisfy(e -> {
+            assertThat(e.get("name")).isEqualTo("NODE_NAME");
+            assertThat((String) at(e, "valueFrom", "fieldRef", "fieldPath")).isEqualTo("spec.nodeName");
+        });
+
+        Map<String, Object> daemon = new Yaml().load((String) at(one(objs, "ConfigMap"), "data", "daemon.yaml"));
+        Map<String, Object> dra = at(daemon, "vfio-broker", "dra");
+        assertThat(dra).containsEntry("enabled", true).containsEntry("driver-name", "vfio.vfio-broker.io")
+                .containsEntry("kubelet-dir", "/var/lib/kubelet");
+        assertThat((String) at(dra, "pools", "0", "name")).isEqualTo("intel-x710-vf");
+        assertThat((Map<String, Object>) at(daemon, "vfio-broker", "kubelet")).as("the device plugin stays on").containsEntry("enabled", true);
+
+        assertThatThrownBy(() -> new Helm(CHART).template().set("dra.enabled", true).set("dra.driverName", "Not_A_Domain").call())
+                .hasMessageContaining("driverName");
+    }
 }
