@@ -82,7 +82,7 @@ public final class BenchResults {
             run.set("machine", JSON.valueToTree(machine()));
             run.put("loadAverageBefore", loadBefore);
             run.put("loadAverageAfter", loadAverage());
-            run.set("git", JSON.valueToTree(git(dir)));
+            run.set("git", JSON.valueToTree(git(Path.of(System.getProperty("bench.repo", dir.toString())))));
             run.set("params", JSON.valueToTree(params));
             run.set("numbers", JSON.valueToTree(numbers));
             synchronized (output) {
