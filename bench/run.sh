@@ -3,7 +3,8 @@
 # Usage: bench/run.sh [treeDir] [runs]            inventory vs lspci, then HotplugBench (HOTPLUG_ARGS)
 #        bench/run.sh lease [cycles] [stateDir]   LeaseBench: the protocol floor, then lease cycles, fd drift, kill -9 → lease end
 #        bench/run.sh abuse [cycles]              AbuseBench: acquire+redeem p99 alone vs. with 64 idle fd.sock + 64 Watch from uid 65534
-#        bench/run.sh takeback [cycles]           TakeBackBench: acquire+redeem+release p99 alone vs. while one group is being taken back
+#        bench/run.sh takeback [cycles]           TakeBackBench: acquire+redeem+release p99 alone vs. while one group is being taken back,
+#                                                 and (binding every cycle) alone vs. while one group's unbind is blocked in the kernel
 #        bench/run.sh footprint [idleSeconds] [requests] [demo,big]   FootprintBench: bin/vfio-broker daemon's ready time,
 #                                                 RSS/PSS and threads against the node-agent budgets (VFIO_BROKER_JAVA_OPTS reaches it)
 # Every mode appends its run (machine, commit, date, parameters, numbers, printed lines) to bench/results/<mode>.json.
