@@ -1,5 +1,7 @@
 package io.vfiobroker.bench;
 
+import io.vfiobroker.iommu.VfioKernelModel;
+import io.vfiobroker.iommu.VfioDomainOpener;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
@@ -277,7 +279,7 @@ public final class AbuseBench {
                     """);
             policy = new PolicyService(policyFile, scanner);
             BindingService binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
-            leases = new LeaseService(host, scanner, binding, policy, new FileDomainOpener(dir.resolve("fake")), new Memlock(host),
+            leases = new LeaseService(host, scanner, binding, policy, new VfioDomainOpener(host, VfioKernelModel.of(host).standInFiles(dir.resolve("fake"))), new Memlock(host),
                     new AuditLog(state), Duration.ofSeconds(10));
             EventBus bus = new EventBus(1024, 256);
             leases.addListener(l -> bus.publish(new BrokerEvent.LeaseChanged("lease-" + l.state().name().toLowerCase(java.util.Locale.ROOT), l)));

@@ -1,5 +1,7 @@
 package io.vfiobroker.bench;
 
+import io.vfiobroker.iommu.VfioKernelModel;
+import io.vfiobroker.iommu.VfioDomainOpener;
 import io.grpc.BindableService;
 import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.api.v1.AcquireRequest;
@@ -151,7 +153,7 @@ public final class LeaseBench {
         AcquireResponse r = client.stub().withDeadlineAfter(60, TimeUnit.SECONDS).acquire(AcquireRequest.newBuilder().addDevices(device).build());
         long t1 = System.nanoTime();
         AcquiredDevices got = client.redeem(r);
-        if (got.fds().size() != 2) throw new IllegalStateException("expected 2 fds, got " + got.fds().size());
+        if (got.fds().size() != 3) throw new IllegalStateException("expected 3 fds, got " + got.fds().size());
         long t2 = System.nanoTime();
         got.close(); // closes the fds and releases
         long t3 = System.nanoTime();
@@ -354,7 +356,7 @@ public final class LeaseBench {
         final FdSocketServer fdSocket;
         final GrpcServer grpc;
         final PolicyService policy;
-        final FileDomainOpener domains;
+        final VfioDomainOpener domains;
         final Map<String, CountDownLatch> endedLatches = new ConcurrentHashMap<>();
         final Map<String, Long> endedAt = new ConcurrentHashMap<>();
 
@@ -383,7 +385,7 @@ public final class LeaseBench {
                     """);
             policy = new PolicyService(policyFile, scanner);
             BindingService binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
-            domains = new FileDomainOpener(dir.resolve("fake"));
+            domains = new VfioDomainOpener(host, VfioKernelModel.of(host).standInFiles(dir.resolve("fake")));
             leases = new LeaseService(host, scanner, binding, policy, domains, new Memlock(host), new AuditLog(state), Duration.ofSeconds(10));
             leases.persistTo(new io.vfiobroker.lease.LeaseStore(state.resolve("leases.json"))); // as the daemon does
             leases.addListener(l -> {

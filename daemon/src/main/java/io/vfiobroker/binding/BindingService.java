@@ -23,6 +23,7 @@ import java.util.function.Supplier;
  * Binds whole IOMMU groups to vfio-pci and restores their original drivers, the way the kernel wants it done:
  * driver_override, unbind, drivers_probe, then read the driver link back. Every member's original state is
  * journaled before it is touched; a failure rolls the group back; a crash is reconciled on the next start.
+ * Changes serialize per IOMMU group, so a group whose unbind waits in the kernel holds up no other group.
  */
 public final class BindingService {
 
@@ -35,6 +36,7 @@ public final class BindingService {
     private final Journal journal;
     private final Supplier<BindingRules> rules;
     private final VfioDriver vfio;
+    private final GroupLocks groups = new GroupLocks();
     private volatile IntPredicate groupInUse = g -> false;
     private volatile java.util.function.IntFunction<String> groupUser = g -> null;
 
@@ -190,16 +192,21 @@ public final class BindingService {
     // ---- doing ----------------------------------------------------------------------------------------------
 
     public BindingPlan bind(PciAddress device, boolean dryRun) {
-        return dryRun ? planBind(device) : reported("bind", -1, device, () -> journal.exclusive(() -> {
-            reconcileLocked();
-            return execBind(planBind(device));
-        }));
+        return dryRun ? planBind(device) : reported("bind", -1, device, () -> {
+            int group = groupOf(device);
+            return changing(group, () -> execBind(planBindGroup(group, device)));
+        });
     }
 
     public BindingPlan bindGroup(int group, boolean dryRun) {
-        return dryRun ? planBindGroup(group, null) : reported("bind", group, null, () -> journal.exclusive(() -> {
+        return dryRun ? planBindGroup(group, null) : reported("bind", group, null, () -> changing(group, () -> execBind(planBindGroup(group, null))));
+    }
+
+    /** A change of one group: under its own lock and the cross-process lock, after settling what was left over. */
+    private BindingPlan changing(int group, Supplier<BindingPlan> work) {
+        return groups.with(group, () -> journal.exclusive(() -> {
             reconcileLocked();
-            return execBind(planBindGroup(group, null));
+            return work.get();
         }));
     }
 
@@ -211,6 +218,14 @@ public final class BindingService {
         vfio.ensureLoaded();
         String txn = UUID.randomUUID().toString();
         journal.append(txn, Journal.Op.BIND, Journal.Phase.BEGIN, plan.group(), plan.requested(), null, null, null);
+        try {
+            return execBind(plan, txn);
+        } finally {
+            journal.detach(txn);
+        }
+    }
+
+    private BindingPlan execBind(BindingPlan plan, String txn) {
         List<Journal.Owned> touched = new ArrayList<>();
         for (BindingPlan.Member m : plan.members()) {
             List<SysfsStep> mine = plan.steps().stream().filter(s -> s.device().equals(m.address())).toList();
@@ -286,16 +301,22 @@ public final class BindingService {
     }
 
     public BindingPlan release(int group, boolean restore, boolean dryRun) {
-        return dryRun ? planRelease(group, restore) : reported("release", group, null, () -> journal.exclusive(() -> {
-            reconcileLocked();
-            return execRelease(planRelease(group, restore), restore);
-        }));
+        return dryRun ? planRelease(group, restore) : reported("release", group, null,
+                () -> changing(group, () -> execRelease(planRelease(group, restore), restore)));
     }
 
     private BindingPlan execRelease(BindingPlan plan, boolean restore) {
         if (plan.refused()) throw new BindingException("not releasing: " + String.join("; ", plan.refusals()), true);
         String txn = UUID.randomUUID().toString();
         journal.append(txn, Journal.Op.RELEASE, Journal.Phase.BEGIN, plan.group(), null, null, null, null);
+        try {
+            return execRelease(plan, restore, txn);
+        } finally {
+            journal.detach(txn);
+        }
+    }
+
+    private BindingPlan execRelease(BindingPlan plan, boolean restore, String txn) {
         List<String> failed = new ArrayList<>();
         Map<PciAddress, Journal.Owned> owned = ownedIn(plan.group());
         for (Journal.Owned o : owned.values()) {
@@ -315,9 +336,9 @@ public final class BindingService {
             }
         }
         journal.append(txn, Journal.Op.RELEASE, Journal.Phase.COMMIT, plan.group(), null, null, null, null);
-        // A clean release leaves no transaction open: the journal shrinks to what is still owned, so binds and
-        // releases don't grow it forever between crashes.
-        if (failed.isEmpty()) journal.compactIfQuiet();
+        // A clean release leaves no transaction of its own open: the journal shrinks to what is still owned (and
+        // other groups' open transactions), so binds and releases don't grow it forever between crashes.
+        if (failed.isEmpty()) journal.compact();
         if (!failed.isEmpty()) {
             throw new BindingException("releasing IOMMU group " + plan.group() + " left devices on vfio-pci (still recorded, retried on "
                     + "restart): " + String.join("; ", failed), false);
@@ -382,53 +403,65 @@ public final class BindingService {
         return journal.exclusive(this::reconcileLocked);
     }
 
+    /**
+     * Settles each orphaned transaction and re-binds each driverless device of ours, every one under its group's lock
+     * taken only if free: a group another thread is changing is in flight (its devices may be driverless for a moment),
+     * not left over, so it is neither touched nor waited for.
+     */
     private List<String> reconcileLocked() {
-        Journal.State st = Journal.replay(journal.readAll());
         List<String> report = new ArrayList<>();
-        for (var e : st.unfinished().entrySet()) {
-            String txn = e.getKey();
-            List<Journal.Entry> entries = e.getValue();
-            Journal.Entry begin = entries.get(0);
-            if (begin.op() == Journal.Op.BIND) {
-                // An interrupted bind is undone: the caller never got its answer, so nobody relies on it.
-                List<Journal.Owned> touched = entries.stream().filter(x -> x.phase() == Journal.Phase.INTENT)
-                        .map(x -> new Journal.Owned(PciAddress.parse(x.device()), x.group(), x.originalDriver(), x.originalOverride(), x.time()))
-                        .toList();
-                report.add("interrupted bind of group " + begin.group() + " undone: " + rollback(txn, begin.group(), new ArrayList<>(touched)));
-            } else {
-                // An interrupted release is finished: its caller had asked for the devices back.
-                List<String> done = new ArrayList<>();
-                for (Journal.Owned o : st.owned().values()) {
-                    if (o.group() != begin.group()) continue;
-                    try {
-                        restore(o);
-                        journal.append(txn, Journal.Op.RELEASE, Journal.Phase.DONE, o.group(), o.device(), o.originalDriver(), o.originalOverride(), "reconciled");
-                        done.add(o.device().toString());
-                    } catch (StepFailure | RuntimeException ex) {
-                        done.add(o.device() + " FAILED: " + ex.getMessage());
-                    }
-                }
-                journal.append(txn, Journal.Op.RELEASE, Journal.Phase.COMMIT, begin.group(), null, null, null, "reconciled");
-                report.add("interrupted release of group " + begin.group() + " finished: " + done);
-            }
+        boolean[] settled = {false};
+        for (var e : journal.orphans().entrySet()) {
+            groups.ifFree(e.getValue().get(0).group(), () -> settled[0] |= settle(e.getKey(), report));
         }
-        Map<PciAddress, Journal.Owned> owned = journal.owned();
-        // A device of ours that lost its driver (unbound by hand, or mid-step at the crash) goes back to vfio-pci.
-        for (Journal.Owned o : owned.values()) {
-            Optional<Device> d = scanner.device(o.device());
-            if (d.isPresent() && d.get().driver() == null) {
-                try {
-                    write(new SysfsStep(o.device(), "set driver_override", "sys/bus/pci/devices/" + o.device() + "/driver_override", VFIO_PCI));
-                    write(new SysfsStep(o.device(), "probe", "sys/bus/pci/drivers_probe", o.device().toString()));
-                    report.add(o.device() + " had no driver; re-bound to vfio-pci");
-                } catch (StepFailure ex) {
-                    report.add(o.device() + " has no driver and could not be re-bound: " + ex.getMessage());
-                }
-            }
-        }
-        if (!st.unfinished().isEmpty()) journal.compact(owned);
+        for (Journal.Owned o : journal.owned().values()) groups.ifFree(o.group(), () -> rebindIfDriverless(o.device(), report));
+        if (settled[0]) journal.compact();
         for (String r : report) log.warn("event=reconciled detail=\"{}\"", r);
         return report;
+    }
+
+    /** Undoes an orphaned bind or finishes an orphaned release; the caller holds its group. False if it was settled meanwhile. */
+    private boolean settle(String txn, List<String> report) {
+        List<Journal.Entry> entries = journal.orphans().get(txn);
+        if (entries == null) return false;
+        Journal.Entry begin = entries.get(0);
+        if (begin.op() == Journal.Op.BIND) {
+            // An interrupted bind is undone: the caller never got its answer, so nobody relies on it.
+            List<Journal.Owned> touched = entries.stream().filter(x -> x.phase() == Journal.Phase.INTENT)
+                    .map(x -> new Journal.Owned(PciAddress.parse(x.device()), x.group(), x.originalDriver(), x.originalOverride(), x.time()))
+                    .toList();
+            report.add("interrupted bind of group " + begin.group() + " undone: " + rollback(txn, begin.group(), new ArrayList<>(touched)));
+            return true;
+        }
+        // An interrupted release is finished: its caller had asked for the devices back.
+        List<String> done = new ArrayList<>();
+        for (Journal.Owned o : ownedIn(begin.group()).values()) {
+            try {
+                restore(o);
+                journal.append(txn, Journal.Op.RELEASE, Journal.Phase.DONE, o.group(), o.device(), o.originalDriver(), o.originalOverride(), "reconciled");
+                done.add(o.device().toString());
+            } catch (StepFailure | RuntimeException ex) {
+                done.add(o.device() + " FAILED: " + ex.getMessage());
+            }
+        }
+        journal.append(txn, Journal.Op.RELEASE, Journal.Phase.COMMIT, begin.group(), null, null, null, "reconciled");
+        report.add("interrupted release of group " + begin.group() + " finished: " + done);
+        return true;
+    }
+
+    /** A device of ours that lost its driver (unbound by hand, or mid-step at a crash) goes back to vfio-pci. */
+    private void rebindIfDriverless(PciAddress device, List<String> report) {
+        // Read again under the group: a release that ran meanwhile may have returned it, driverless as it was found.
+        if (!journal.owned().containsKey(device)) return;
+        Optional<Device> d = scanner.device(device);
+        if (d.isEmpty() || d.get().driver() != null) return;
+        try {
+            write(new SysfsStep(device, "set driver_override", "sys/bus/pci/devices/" + device + "/driver_override", VFIO_PCI));
+            write(new SysfsStep(device, "probe", "sys/bus/pci/drivers_probe", device.toString()));
+            report.add(device + " had no driver; re-bound to vfio-pci");
+        } catch (StepFailure ex) {
+            report.add(device + " has no driver and could not be re-bound: " + ex.getMessage());
+        }
     }
 
     private void write(SysfsStep s) throws StepFailure {

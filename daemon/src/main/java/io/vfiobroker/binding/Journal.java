@@ -21,15 +21,17 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.HashSet;
 import java.util.Optional;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.Set;
 import java.util.function.Supplier;
 
 /**
  * The binding journal: an append-only JSON-lines file, fsynced after every record, written before each sysfs
  * change (intent) and after it (done). Chosen over SQLite because it needs no native driver in a root daemon,
  * a torn last line is the only possible damage (and is ignored on replay), and an admin can read it with less.
- * A file lock serializes the daemon and the CLI, so binds never interleave across processes either.
+ * A file lock keeps the daemon and the CLI apart: the threads of one process share it (they serialize per IOMMU group
+ * in {@link BindingService}), and another process gets it only once none of them is changing a binding.
  */
 public final class Journal {
 
@@ -50,9 +52,15 @@ public final class Journal {
 
     private final Path file;
     private final Path lockFile;
-    private final ReentrantLock local = new ReentrantLock();
     private FileChannel out;
     private long seq;
+    // Transactions a thread of this process is carrying out: open in the file, but not for reconcile to touch.
+    private final Set<String> inFlight = new HashSet<>();
+    // The cross-process lock, held while any thread of this process is inside exclusive().
+    private final Object fileLockMonitor = new Object();
+    private int fileLockUsers;
+    private FileChannel lockChannel;
+    private FileLock fileLock;
 
     public Journal(Path stateDir) {
         try {
@@ -74,16 +82,55 @@ public final class Journal {
         return file;
     }
 
-    /** Runs {@code work} holding the in-process lock and the cross-process file lock. */
+    /**
+     * Runs {@code work} holding the cross-process file lock. Threads of this process share it, so a sysfs write that
+     * blocks in the kernel (vfio-pci's remove waits for the device's fds) holds up nobody in this process.
+     */
     public <T> T exclusive(Supplier<T> work) {
-        local.lock();
-        try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock ignored = ch.lock()) {
+        holdFileLock();
+        try {
             return work.get();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot lock " + lockFile + ": " + e.getMessage(), e);
         } finally {
-            local.unlock();
+            dropFileLock();
+        }
+    }
+
+    private void holdFileLock() {
+        synchronized (fileLockMonitor) {
+            if (fileLockUsers == 0) {
+                FileChannel ch = null;
+                try {
+                    ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                    fileLock = ch.lock();
+                    lockChannel = ch;
+                } catch (IOException e) {
+                    closeQuietly(ch);
+                    throw new UncheckedIOException("cannot lock " + lockFile + ": " + e.getMessage(), e);
+                }
+            }
+            fileLockUsers++;
+        }
+    }
+
+    private void dropFileLock() {
+        synchronized (fileLockMonitor) {
+            if (--fileLockUsers > 0) return;
+            try {
+                fileLock.release();
+            } catch (IOException ignored) {
+                // closing the channel below drops the lock in any case
+            }
+            closeQuietly(lockChannel);
+            fileLock = null;
+            lockChannel = null;
+        }
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        try {
+            if (ch != null) ch.close();
+        } catch (IOException ignored) {
+            // nothing left to release
         }
     }
 
@@ -98,10 +145,27 @@ public final class Journal {
             ByteBuffer line = ByteBuffer.wrap((JSON.writeValueAsString(e) + "\n").getBytes(StandardCharsets.UTF_8));
             while (line.hasRemaining()) out.write(line);
             out.force(false);
+            if (phase == Phase.BEGIN) inFlight.add(txn);
+            if (phase == Phase.COMMIT || phase == Phase.ROLLBACK) inFlight.remove(txn);
         } catch (IOException ex) {
             throw new UncheckedIOException("cannot write binding journal " + file + ": " + ex.getMessage(), ex);
         }
         return e;
+    }
+
+    /**
+     * The thread carrying out {@code txn} is done with it: if it did not commit or roll back (an exception it did not
+     * expect), the transaction is now an orphan, for reconcile to settle as it would after a crash.
+     */
+    public synchronized void detach(String txn) {
+        inFlight.remove(txn);
+    }
+
+    /** Open transactions no thread of this process is carrying out: what a crash (or a failed thread) left behind. */
+    public synchronized Map<String, List<Entry>> orphans() {
+        Map<String, List<Entry>> out = new LinkedHashMap<>(parsed().state().unfinished());
+        out.keySet().removeAll(inFlight);
+        return out;
     }
 
     // The parsed journal and its replay, kept while the file is unchanged (size, mtime, inode): every lease end
@@ -183,23 +247,27 @@ public final class Journal {
         return new State(owned, open);
     }
 
-    /** Compacts when no transaction is open (the caller holds {@link #exclusive}); true if it did. */
-    public synchronized boolean compactIfQuiet() {
+    /**
+     * Rewrites the journal as a snapshot of current ownership followed by the records of transactions still open
+     * (atomic rename), so it does not grow forever, not even while one group's release waits in the kernel. Replaying
+     * the result gives the same ownership and the same open transactions.
+     */
+    public synchronized void compact() {
         State st = parsed().state();
-        if (!st.unfinished().isEmpty()) return false;
-        compact(st.owned());
-        return true;
-    }
-
-    /** Rewrites the journal as a snapshot of current ownership (atomic rename), so it does not grow forever. */
-    public synchronized void compact(Map<PciAddress, Owned> owned) {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         StringBuilder sb = new StringBuilder();
         long n = 0;
-        for (Owned o : owned.values()) {
+        for (Owned o : st.owned().values()) {
             Entry e = new Entry(++n, Instant.now().toString(), "snapshot", Op.BIND, Phase.SNAPSHOT, o.group(), o.device().toString(),
                     o.originalDriver(), o.originalOverride(), o.since());
             sb.append(JSON.writeValueAsString(e)).append('\n');
+        }
+        for (List<Entry> txn : st.unfinished().values()) {
+            for (Entry e : txn) {
+                Entry kept = new Entry(++n, e.time(), e.txn(), e.op(), e.phase(), e.group(), e.device(), e.originalDriver(),
+                        e.originalOverride(), e.note());
+                sb.append(JSON.writeValueAsString(kept)).append('\n');
+            }
         }
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,

@@ -10,7 +10,9 @@ import java.util.Optional;
  * A generated host tree whose sysfs reacts to writes as the kernel's does: driver_override is stored,
  * {@code unbind}, {@code bind} and {@code drivers_probe} move the driver links, uevent's DRIVER= follows, and
  * /dev/vfio/N appears while a group member is bound to vfio-pci. Tests can make a step fail for one device by
- * writing the step's name ("unbind", "bind", "drivers_probe", "driver_override") to {@code .sim/fail/<address>}.
+ * writing the step's name ("unbind", "bind", "drivers_probe", "driver_override") to {@code .sim/fail/<address>}, and
+ * make an unbind of one device block, as vfio-pci's remove does while a device fd is open, for as long as
+ * {@code .sim/block/<address>} exists (the write waits outside the simulated kernel's lock, so other devices move on).
  * Only for generated trees (demo and tests) — never selected for a real root.
  */
 public class SimulatedKernelHost extends LinuxSysfsHost {
@@ -24,7 +26,29 @@ public class SimulatedKernelHost extends LinuxSysfsHost {
     }
 
     @Override
-    public synchronized void write(String path, String value) throws IOException {
+    public void write(String path, String value) throws IOException {
+        String[] p = path.split("/");
+        boolean unbind = (path.startsWith(DEVICES) && p.length == 7 && p[5].equals("driver") && p[6].equals("unbind"))
+                || (path.startsWith(DRIVERS) && p.length == 6 && p[5].equals("unbind"));
+        if (unbind) awaitUnblocked(value.strip()); // both unbind files take the device's address
+        synchronized (this) {
+            change(path, value);
+        }
+    }
+
+    private void awaitUnblocked(String address) throws IOException {
+        if (!address.matches("[0-9a-f:.]+")) return; // refused as no such device by the write itself
+        while (exists(".sim/block/" + address)) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while " + address + "'s unbind was blocked");
+            }
+        }
+    }
+
+    private void change(String path, String value) throws IOException {
         String v = value.strip();
         String[] p = path.split("/");
         if (path.equals("sys/bus/pci/drivers_probe")) {

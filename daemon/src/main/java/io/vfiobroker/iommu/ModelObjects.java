@@ -1,9 +1,14 @@
 package io.vfiobroker.iommu;
 
 import io.vfiobroker.nativeshim.Errno;
+import io.vfiobroker.nativeshim.LibcAbi;
 import io.vfiobroker.nativeshim.NativeException;
 import io.vfiobroker.nativeshim.OwnedFd;
+import io.vfiobroker.nativeshim.Posix;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -174,6 +179,22 @@ final class ModelObjects {
             for (long[] m : maps) n += m[1];
         }
         return n;
+    }
+
+    static boolean badRange(long vaddr, long iova, long size) {
+        long page = 4096;
+        return size <= 0 || ((vaddr | iova | size) & (page - 1)) != 0 || iova + size - 1 < iova || vaddr + size - 1 < vaddr;
+    }
+
+    /** A small file named and filled after what it stands for, written once and opened read-only per fd. */
+    static OwnedFd standIn(Path dir, String what) {
+        Path file = dir.resolve(what.replace(' ', '-'));
+        try {
+            if (!Files.exists(file)) Files.writeString(Files.createDirectories(dir).resolve(file.getFileName()), what + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return Posix.open(file, LibcAbi.O_RDONLY);
     }
 
     static boolean overlaps(List<long[]> maps, long iova, long size) {

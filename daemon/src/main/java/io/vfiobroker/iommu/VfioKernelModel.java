@@ -43,6 +43,7 @@ public final class VfioKernelModel implements VfioKernel {
     private long callCount;
     private final Map<String, Integer> resets = new ConcurrentHashMap<>();
     private long memlockLimit = Long.MAX_VALUE;
+    private Path standIns;
     private long failAt = -1;
     private int failErrno;
 
@@ -57,6 +58,12 @@ public final class VfioKernelModel implements VfioKernel {
     /** A model of the kernel the generated tree describes: MSIs isolated when its /proc/interrupts shows IR- chips. */
     public static VfioKernelModel of(SysfsHost host) {
         return new VfioKernelModel(host, Boolean.TRUE.equals(InterruptChips.read(host.root()).kernelRemaps()));
+    }
+
+    /** Fds open files in {@code dir} that say what they stand for ("device 0000:07:02.0"), not the tree's nodes. */
+    public synchronized VfioKernelModel standInFiles(Path dir) {
+        standIns = dir;
+        return this;
     }
 
     /** The caller's RLIMIT_MEMLOCK in bytes, against which DMA maps pin. */
@@ -103,19 +110,16 @@ public final class VfioKernelModel implements VfioKernel {
         }
     }
 
-    private static NativeException refuse(String call, int errno, String context) {
-        return new NativeException(call, errno, context);
-    }
-
-    private OwnedFd openNode(Path node) {
+    /** The tree's own node read-only, or with {@link #standInFiles} a file whose text says what it stands for. */
+    private OwnedFd openNode(Path node, String what) {
         if (!node.toAbsolutePath().startsWith(host.root().toAbsolutePath())) throw new IllegalArgumentException(node + " is outside " + host.root());
-        return Posix.open(node, LibcAbi.O_RDONLY);
+        return standIns == null ? Posix.open(node, LibcAbi.O_RDONLY) : ModelObjects.standIn(standIns, what);
     }
 
     @Override
     public synchronized Container openContainer(Path node) {
         enter("open container", node.toString());
-        OwnedFd fd = openNode(node);
+        OwnedFd fd = openNode(node, "container");
         objects.add(new ContainerFile(fd));
         return new Container(fd, "container " + node);
     }
@@ -123,8 +127,8 @@ public final class VfioKernelModel implements VfioKernel {
     @Override
     public synchronized Group openGroup(Path node, int group) {
         enter("open group", node.toString());
-        if (objects.group(group) != null) throw refuse("open " + node, Errno.EBUSY, "");
-        OwnedFd fd = openNode(node);
+        if (objects.group(group) != null) throw new NativeException("open " + node, Errno.EBUSY, "");
+        OwnedFd fd = openNode(node, "group " + group);
         objects.add(new GroupFile(fd, group, node));
         return new Group(fd, group);
     }
@@ -132,7 +136,7 @@ public final class VfioKernelModel implements VfioKernel {
     @Override
     public synchronized IommuFd openIommufd(Path node) {
         enter("open iommufd", node.toString());
-        OwnedFd fd = openNode(node);
+        OwnedFd fd = openNode(node, "iommufd");
         objects.add(new IommufdFile(fd));
         return new IommuFd(fd, "iommufd " + node);
     }
@@ -143,8 +147,8 @@ public final class VfioKernelModel implements VfioKernel {
         String cdev = node.getFileName().toString();
         String address = host.list("sys/bus/pci/devices").stream()
                 .filter(a -> host.list("sys/bus/pci/devices/" + a + "/vfio-dev").contains(cdev)).findFirst()
-                .orElseThrow(() -> refuse("open " + node, Errno.ENODEV, ""));
-        OwnedFd fd = openNode(node);
+                .orElseThrow(() -> new NativeException("open " + node, Errno.ENODEV, ""));
+        OwnedFd fd = openNode(node, "device " + address);
         objects.add(new DeviceFile(fd, address, groupOf(address), null));
         return new Device(fd, cdev);
     }
@@ -182,11 +186,11 @@ public final class VfioKernelModel implements VfioKernel {
         enter("VFIO_GROUP_SET_CONTAINER", g.name());
         GroupFile gf = objects.group(g);
         ContainerFile cf = objects.container(c);
-        if (gf.container != null) throw refuse("VFIO_GROUP_SET_CONTAINER", Errno.EINVAL, g.name());
+        if (gf.container != null) throw new NativeException("VFIO_GROUP_SET_CONTAINER", Errno.EINVAL, g.name());
         // A member on a host driver holds the group's DMA ownership: the claim fails.
-        if (!viable(gf.id)) throw refuse("VFIO_GROUP_SET_CONTAINER", Errno.EPERM, g.name());
+        if (!viable(gf.id)) throw new NativeException("VFIO_GROUP_SET_CONTAINER", Errno.EPERM, g.name());
         // With the IOMMU already set, this group is attached now, so the interrupt gate is here.
-        if (cf.iommuSet && !safe(UnsafeInterruptSwitch.TYPE1)) throw refuse("VFIO_GROUP_SET_CONTAINER", Errno.EPERM, g.name());
+        if (cf.iommuSet && !safe(UnsafeInterruptSwitch.TYPE1)) throw new NativeException("VFIO_GROUP_SET_CONTAINER", Errno.EPERM, g.name());
         gf.container = cf;
         cf.groups.add(gf);
     }
@@ -195,8 +199,8 @@ public final class VfioKernelModel implements VfioKernel {
     public synchronized void groupUnsetContainer(Group g) {
         enter("VFIO_GROUP_UNSET_CONTAINER", g.name());
         GroupFile gf = objects.group(g);
-        if (gf.container == null) throw refuse("VFIO_GROUP_UNSET_CONTAINER", Errno.EINVAL, g.name());
-        if (objects.devicesOpenedThrough(gf)) throw refuse("VFIO_GROUP_UNSET_CONTAINER", Errno.EBUSY, g.name());
+        if (gf.container == null) throw new NativeException("VFIO_GROUP_UNSET_CONTAINER", Errno.EINVAL, g.name());
+        if (objects.devicesOpenedThrough(gf)) throw new NativeException("VFIO_GROUP_UNSET_CONTAINER", Errno.EBUSY, g.name());
         objects.detach(gf);
     }
 
@@ -204,11 +208,11 @@ public final class VfioKernelModel implements VfioKernel {
     public synchronized void setIommu(Container c, int type) {
         enter("VFIO_SET_IOMMU", c.name());
         ContainerFile cf = objects.container(c);
-        if (cf.groups.isEmpty() || cf.iommuSet) throw refuse("VFIO_SET_IOMMU", Errno.EINVAL, c.name());
+        if (cf.groups.isEmpty() || cf.iommuSet) throw new NativeException("VFIO_SET_IOMMU", Errno.EINVAL, c.name());
         if (type != VfioAbi.VFIO_TYPE1_IOMMU && type != VfioAbi.VFIO_TYPE1v2_IOMMU || !host.exists("sys/module/vfio_iommu_type1")) {
-            throw refuse("VFIO_SET_IOMMU", Errno.ENODEV, c.name());
+            throw new NativeException("VFIO_SET_IOMMU", Errno.ENODEV, c.name());
         }
-        if (!safe(UnsafeInterruptSwitch.TYPE1)) throw refuse("VFIO_SET_IOMMU", Errno.EPERM, c.name());
+        if (!safe(UnsafeInterruptSwitch.TYPE1)) throw new NativeException("VFIO_SET_IOMMU", Errno.EPERM, c.name());
         cf.iommuSet = true;
     }
 
@@ -218,9 +222,9 @@ public final class VfioKernelModel implements VfioKernel {
         enter("VFIO_GROUP_GET_DEVICE_FD", ctx);
         GroupFile gf = objects.group(g);
         boolean member = host.list("sys/kernel/iommu_groups/" + gf.id + "/devices").contains(address);
-        if (!member || !"vfio-pci".equals(driver(address))) throw refuse("VFIO_GROUP_GET_DEVICE_FD", Errno.ENODEV, ctx);
-        if (gf.container == null || !gf.container.iommuSet) throw refuse("VFIO_GROUP_GET_DEVICE_FD", Errno.EINVAL, ctx);
-        OwnedFd fd = openNode(gf.node);
+        if (!member || !"vfio-pci".equals(driver(address))) throw new NativeException("VFIO_GROUP_GET_DEVICE_FD", Errno.ENODEV, ctx);
+        if (gf.container == null || !gf.container.iommuSet) throw new NativeException("VFIO_GROUP_GET_DEVICE_FD", Errno.EINVAL, ctx);
+        OwnedFd fd = openNode(gf.node, "device " + address);
         objects.add(new DeviceFile(fd, address, gf.id, gf));
         return new Device(fd, address);
     }
@@ -237,7 +241,7 @@ public final class VfioKernelModel implements VfioKernel {
         enter("VFIO_DEVICE_GET_REGION_INFO", "device " + d.name());
         objects.device(d);
         // No legacy VGA range on these devices, and nothing past it.
-        if (index < 0 || index >= VfioAbi.VFIO_PCI_VGA_REGION_INDEX) throw refuse("VFIO_DEVICE_GET_REGION_INFO", Errno.EINVAL, "device " + d.name());
+        if (index < 0 || index >= VfioAbi.VFIO_PCI_VGA_REGION_INDEX) throw new NativeException("VFIO_DEVICE_GET_REGION_INFO", Errno.EINVAL, "device " + d.name());
         long offset = (long) index << 40;
         int rw = VfioAbi.VFIO_REGION_INFO_FLAG_READ | VfioAbi.VFIO_REGION_INFO_FLAG_WRITE;
         if (index == VfioAbi.VFIO_PCI_BAR0_REGION_INDEX) return new RegionInfo(index, rw | VfioAbi.VFIO_REGION_INFO_FLAG_MMAP, PAGE, offset);
@@ -258,8 +262,8 @@ public final class VfioKernelModel implements VfioKernel {
         ContainerFile cf = objects.container(c);
         // Without an IOMMU driver the container passes no ioctl on: EINVAL.
         boolean prot = (flags & (VfioAbi.VFIO_DMA_MAP_FLAG_READ | VfioAbi.VFIO_DMA_MAP_FLAG_WRITE)) != 0;
-        if (!cf.iommuSet || !prot || badRange(vaddr, iova, size)) throw refuse("VFIO_IOMMU_MAP_DMA", Errno.EINVAL, ctx);
-        if (ModelObjects.overlaps(cf.maps, iova, size)) throw refuse("VFIO_IOMMU_MAP_DMA", Errno.EEXIST, ctx);
+        if (!cf.iommuSet || !prot || ModelObjects.badRange(vaddr, iova, size)) throw new NativeException("VFIO_IOMMU_MAP_DMA", Errno.EINVAL, ctx);
+        if (ModelObjects.overlaps(cf.maps, iova, size)) throw new NativeException("VFIO_IOMMU_MAP_DMA", Errno.EEXIST, ctx);
         pin(size, "VFIO_IOMMU_MAP_DMA", ctx);
         cf.maps.add(new long[] {iova, size});
     }
@@ -269,7 +273,7 @@ public final class VfioKernelModel implements VfioKernel {
         enter("IOMMU_OPTION", fd.name());
         IommufdFile f = objects.iommufd(fd);
         // The accounting mode changes only while the iommufd holds no object.
-        if (f.objects > 0) throw refuse("IOMMU_OPTION", Errno.EBUSY, fd.name());
+        if (f.objects > 0) throw new NativeException("IOMMU_OPTION", Errno.EBUSY, fd.name());
         f.perProcess = perProcess;
     }
 
@@ -287,9 +291,9 @@ public final class VfioKernelModel implements VfioKernel {
         String ctx = fd.name() + ", ioas " + ioas + String.format(", iova 0x%x size 0x%x", iova, length);
         enter("IOMMU_IOAS_MAP", ctx);
         IommufdFile f = objects.iommufd(fd);
-        if (!f.ioas.contains(ioas)) throw refuse("IOMMU_IOAS_MAP", Errno.ENOENT, ctx);
-        if (badRange(vaddr, iova, length)) throw refuse("IOMMU_IOAS_MAP", Errno.EINVAL, ctx);
-        if (ModelObjects.overlaps(f.maps, iova, length)) throw refuse("IOMMU_IOAS_MAP", Errno.EEXIST, ctx);
+        if (!f.ioas.contains(ioas)) throw new NativeException("IOMMU_IOAS_MAP", Errno.ENOENT, ctx);
+        if (ModelObjects.badRange(vaddr, iova, length)) throw new NativeException("IOMMU_IOAS_MAP", Errno.EINVAL, ctx);
+        if (ModelObjects.overlaps(f.maps, iova, length)) throw new NativeException("IOMMU_IOAS_MAP", Errno.EEXIST, ctx);
         pin(length, "IOMMU_IOAS_MAP", ctx);
         f.maps.add(new long[] {iova, length});
     }
@@ -300,10 +304,10 @@ public final class VfioKernelModel implements VfioKernel {
         enter("VFIO_DEVICE_BIND_IOMMUFD", ctx);
         DeviceFile df = objects.device(d);
         IommufdFile f = objects.iommufd(fd);
-        if (df.via != null || df.boundTo != null) throw refuse("VFIO_DEVICE_BIND_IOMMUFD", Errno.EINVAL, ctx);
+        if (df.via != null || df.boundTo != null) throw new NativeException("VFIO_DEVICE_BIND_IOMMUFD", Errno.EINVAL, ctx);
         // A group open through /dev/vfio/N blocks its devices' cdevs.
-        if (objects.group(df.group) != null) throw refuse("VFIO_DEVICE_BIND_IOMMUFD", Errno.EBUSY, ctx);
-        if (!safe(UnsafeInterruptSwitch.IOMMUFD)) throw refuse("VFIO_DEVICE_BIND_IOMMUFD", Errno.EPERM, ctx);
+        if (objects.group(df.group) != null) throw new NativeException("VFIO_DEVICE_BIND_IOMMUFD", Errno.EBUSY, ctx);
+        if (!safe(UnsafeInterruptSwitch.IOMMUFD)) throw new NativeException("VFIO_DEVICE_BIND_IOMMUFD", Errno.EPERM, ctx);
         df.boundTo = f;
         df.devId = f.newObject();
         return df.devId;
@@ -314,19 +318,15 @@ public final class VfioKernelModel implements VfioKernel {
         String ctx = "device " + d.name() + ", pt " + ptId;
         enter("VFIO_DEVICE_ATTACH_IOMMUFD_PT", ctx);
         DeviceFile df = objects.device(d);
-        if (df.boundTo == null) throw refuse("VFIO_DEVICE_ATTACH_IOMMUFD_PT", Errno.EINVAL, ctx);
-        if (!df.boundTo.ioas.contains(ptId)) throw refuse("VFIO_DEVICE_ATTACH_IOMMUFD_PT", Errno.ENOENT, ctx);
+        if (df.boundTo == null) throw new NativeException("VFIO_DEVICE_ATTACH_IOMMUFD_PT", Errno.EINVAL, ctx);
+        if (!df.boundTo.ioas.contains(ptId)) throw new NativeException("VFIO_DEVICE_ATTACH_IOMMUFD_PT", Errno.ENOENT, ctx);
         df.pt = ptId;
         // Attaching to an IOAS gives the device a hardware page table, an object of its own.
         return df.boundTo.newObject();
     }
 
-    private static boolean badRange(long vaddr, long iova, long size) {
-        return size <= 0 || ((vaddr | iova | size) & (PAGE - 1)) != 0 || iova + size - 1 < iova || vaddr + size - 1 < vaddr;
-    }
-
     private void pin(long bytes, String call, String ctx) {
-        if (objects.pinned() + bytes > memlockLimit) throw refuse(call, Errno.ENOMEM, ctx);
+        if (objects.pinned() + bytes > memlockLimit) throw new NativeException(call, Errno.ENOMEM, ctx);
     }
 
     /** Both gates: isolated MSIs, or the module's switch set to Y. */

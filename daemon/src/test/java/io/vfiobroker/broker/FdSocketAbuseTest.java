@@ -1,5 +1,7 @@
 package io.vfiobroker.broker;
 
+import io.vfiobroker.iommu.VfioKernelModel;
+import io.vfiobroker.iommu.VfioDomainOpener;
 import io.grpc.BindableService;
 import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.api.v1.Backend;
@@ -17,7 +19,6 @@ import io.vfiobroker.hostgen.HostSpec;
 import io.vfiobroker.hostgen.HostTreeGenerator;
 import io.vfiobroker.inventory.InventoryScanner;
 import io.vfiobroker.inventory.PciIds;
-import io.vfiobroker.lease.FakeDomainOpener;
 import io.vfiobroker.lease.LeaseService;
 import io.vfiobroker.nativeshim.OwnedFd;
 import io.vfiobroker.nativeshim.Posix;
@@ -119,7 +120,7 @@ class FdSocketAbuseTest {
         Path state = dir.resolve("state");
         BindingService binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
         Files.createDirectories(dir.resolve("fake"));
-        leases = new LeaseService(host, scanner, binding, policy, new FakeDomainOpener(dir.resolve("fake")), new Memlock(host),
+        leases = new LeaseService(host, scanner, binding, policy, new VfioDomainOpener(host, VfioKernelModel.of(host).standInFiles(dir.resolve("fake"))), new Memlock(host),
                 new AuditLog(state), Duration.ofSeconds(30));
         run = dir.resolve("run");
         Files.createDirectories(run);
@@ -190,7 +191,7 @@ class FdSocketAbuseTest {
 
     private void legitimateCycle(VfioBrokerClient client) {
         try (AcquiredDevices got = client.acquire(List.of(vf), Backend.BACKEND_UNSPECIFIED, 0)) {
-            assertThat(got.fds()).hasSize(2);
+            assertThat(got.fds()).hasSize(3);
         }
     }
 

@@ -1,5 +1,7 @@
 package io.vfiobroker.kubelet;
 
+import io.vfiobroker.iommu.VfioKernelModel;
+import io.vfiobroker.iommu.VfioDomainOpener;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -25,7 +27,6 @@ import io.vfiobroker.hostgen.HostTreeGenerator;
 import io.vfiobroker.inventory.InventoryScanner;
 import io.vfiobroker.inventory.PciIds;
 import io.vfiobroker.lease.ChildClassPath;
-import io.vfiobroker.lease.FakeDomainOpener;
 import io.vfiobroker.lease.Lease;
 import io.vfiobroker.lease.LeaseService;
 import io.vfiobroker.policy.PolicyService;
@@ -106,7 +107,7 @@ class KubeletBrokerAllocationTest {
         BindingService binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
         Files.createDirectories(dir.resolve("fake"));
         audit = new AuditLog(state);
-        leases = new LeaseService(host, scanner, binding, policy, new FakeDomainOpener(dir.resolve("fake")), new Memlock(host), audit,
+        leases = new LeaseService(host, scanner, binding, policy, new VfioDomainOpener(host, VfioKernelModel.of(host).standInFiles(dir.resolve("fake"))), new Memlock(host), audit,
                 Duration.ofSeconds(5));
         leases.addListener(changes::add);
         run = dir.resolve("run");
@@ -239,7 +240,7 @@ class KubeletBrokerAllocationTest {
         AcquiredDevices again;
         try (VfioBrokerClient restarted = client(token)) {
             again = restarted.acquire(List.of(vf.toString()), Backend.BACKEND_UNSPECIFIED, 0);
-            assertThat(again.fds()).hasSize(2);
+            assertThat(again.fds()).hasSize(3);
 
             // The kubelet gives the devices to another container: the old token is gone and its lease ended.
             String next = allocate(vf).getEnvsMap().get(VfioBrokerClient.ALLOCATION_ENV);

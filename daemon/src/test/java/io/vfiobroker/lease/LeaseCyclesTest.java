@@ -1,5 +1,7 @@
 package io.vfiobroker.lease;
 
+import io.vfiobroker.iommu.VfioKernelModel;
+import io.vfiobroker.iommu.VfioDomainOpener;
 import io.grpc.BindableService;
 import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.api.v1.AcquireRequest;
@@ -66,7 +68,7 @@ class LeaseCyclesTest {
     LeaseService leases;
     FdSocketServer fdSocket;
     GrpcServer grpc;
-    FakeDomainOpener domains;
+    VfioKernelModel kernel;
     PolicyService policy;
     String vf;
     List<String> vfs;
@@ -101,8 +103,8 @@ class LeaseCyclesTest {
         Path state = dir.resolve("state");
         BindingService binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
         Files.createDirectories(dir.resolve("fake"));
-        domains = new FakeDomainOpener(dir.resolve("fake"));
-        leases = new LeaseService(host, scanner, binding, policy, domains, new Memlock(host), new AuditLog(state), Duration.ofSeconds(30));
+        kernel = VfioKernelModel.of(host).standInFiles(dir.resolve("fake"));
+        leases = new LeaseService(host, scanner, binding, policy, new VfioDomainOpener(host, kernel), new Memlock(host), new AuditLog(state), Duration.ofSeconds(30));
         run = dir.resolve("run");
         Files.createDirectories(run);
         Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -180,7 +182,7 @@ class LeaseCyclesTest {
 
     private void cycle(VfioBrokerClient client) {
         try (AcquiredDevices got = client.acquire(List.of(vf), Backend.BACKEND_UNSPECIFIED, 0)) {
-            if (got.fds().size() != 2) throw new AssertionError("expected container + device fds, got " + got.fds().size());
+            if (got.fds().size() != 3) throw new AssertionError("expected container, group and device fds, got " + got.fds().size());
         }
     }
 
@@ -213,7 +215,7 @@ class LeaseCyclesTest {
                         .isLessThanOrEqualTo(before.getOrDefault(e.getKey(), 0L));
             }
         }
-        assertThat(domains.open.get()).as("domains still open").isZero();
+        assertThat(kernel.state()).as("kernel state").isEqualTo("idle");
         assertThat(leases.active()).isEmpty();
         assertThat(scanner.device(io.vfiobroker.domain.PciAddress.parse(vf)).orElseThrow().driver()).isEqualTo("vfio-pci");
     }
@@ -232,7 +234,7 @@ class LeaseCyclesTest {
                     try (VfioBrokerClient client = VfioBrokerClient.connect(run)) {
                         for (int i = 0; i < CONCURRENT_CYCLES; i++) {
                             try (AcquiredDevices got = client.acquire(List.of(device), Backend.BACKEND_UNSPECIFIED, 0)) {
-                                assertThat(got.fds()).hasSize(2);
+                                assertThat(got.fds()).hasSize(3);
                             }
                         }
                     } catch (Throwable e) {
@@ -276,13 +278,13 @@ class LeaseCyclesTest {
         try (VfioBrokerClient client = VfioBrokerClient.connect(run)) {
             AcquireResponse r = client.stub().acquire(AcquireRequest.newBuilder().addDevices(vf).build());
             try (AcquiredDevices got = client.redeem(r)) {
-                assertThat(got.fds()).hasSize(2);
+                assertThat(got.fds()).hasSize(3);
                 assertThatThrownBy(() -> client.redeem(r)).isInstanceOf(BrokerException.class)
                         .hasMessageContaining("refused the ticket").hasMessageContaining("already used");
                 // A replay burns nothing: the holder keeps its lease and its fds still read.
                 assertThat(leases.get(r.getLease().getId()).orElseThrow().state()).isEqualTo(Lease.State.ACTIVE);
                 byte[] buf = new byte[64];
-                int n = Posix.pread(got.fds().get(1).fd(), buf, 0, "device fd");
+                int n = Posix.pread(got.fds().get(2).fd(), buf, 0, "device fd");
                 assertThat(new String(buf, 0, n, StandardCharsets.UTF_8)).startsWith("device " + vf);
             }
             assertThat(leases.get(r.getLease().getId()).orElseThrow().state()).isEqualTo(Lease.State.ENDED);
@@ -318,7 +320,7 @@ class LeaseCyclesTest {
         assertThat(reply).isEqualTo("REPLY 0 fds, error: this ticket belongs to another uid");
         assertThat(ended.await(5, TimeUnit.SECONDS)).as("the burnt lease ended").isTrue();
         assertThat(leases.get(r.getLease().getId()).orElseThrow().endReason()).isEqualTo("ticket presented by uid " + NOBODY + ", not the lease holder");
-        assertThat(domains.open.get()).isZero();
+        assertThat(kernel.state()).isEqualTo("idle");
     }
 
     /** A process that presents a ticket on the fd socket and prints how many fds and which error came back. */

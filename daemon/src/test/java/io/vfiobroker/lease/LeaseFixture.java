@@ -1,5 +1,7 @@
 package io.vfiobroker.lease;
 
+import io.vfiobroker.iommu.VfioKernelModel;
+import io.vfiobroker.iommu.VfioDomainOpener;
 import io.grpc.BindableService;
 import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.audit.AuditLog;
@@ -45,7 +47,8 @@ final class LeaseFixture implements AutoCloseable {
     final SimulatedKernelHost host;
     final InventoryScanner scanner;
     final PolicyService policy;
-    final FakeDomainOpener domains;
+    final VfioKernelModel kernel;
+    final VfioDomainOpener domains;
     final BindingService binding;
     LeaseService leases;
     final FdSocketServer fdSocket;
@@ -72,7 +75,8 @@ final class LeaseFixture implements AutoCloseable {
         policy = new PolicyService(policyFile, scanner);
         binding = new BindingService(host, scanner, new Journal(dir.resolve("state")), () -> BindingRules.of(policy.current()));
         Files.createDirectories(dir.resolve("fake"));
-        domains = new FakeDomainOpener(dir.resolve("fake"));
+        kernel = VfioKernelModel.of(host).standInFiles(dir.resolve("fake"));
+        domains = new VfioDomainOpener(host, kernel);
         leases = newLeaseService();
         Path run = dir.resolve("run");
         Files.createDirectories(run);

@@ -1,5 +1,7 @@
 package io.vfiobroker.lease;
 
+import io.vfiobroker.iommu.VfioKernelModel;
+import io.vfiobroker.iommu.VfioDomainOpener;
 import io.grpc.BindableService;
 import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.audit.AuditLog;
@@ -52,7 +54,8 @@ class LeaseHandoverTest {
     LeaseService leases;
     FdSocketServer fdSocket;
     GrpcServer grpc;
-    FakeDomainOpener domains;
+    VfioKernelModel kernel;
+    VfioDomainOpener domains;
     PolicyService policy;
     final BlockingQueue<Lease> changes = new LinkedBlockingQueue<>();
     final List<Process> children = new ArrayList<>();
@@ -101,7 +104,8 @@ class LeaseHandoverTest {
         Path state = dir.resolve("state");
         BindingService binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
         Files.createDirectories(dir.resolve("fake"));
-        domains = new FakeDomainOpener(dir.resolve("fake"));
+        kernel = VfioKernelModel.of(host).standInFiles(dir.resolve("fake"));
+        domains = new VfioDomainOpener(host, kernel);
         leases = new LeaseService(host, scanner, binding, policy, domains, new Memlock(host), new AuditLog(state), Duration.ofSeconds(5));
         leases.addListener(changes::add);
         Path run = dir.resolve("run");
@@ -182,8 +186,8 @@ class LeaseHandoverTest {
         p.destroyForcibly(); // SIGKILL: no goodbye from the client
         Lease ended = nextChange(lease.id(), Lease.State.ENDED);
         assertThat(ended.endReason()).isEqualTo("client process exited");
-        assertThat(domains.resets.get()).isEqualTo(1);
-        assertThat(domains.open.get()).isZero();
+        assertThat(kernel.resets(VF)).isEqualTo(1);
+        assertThat(kernel.state()).isEqualTo("idle");
         assertThat(scanner.device(PciAddress.parse(VF)).orElseThrow().driver()).isEqualTo("iavf");
         assertThat(leases.active()).isEmpty();
     }
@@ -208,7 +212,7 @@ class LeaseHandoverTest {
     @Test
     void runExecsTheProgramWithTheLeaseFdsAnnouncedTheSystemdWay() throws Exception {
         Process p = child(NOBODY, "io.vfiobroker.cli.Main", "run", "--run-dir", dir.resolve("run").toString(), "--device", VF, "--",
-                "/bin/sh", "-c", "echo \"FDS $LISTEN_FDS $LISTEN_FDNAMES $LISTEN_PID $$\"; head -c 100 <&4; echo; "
+                "/bin/sh", "-c", "echo \"FDS $LISTEN_FDS $LISTEN_FDNAMES $LISTEN_PID $$\"; head -c 100 <&5; echo; "
                         + "echo \"DONE $(ls /proc/self/fd | wc -l)\"; read line");
         BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         List<String> out = new ArrayList<>();
@@ -218,12 +222,12 @@ class LeaseHandoverTest {
         }
         String fds = out.stream().filter(l -> l.startsWith("FDS ")).findFirst().orElseThrow(() -> new AssertionError("output: " + out));
         String[] f = fds.split(" ");
-        assertThat(f[1]).isEqualTo("2");
-        assertThat(f[2].split(":")).containsExactly("container", "device-" + VF.replace(':', '_'));
+        assertThat(f[1]).isEqualTo("3");
+        assertThat(f[2]).matches("container:group-[0-9]+:" + java.util.regex.Pattern.quote("device-" + VF.replace(':', '_')));
         assertThat(f[3]).as("LISTEN_PID is the program's own pid").isEqualTo(f[4]).isEqualTo(Long.toString(p.pid()));
         assertThat(out).contains("device " + VF);
-        // 0-2, the two lease fds, and the fd ls itself opens for /proc/self/fd: nothing of the JVM leaked through exec
-        assertThat(out.get(out.size() - 1)).isEqualTo("DONE 6");
+        // 0-2, the three lease fds, and the fd ls itself opens for /proc/self/fd: nothing of the JVM leaked through exec
+        assertThat(out.get(out.size() - 1)).isEqualTo("DONE 7");
         Lease lease = leases.active().stream().filter(l -> l.holder().pid() == p.pid()).findFirst().orElseThrow();
         p.getOutputStream().write("\n".getBytes());
         p.getOutputStream().flush();
@@ -248,7 +252,7 @@ class LeaseHandoverTest {
         assertThat(lease[0]).isEqualTo("LEASE");
         assertThat(lease[2]).as("uid the daemon saw").isEqualTo(Integer.toString(NOBODY));
         assertThat(lease[3]).as("pid the daemon saw").isEqualTo(Long.toString(p.pid()));
-        assertThat(out).contains("FDS 2 2", "FD 'container'", "FD 'device " + VF + "'", "RELEASED");
+        assertThat(out).contains("FDS 3 3", "FD 'container'", "FD 'device " + VF + "'", "RELEASED");
         assertThat(leases.get(lease[1]).orElseThrow().endReason()).isEqualTo("released by holder");
     }
 

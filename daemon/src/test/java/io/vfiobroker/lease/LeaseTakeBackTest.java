@@ -113,10 +113,10 @@ class LeaseTakeBackTest {
         try (LeaseService.Handover h = f.leases.redeem(granted.getValue(), self(0))) {
             assertThat(h.fds()).extracting(x -> x.device()).contains(gpu, audio);
         }
-        int resetsBefore = f.domains.resets.get();
+        int resetsBefore = f.kernel.resets(gpu) + f.kernel.resets(audio);
         f.leases.release(l.id(), self(0));
         assertThat(f.leases.awaitEnded(l.id(), Duration.ofSeconds(10))).isTrue();
-        assertThat(f.domains.resets.get() - resetsBefore).isEqualTo(2);
+        assertThat(f.kernel.resets(gpu) + f.kernel.resets(audio) - resetsBefore).isEqualTo(2);
         assertThat(f.driver(audio)).isEqualTo("snd_hda_intel");
         assertThat(f.audit()).contains("\"groupMembers\":\"[" + audio + "]\"");
     }
@@ -224,7 +224,7 @@ class LeaseTakeBackTest {
                 try (LeaseService.Handover h = f.leases.redeem(g.getValue(), self(NOBODY))) {
                     for (var fd : h.fds()) {
                         String target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd.fd().fd())).toString();
-                        String expected = fd.device() == null ? fake.resolve("container").toString() : fake.resolve("device-" + fd.device()).toString();
+                        String expected = fake.resolve(fd.device() != null ? "device-" + fd.device() : fd.group() >= 0 ? "group-" + fd.group() : "container").toString();
                         if (!target.equals(expected)) throw new AssertionError("cycle handed over " + target + " as " + expected);
                         byte[] buf = new byte[64];
                         int n = Posix.pread(fd.fd().fd(), buf, 0, "handed-over fd");
