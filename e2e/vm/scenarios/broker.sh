@@ -129,15 +129,7 @@ kill $EVW 2>/dev/null
 rest /actuator/prometheus | grep '^vfio_broker_hotplug' > "$R/s6/metrics.txt"
 fi
 
-# --- [V9] a lease is exactly its grant; [V10] taking leases back, restart, crashes mid-binding ------------------
-if [ "$E2E_IOMMU" = on ]; then
-  # restart.sh: the daemon killed under a client; with E2E_CRASH_POINTS=yes also after each sysfs write.
-  for part in grant revoke restart; do
-    t0=$(now_ms)
-    source "$(dirname "$0")/$part.sh"
-    echo "$part.sh: $(( $(now_ms) - t0 )) ms" | tee -a "$R/part-times.txt"
-  done
-fi
+# [V9] and [V10] (grant.sh, revoke.sh, restart.sh) run in a boot of their own: leases.sh.
 
 kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
 echo done > "$R/broker.done"

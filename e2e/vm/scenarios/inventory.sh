@@ -27,11 +27,6 @@ param() { cat "$1" 2>/dev/null || echo absent; }
 cat /proc/modules > "$T/proc-modules" 2>/dev/null
 cat "$T/kernel.properties" "$T/groups.txt" "$T/iommu-units.txt"
 
-# Whether the build's class archive maps in this guest (-Xshare:on fails loudly where -Xshare:auto would quietly not).
-JSA="$E2E_PROJECT/daemon/target/cli/vfio-broker.jsa"
-[ -f "$JSA" ] && { java -Xshare:on "-XX:SharedArchiveFile=$JSA" -XX:TieredStopAtLevel=1 -cp "$E2E_PROJECT/daemon/target/cli/vfio-broker-exec.jar" \
-  -version > "$T/cds-check" 2>&1; echo "rc=$?" >> "$T/cds-check"; }
-
 # The CLI as root, like the daemon runs, and devices once as the unprivileged uid (inventory is world-readable).
 record cli/devices cli devices --json
 record cli/groups cli groups --json

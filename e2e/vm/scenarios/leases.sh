@@ -1,5 +1,5 @@
-# [V9] and [V10] scenarios alone, for iterating by hand (run-vm.sh --scenario leases); the suite runs the same
-# files inside broker.sh's boot (same results layout).
+# [V9] and [V10] in one boot (GrantIT, RevokeIT): a lease is exactly its grant, taking leases back, the daemon
+# killed under a client.
 source "$(dirname "$0")/lib.sh"
 R=$E2E_RESULTS
 EDU=0000:00:01.0

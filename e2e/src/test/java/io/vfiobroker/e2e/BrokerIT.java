@@ -24,20 +24,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Timeout(value = 90, unit = TimeUnit.MINUTES)   // a guard only: each VM is time-boxed by run-vm.sh
 class BrokerIT {
 
-    static final String SCENARIO = "broker";
-    // Generous: the lease scenarios ([V9], [V10]) restart the daemon a dozen times on one emulated vCPU.
-    static final Duration VM_TIMEOUT = Duration.ofMinutes(30);
+    static final String SCENARIO = Matrix.BROKER;
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Every kernel × intremap, longest boots first (intremap=on runs the lease parts; the built kernel the crash points). */
+    /** Every broker boot (see {@link Matrix}). */
     static Stream<Arguments> platforms() {
-        java.util.List<Kernel> kernels = new java.util.ArrayList<>(Kernel.selected());
-        java.util.Collections.reverse(kernels);
-        return Iommu.selected().stream().flatMap(i -> kernels.stream().map(k -> Arguments.of(k, i)));
+        return Matrix.broker();
     }
 
     static Stream<Arguments> remapping() {
-        return Iommu.selected().contains(Iommu.ON) ? Kernel.selected().stream().map(k -> Arguments.of(k, Iommu.ON)) : Stream.empty();
+        return platforms().filter(a -> a.get()[1] == Iommu.ON);
     }
 
     static Stream<Arguments> iommufdKernels() {
@@ -45,16 +41,16 @@ class BrokerIT {
     }
 
     static Stream<Arguments> noRemapping() {
-        return Iommu.selected().contains(Iommu.OFF) ? Kernel.selected().stream().map(k -> Arguments.of(k, Iommu.OFF)) : Stream.empty();
+        return platforms().filter(a -> a.get()[1] == Iommu.OFF);
     }
 
     @BeforeAll
     void bootAll() {
-        platforms().forEach(a -> VmBoots.submit(SCENARIO, (Kernel) a.get()[0], (Iommu) a.get()[1], VM_TIMEOUT));
+        Matrix.submitAll();
     }
 
     private static VmResult vm(Kernel kernel, Iommu iommu) {
-        return VmBoots.get(SCENARIO, kernel, iommu, VM_TIMEOUT).requireSuccess();
+        return Matrix.get(SCENARIO, kernel, iommu);
     }
 
     private static JsonNode json(VmResult vm, String name) {

@@ -26,15 +26,15 @@ class GrantIT {
 
     @BeforeAll
     void bootAll() {
-        BrokerIT.remapping().forEach(a -> VmBoots.submit(BrokerIT.SCENARIO, (Kernel) a.get()[0], (Iommu) a.get()[1], BrokerIT.VM_TIMEOUT));
+        Matrix.submitAll();
     }
 
     private static VmResult vm(Kernel kernel, Iommu iommu) {
-        return VmBoots.get(BrokerIT.SCENARIO, kernel, iommu, BrokerIT.VM_TIMEOUT).requireSuccess();
+        return Matrix.get(Matrix.LEASES, kernel, iommu);
     }
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
-    @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
+    @MethodSource("io.vfiobroker.e2e.Matrix#leases")
     void aLegacyLeaseOfOneBridgedDeviceIsRefusedWhenPolicyDeniesItsSibling(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         String[] groups = vm.text("v9/groups").strip().split(" ");
@@ -49,7 +49,7 @@ class GrantIT {
     }
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
-    @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
+    @MethodSource("io.vfiobroker.e2e.Matrix#leases")
     void whenPolicyGrantsBothTheClientOpensBothDevicesOfTheGroup(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         ProbeOutput p = ProbeOutput.of(vm, "v9/grant-both");
@@ -69,7 +69,7 @@ class GrantIT {
     }
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
-    @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
+    @MethodSource("io.vfiobroker.e2e.Matrix#leases")
     void aFiniteMemlockLimitIsRaisedForTheLeaseAndTheClientsOwnComesBackAfterRelease(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         ProbeOutput p = ProbeOutput.of(vm, "v9/grant-both");

@@ -29,7 +29,6 @@ class InventoryIT {
 
     // Scenario 1 runs first in the broker boot (before anything is bound), so each kernel x intremap boots once.
     private static final String SCENARIO = BrokerIT.SCENARIO;
-    private static final Duration VM_TIMEOUT = BrokerIT.VM_TIMEOUT;
     private static final long INTEL_ECAP_IR = 1L << 3;
     static final List<String> ROOT_EDU = List.of("0000:00:01.0", "0000:00:02.0");
     static final String BRIDGE = "0000:00:03.0";
@@ -41,11 +40,11 @@ class InventoryIT {
 
     @BeforeAll
     void bootAll() {
-        platforms().forEach(a -> VmBoots.submit(SCENARIO, (Kernel) a.get()[0], (Iommu) a.get()[1], VM_TIMEOUT));
+        Matrix.submitAll();
     }
 
     private static VmResult vm(Kernel kernel, Iommu iommu) {
-        return VmBoots.get(SCENARIO, kernel, iommu, VM_TIMEOUT).requireSuccess();
+        return Matrix.get(SCENARIO, kernel, iommu);
     }
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)

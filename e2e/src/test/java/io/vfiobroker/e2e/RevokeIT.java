@@ -31,11 +31,11 @@ class RevokeIT {
 
     @BeforeAll
     void bootAll() {
-        BrokerIT.remapping().forEach(a -> VmBoots.submit(BrokerIT.SCENARIO, (Kernel) a.get()[0], (Iommu) a.get()[1], BrokerIT.VM_TIMEOUT));
+        Matrix.submitAll();
     }
 
     private static VmResult vm(Kernel kernel, Iommu iommu) {
-        return VmBoots.get(BrokerIT.SCENARIO, kernel, iommu, BrokerIT.VM_TIMEOUT).requireSuccess();
+        return Matrix.get(Matrix.LEASES, kernel, iommu);
     }
 
     /**
@@ -69,7 +69,7 @@ class RevokeIT {
     }
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
-    @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
+    @MethodSource("io.vfiobroker.e2e.Matrix#leases")
     void aClientThatIgnoresTheRevokeIsKilledAfterTheGraceAndTheDeviceIsRestored(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         policyLoaded(vm, "v10/policy-grace3.json");
@@ -93,7 +93,7 @@ class RevokeIT {
     }
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
-    @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
+    @MethodSource("io.vfiobroker.e2e.Matrix#leases")
     void withNoGraceARevokedDeviceIsRestoredAtOnceTimed(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         policyLoaded(vm, "v10/policy-grace0.json");
@@ -108,7 +108,7 @@ class RevokeIT {
     }
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
-    @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
+    @MethodSource("io.vfiobroker.e2e.Matrix#leases")
     void aClientThatClosesItsFdsOnTheNoticeIsNotKilled(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         policyLoaded(vm, "v10/policy-grace15.json");
@@ -127,7 +127,7 @@ class RevokeIT {
     }
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
-    @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
+    @MethodSource("io.vfiobroker.e2e.Matrix#leases")
     void whileOneGroupIsStuckAnotherGroupIsAcquiredAndReleased(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         policyLoaded(vm, "v10/policy-grace25.json");
@@ -148,7 +148,7 @@ class RevokeIT {
 
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
-    @MethodSource("io.vfiobroker.e2e.BrokerIT#remapping")
+    @MethodSource("io.vfiobroker.e2e.Matrix#leases")
     void aDaemonKilledUnderAClientIsRestartedAndTheClientKeepsItsDevice(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         ProbeOutput p = ProbeOutput.of(vm, "v10/restart");
@@ -168,14 +168,10 @@ class RevokeIT {
 
     private static final Pattern STATE = Pattern.compile("^(\\S+) (\\d+) (\\S+) (\\S+) driver=(\\S+) override=(\\S+) bound=(.*)$");
 
-    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> crashKernels() {
-        return BrokerIT.remapping().filter(a -> a.get()[0] == Kernel.CUSTOM_6_12);
-    }
-
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
-    @MethodSource("crashKernels")
+    @MethodSource("io.vfiobroker.e2e.Matrix#crash")   // -De2e.crashPoints=true: a daemon start per crash point
     void aDaemonKilledAfterAnySysfsWriteOfABindOrReleaseLeavesNoDeviceHalfBound(Kernel kernel, Iommu iommu) {
-        VmResult vm = vm(kernel, iommu);
+        VmResult vm = Matrix.get(Matrix.CRASH, kernel, iommu);
         String summary = vm.text("crash/summary.txt");
         assertThat(summary).as("each operation ran to completion once the crash point was past its last write")
                 .contains("bind completed-after-writes=").contains("release completed-after-writes=");
