@@ -90,7 +90,7 @@ wait "$REVOKE_JOB" 2>/dev/null
 
 # f) One group STUCK (a forked child holds the fds, grace long); another group's Acquire+Release completes.
 # The other client's JVM starts first (one emulated vCPU: its start alone can outlast the grace); it acquires on "go".
-policy_v10 25 > "$R/v10/policy-grace25.json" 2>&1
+policy_v10 60 > "$R/v10/policy-grace60.json" 2>&1   # long: the other client, warm, still takes ~20 s under TCG
 probe_start v10/other --backend legacy --wait "$EDU2"
 probe_wait v10/other 'ready|refused' 300
 rm -f "$R/v10/stuck-holder.pid"
@@ -100,14 +100,14 @@ as_user "$E2E_PROJECT/bin/vfio-broker" run --device "$EDU" --backend legacy -- \
 echo $? > "$R/v10/stuck-run.rc"
 HOLDER=$(cat "$R/v10/stuck-holder.pid" 2>/dev/null)
 SL=$(cat "$R/v10/stuck-lease" 2>/dev/null)   # vfio-broker run hands the program its lease id
-( timeline "$R/v10/stuck-timeline.txt" "$SL" "$EDU" "$HOLDER" 60 ) &
+( timeline "$R/v10/stuck-timeline.txt" "$SL" "$EDU" "$HOLDER" 120 ) &
 TL=$!
 sleep 2
 lease_state "$SL" > "$R/v10/stuck-state-before"
-t0=$(now_ms)
+go0=$(now_ms)
 probe_say v10/other go
 probe_acquired v10/other && { probe_say v10/other release; probe_wait v10/other 'released|release-failed' 60; }
-echo $(( $(now_ms) - t0 )) > "$R/v10/other-ms"
+echo $(( $(now_ms) - go0 )) > "$R/v10/other-ms"
 lease_state "$SL" > "$R/v10/stuck-state-after"
 probe_end v10/other 30
 rest "/api/v1/leases/$SL" > "$R/v10/stuck-lease.json"

@@ -130,7 +130,7 @@ class RevokeIT {
     @MethodSource("io.vfiobroker.e2e.Matrix#leases")
     void whileOneGroupIsStuckAnotherGroupIsAcquiredAndReleased(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
-        policyLoaded(vm, "v10/policy-grace25.json");
+        policyLoaded(vm, "v10/policy-grace60.json");
         assertThat(vm.text("v10/stuck-run.rc").strip()).as("vfio-broker run: %s", vm.text("v10/stuck-run.err")).isEqualTo("0");
         assertThat(vm.text("v10/stuck-holder.pid").strip()).isNotEmpty();
         assertThat(vm.text("v10/stuck-state-before").strip()).as("the first lease, its pid gone and a child holding its fds")
