@@ -33,9 +33,12 @@ cat "/sys/bus/pci/devices/$EDU/driver_override" > "$R/s2/override-released"
 fi
 
 # --- The kernel's own answer without policy (root): VFIO_SET_IOMMU with the switch as booted -------------
-cli bind "$EDU" > /dev/null 2>&1
-record s4/domain-check-switch-off cli domain-check "$EDU"
-cli release "$EDU" > /dev/null 2>&1
+# (intremap=off only: with remapping, scenario 3's client opening the domain is the kernel's answer.)
+if [ -z "$ON" ]; then
+  cli bind "$EDU" > /dev/null 2>&1
+  record s4/domain-check-switch-off cli domain-check "$EDU"
+  cli release "$EDU" > /dev/null 2>&1
+fi
 
 # --- The daemon ---------------------------------------------------------------------------------------
 write_policy() {  # allowUnsafeInterrupts
