@@ -23,3 +23,4 @@ for part in grant revoke restart; do
   echo "$part.sh: $(( $(now_ms) - t0 )) ms" | tee -a "$R/part-times.txt"
 done
 kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
+echo done > "$R/leases.done"   # the status of the wait above is the daemon's (143), not the scenario's

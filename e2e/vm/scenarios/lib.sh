@@ -57,6 +57,15 @@ probe_say() { echo "$2" >&"${PROBE_FD[$1]}" 2>/dev/null || echo "probe $1 is gon
 probe_acquired() {
   probe_wait "$1" 'acquired|refused|redeem-failed' "${2:-300}" && grep -q '"event":"acquired"' "$E2E_RESULTS/$1.out"
 }
+# probe_wait_count NAME EVENT N [SECONDS]: until the probe has printed EVENT N times.
+probe_wait_count() {
+  local i
+  for i in $(seq 1 $(( ${4:-120} * 5 ))); do
+    [ "$(grep -c "\"event\":\"$2\"" "$E2E_RESULTS/$1.out" 2>/dev/null)" -ge "$3" ] && return 0
+    sleep 0.2
+  done
+  echo "probe $1: fewer than $3 events $2 within ${4:-120}s"; return 1
+}
 probe_wait() {
   local name=$1 re=$2 limit=${3:-120} i
   for i in $(seq 1 $(( limit * 5 ))); do
