@@ -18,7 +18,7 @@ POLICY
 start_daemon > "$R/daemon-start-ms"
 [ -S /run/vfio-broker/api.sock ] || { echo "daemon did not start"; kill $DAEMON; exit 1; }
 for part in grant revoke restart; do
-  t0=$(now_ms)
+  part_t0=$(now_ms)
   source "$(dirname "$0")/$part.sh"
   echo "$part.sh: $(( $(now_ms) - t0 )) ms" | tee -a "$R/part-times.txt"
 done
