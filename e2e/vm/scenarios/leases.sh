@@ -20,7 +20,7 @@ start_daemon > "$R/daemon-start-ms"
 for part in grant revoke restart; do
   part_t0=$(now_ms)
   source "$(dirname "$0")/$part.sh"
-  echo "$part.sh: $(( $(now_ms) - t0 )) ms" | tee -a "$R/part-times.txt"
+  echo "$part.sh: $(( $(now_ms) - part_t0 )) ms" | tee -a "$R/part-times.txt"
 done
 kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
 echo done > "$R/leases.done"   # the status of the wait above is the daemon's (143), not the scenario's
