@@ -22,9 +22,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * let go: the broker must not stall behind it. Real: the lease service with its store, audit fsyncs, the holder scan of
  * /proc, a real holder process (sh holding the lease's file), real pidfds. Stood in: the VFIO calls are the kernel model's,
  * its fds small files (VfioKernelModel.standInFiles), sysfs is a generated tree with the simulated kernel. The group being taken back stays ENDING
- * for the whole run (grace 600 s, its holder alive); a holder the kernel keeps (STUCK) holds up nothing more.
- * Then the same cycles while one lease's end waits in vfio-pci's unbind (the kernel does not return it while a device fd
- * is open): stood in by the simulated kernel, which blocks that device's unbind while {@code .sim/block/<address>} exists.
+ * for the whole run (grace 600 s, its holder alive).
+ * Then the same cycles while one lease is STUCK, its end waiting in vfio-pci's unbind (the kernel does not return it while a
+ * device fd is open): stood in by the simulated kernel, which blocks that device's unbind while {@code .sim/block/<address>} exists.
  *
  * Usage: TakeBackBench [cycles]
  */
@@ -130,7 +130,11 @@ public final class TakeBackBench {
             if (System.nanoTime() > deadline) throw new IllegalStateException("the lease's release never reached the unbind");
             Thread.sleep(10);
         }
-        Thread.sleep(100);
+        // The lease turns STUCK once the unbind has not returned for a while: measure from then on.
+        while (d.leases.get(g.getKey().id()).orElseThrow().state() != Lease.State.STUCK) {
+            if (System.nanoTime() > deadline) throw new IllegalStateException("the lease never turned STUCK while its unbind was blocked");
+            Thread.sleep(50);
+        }
         if (kernel.linkName("sys/bus/pci/devices/" + address + "/driver").isEmpty()) throw new IllegalStateException("unbind was not blocked");
         return g.getKey().id();
     }

@@ -22,6 +22,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
@@ -38,6 +41,8 @@ final class LeaseEnder implements AutoCloseable {
     private static final long POLL_MS = 100;
     private static final long KILL_WAIT_MS = 2000;
     private static final long STUCK_RETRY_MS = 1000;
+    /** vfio-pci's remove waits for the device's last fd; past this, the kernel is what holds the lease up. */
+    static final long UNBIND_STUCK_MS = 5000;
 
     private final LeaseRegistry registry;
     private final Holders holders;
@@ -51,6 +56,11 @@ final class LeaseEnder implements AutoCloseable {
     private final Consumer<String> storeEnded;
     private final AtomicInteger threads = new AtomicInteger();
     private volatile boolean closed;
+    private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "lease-end-watchdog");
+        t.setDaemon(true);
+        return t;
+    });
     private final ExecutorService workers = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "lease-end-" + threads.incrementAndGet());
         t.setDaemon(true);
@@ -87,7 +97,7 @@ final class LeaseEnder implements AutoCloseable {
             h.domain().close();
             restoreMemlock(h);
             registry.releasing(id);
-            List<String> restored = release(h);
+            List<String> restored = releaseWatched(h);
             Lease done = registry.finish(id, reason);
             storeEnded.accept(id);
             audit.append("lease-ended", "lease", id, "uid", done.holder().uid(), "reason", reason, "devices",
@@ -194,6 +204,27 @@ final class LeaseEnder implements AutoCloseable {
         }
     }
 
+    /** Releases the groups; if that has not returned after {@link #UNBIND_STUCK_MS}, the lease is STUCK and says why. */
+    private List<String> releaseWatched(LeaseRegistry.Held h) {
+        String id = h.lease().id();
+        ScheduledFuture<?> watch = watchdog.schedule(() -> {
+            List<String> why = new ArrayList<>();
+            for (Holders.Holder x : holders.find(exclusivePaths(h), List.of())) why.add(x.toString());
+            why.add("vfio-pci has not let go of group(s) " + h.lease().groups() + " after " + UNBIND_STUCK_MS
+                    + " ms: its unbind waits for the last open fd of a device");
+            registry.stuckWhileReleasing(id, why).ifPresent(l -> {
+                audit.append("lease-stuck", "lease", id, "holders", l.stuckHolders());
+                log.warn("event=lease-stuck lease={} holders=\"{}\"", id, String.join("; ", l.stuckHolders()));
+                changed.accept(l);
+            });
+        }, UNBIND_STUCK_MS, TimeUnit.MILLISECONDS);
+        try {
+            return release(h);
+        } finally {
+            watch.cancel(false);
+        }
+    }
+
     private List<String> release(LeaseRegistry.Held h) {
         List<String> restored = new ArrayList<>();
         for (int g : h.lease().groups()) {
@@ -229,5 +260,6 @@ final class LeaseEnder implements AutoCloseable {
     public void close() {
         closed = true;
         workers.shutdown();
+        watchdog.shutdownNow();
     }
 }

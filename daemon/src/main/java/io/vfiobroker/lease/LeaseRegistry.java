@@ -70,7 +70,7 @@ final class LeaseRegistry {
             }
             String what = switch (h.lease().state()) {
                 case ENDING -> " is being taken back (" + h.lease().endReason() + ")";
-                case STUCK -> " is stuck: " + String.join("; ", h.lease().stuckHolders()) + " still hold it";
+                case STUCK -> " is stuck (" + String.join("; ", h.lease().stuckHolders()) + ")";
                 default -> " is leased to " + h.lease().holder() + " as lease " + h.lease().id();
             };
             throw new LeaseException(LeaseException.Kind.CONFLICT, g.devices().stream().filter(d -> d.iommuGroup() == group).findFirst()
@@ -182,6 +182,15 @@ final class LeaseRegistry {
     /** The ender is about to release the lease's groups: the binding's in-use check lets it. */
     synchronized void releasing(String id) {
         releasing.add(id);
+    }
+
+    /** STUCK, if {@code id} is still being released (its groups' unbind has not returned); empty once it ended. */
+    synchronized Optional<Lease> stuckWhileReleasing(String id, List<String> holders) {
+        Held h = leases.get(id);
+        if (h == null || !releasing.contains(id)) return Optional.empty();
+        Held n = h.with(h.lease().stuck(holders));
+        leases.put(id, n);
+        return Optional.of(n.lease());
     }
 
     synchronized Optional<Lease> get(String id) {

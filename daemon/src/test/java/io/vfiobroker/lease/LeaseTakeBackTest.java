@@ -189,6 +189,37 @@ class LeaseTakeBackTest {
     }
 
     @Test
+    void aLeaseWhoseUnbindTheKernelHoldsIsStuckSaysWhyAndHoldsUpNothingElse() throws Exception {
+        f = new LeaseFixture(HostSpec.demo(), policy(0, ""));
+        List<String> vfs = f.scanner.scan().devices().stream().filter(d -> d.vendorDevice().equals(VF_ID))
+                .map(d -> d.address().toString()).sorted().toList();
+        String vf = vfs.get(0);
+        Map.Entry<Lease, String> g = f.leases.acquire(self(NOBODY), List.of(vf), null, 0);
+        String id = g.getKey().id();
+        // The simulated kernel's unbind waits while this file exists, as vfio-pci's waits for a device's last fd.
+        Path block = f.root.resolve(".sim/block/" + vf);
+        Files.createDirectories(block.getParent());
+        Files.writeString(block, "");
+        try {
+            f.leases.revoke(id, "revoked by admin");
+            Lease stuck = f.nextChange(id, Lease.State.STUCK, Duration.ofSeconds(LeaseEnder.UNBIND_STUCK_MS / 1000 + 10));
+            assertThat(stuck.stuckHolders()).last().asString().contains("vfio-pci has not let go").contains("unbind");
+            assertThat(f.leases.get(id).orElseThrow().state()).isEqualTo(Lease.State.STUCK);
+            assertThatThrownBy(() -> f.leases.acquire(self(NOBODY), List.of(vf), null, 0))
+                    .isInstanceOf(LeaseException.class).hasMessageContaining("is stuck").hasMessageContaining("vfio-pci has not let go");
+            assertThat(f.audit()).contains("lease-stuck");
+            // Another group binds, leases and restores meanwhile.
+            Map.Entry<Lease, String> other = f.leases.acquire(self(NOBODY), List.of(vfs.get(1)), null, 0);
+            assertThat(f.leases.release(other.getKey().id(), self(NOBODY)).state()).isEqualTo(Lease.State.ENDED);
+            assertThat(f.driver(vfs.get(1))).isEqualTo("iavf");
+        } finally {
+            Files.deleteIfExists(block);
+        }
+        assertThat(f.nextChange(id, Lease.State.ENDED, Duration.ofSeconds(20)).endReason()).isEqualTo("revoked by admin");
+        assertThat(f.driver(vf)).isEqualTo("iavf");
+    }
+
+    @Test
     void aForkedChildStillHoldingTheFdsAfterItsParentExitsIsFoundAndKilled() throws Exception {
         f = new LeaseFixture(HostSpec.demo(), policy(1, ""));
         String vf = f.address(VF_ID);
