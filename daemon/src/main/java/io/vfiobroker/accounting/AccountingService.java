@@ -1,15 +1,9 @@
 package io.vfiobroker.accounting;
 
 import io.vfiobroker.audit.AuditLog;
-import io.vfiobroker.events.BrokerEvent;
-import io.vfiobroker.events.EventBus;
-import io.vfiobroker.lease.Lease;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -30,7 +24,8 @@ import java.util.function.Supplier;
  * Memlock accounting for every lease: the holder's RLIMIT_MEMLOCK (from /proc/<pid>/limits, readable without
  * privilege, unlike prlimit on another uid), its use (VmLck, VmPin) and the peak seen, summed per principal (uid)
  * and for the host. Sampled periodically and on demand; a lease that reaches the near-limit ratio or goes over
- * its limit is an event on the bus and a line in the audit log, once per crossing.
+ * its limit is a {@link Crossing} and a line in the audit log, once per crossing. It knows leases only as
+ * {@link Holding}s, so it depends neither on the lease service nor on the event bus.
  */
 public final class AccountingService implements AutoCloseable {
 
@@ -48,6 +43,14 @@ public final class AccountingService implements AutoCloseable {
     public record PrincipalUse(int uid, int leases, long limitBytes, long usedBytes, long peakBytes) {
     }
 
+    /** What a lease holds, as far as memlock is concerned: its id, its holder and the limit it was granted (-1 = unlimited). */
+    public record Holding(String leaseId, int uid, int pid, long memlockLimitBytes) {
+    }
+
+    /** A lease's use crossed into {@code level} ("near-limit", "over-limit" or "ok"); type is "memlock-" + level. */
+    public record Crossing(String type, String leaseId, int uid, int pid, long usedBytes, long limitBytes, String level) {
+    }
+
     public record HostUse(int leases, long limitBytes, long usedBytes, long peakBytes) {
     }
 
@@ -58,9 +61,9 @@ public final class AccountingService implements AutoCloseable {
         }
     }
 
-    private final Supplier<List<Lease>> activeLeases;
+    private final Supplier<List<Holding>> activeLeases;
     private final Memlock memlock;
-    private final EventBus bus;
+    private final Consumer<Crossing> crossings;
     private final AuditLog audit;
     private final double nearRatio;
     private final Map<String, Long> leasePeak = new HashMap<>();
@@ -75,11 +78,12 @@ public final class AccountingService implements AutoCloseable {
         return t;
     });
 
-    public AccountingService(Supplier<List<Lease>> activeLeases, Memlock memlock, EventBus bus, AuditLog audit, double nearRatio) {
+    public AccountingService(Supplier<List<Holding>> activeLeases, Memlock memlock, Consumer<Crossing> crossings, AuditLog audit,
+                             double nearRatio) {
         if (!(nearRatio > 0 && nearRatio <= 1)) throw new IllegalArgumentException("near-limit ratio must be in (0, 1], not " + nearRatio);
         this.activeLeases = activeLeases;
         this.memlock = memlock;
-        this.bus = bus;
+        this.crossings = crossings;
         this.audit = audit;
         this.nearRatio = nearRatio;
     }
@@ -117,29 +121,28 @@ public final class AccountingService implements AutoCloseable {
 
     /** Reads every active lease's use now. */
     public Report sample() {
-        List<Lease> active = activeLeases.get();
-        List<BrokerEvent> events = new ArrayList<>();
+        List<Holding> active = activeLeases.get();
+        List<Crossing> events = new ArrayList<>();
         Report r;
         synchronized (this) {
             List<LeaseUse> uses = new ArrayList<>();
             Set<String> seen = new HashSet<>();
-            for (Lease l : active) {
-                int pid = l.holder().pid();
+            for (Holding l : active) {
+                int pid = l.pid();
                 Memlock.Usage u = memlock.usage(pid).orElse(null);
                 long lck = u == null ? 0 : u.vmLckBytes();
                 long pin = u == null ? 0 : u.vmPinBytes();
                 long used = Math.max(lck, pin);
-                long limit = softLimit(pid).orElse(l.memlockLimitBytes());
-                long peak = Math.max(used, leasePeak.getOrDefault(l.id(), 0L));
-                leasePeak.put(l.id(), peak);
-                seen.add(l.id());
+                long limit = memlock.softLimit(pid).orElse(l.memlockLimitBytes());
+                long peak = Math.max(used, leasePeak.getOrDefault(l.leaseId(), 0L));
+                leasePeak.put(l.leaseId(), peak);
+                seen.add(l.leaseId());
                 Level level = level(used, limit);
-                Level was = leaseLevel.put(l.id(), level);
+                Level was = leaseLevel.put(l.leaseId(), level);
                 if (u != null && level != was && !(was == null && (level == Level.OK || level == Level.UNLIMITED))) {
-                    BrokerEvent e = crossing(l, used, limit, level);
-                    if (e != null) events.add(e);
+                    events.add(crossing(l, used, limit, level));
                 }
-                uses.add(new LeaseUse(l.id(), l.holder().uid(), pid, limit, used, lck, pin, peak, level, used / PAGE_SIZE, u != null));
+                uses.add(new LeaseUse(l.leaseId(), l.uid(), pid, limit, used, lck, pin, peak, level, used / PAGE_SIZE, u != null));
             }
             leasePeak.keySet().retainAll(seen);
             leaseLevel.keySet().retainAll(seen);
@@ -159,7 +162,7 @@ public final class AccountingService implements AutoCloseable {
             r = new Report(Instant.now(), uses, principals, new HostUse(uses.size(), sumLimits(uses), hostUsed, hostPeak));
             latest = r;
         }
-        for (BrokerEvent e : events) bus.publish(e);
+        for (Crossing e : events) crossings.accept(e);
         for (Consumer<Report> l : listeners) {
             try {
                 l.accept(r);
@@ -170,17 +173,17 @@ public final class AccountingService implements AutoCloseable {
         return r;
     }
 
-    private BrokerEvent crossing(Lease l, long used, long limit, Level level) {
+    private Crossing crossing(Holding l, long used, long limit, Level level) {
         String name = switch (level) {
             case NEAR_LIMIT -> "near-limit";
             case OVER_LIMIT -> "over-limit";
             default -> "ok";
         };
         if (level == Level.NEAR_LIMIT || level == Level.OVER_LIMIT) {
-            audit.record("memlock-" + name, "lease", l.id(), "uid", l.holder().uid(), "pid", l.holder().pid(), "used", used, "limit", limit);
-            log.warn("event=memlock-{} lease={} uid={} pid={} used={} limit={}", name, l.id(), l.holder().uid(), l.holder().pid(), used, limit);
+            audit.record("memlock-" + name, "lease", l.leaseId(), "uid", l.uid(), "pid", l.pid(), "used", used, "limit", limit);
+            log.warn("event=memlock-{} lease={} uid={} pid={} used={} limit={}", name, l.leaseId(), l.uid(), l.pid(), used, limit);
         }
-        return new BrokerEvent.MemlockThreshold("memlock-" + name, l.id(), l.holder().uid(), l.holder().pid(), used, limit, name);
+        return new Crossing("memlock-" + name, l.leaseId(), l.uid(), l.pid(), used, limit, name);
     }
 
     private Level level(long used, long limit) {
@@ -198,21 +201,6 @@ public final class AccountingService implements AutoCloseable {
             sum += u.limitBytes();
         }
         return sum;
-    }
-
-    /** The soft RLIMIT_MEMLOCK of {@code pid} from /proc/<pid>/limits; -1 = unlimited; empty when unreadable. */
-    public static java.util.OptionalLong softLimit(int pid) {
-        if (pid <= 0) return java.util.OptionalLong.empty();
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc", Integer.toString(pid), "limits"))) {
-                if (!line.startsWith("Max locked memory")) continue;
-                String[] f = line.substring("Max locked memory".length()).trim().split("\\s+");
-                return java.util.OptionalLong.of(f[0].equals("unlimited") ? -1 : Long.parseLong(f[0]));
-            }
-        } catch (IOException | RuntimeException e) {
-            // the process is gone, or the file is not what we know
-        }
-        return java.util.OptionalLong.empty();
     }
 
     @Override

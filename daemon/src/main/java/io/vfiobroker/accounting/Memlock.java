@@ -3,7 +3,11 @@ package io.vfiobroker.accounting;
 import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.nativeshim.Rlimits;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * RLIMIT_MEMLOCK of client processes (set with prlimit, which needs CAP_SYS_RESOURCE) and their actual locked
@@ -62,10 +66,25 @@ public class Memlock {
     public static Optional<String> processStatus(int pid) {
         if (pid <= 0) return Optional.empty();
         try {
-            return Optional.of(java.nio.file.Files.readString(java.nio.file.Path.of("/proc", Integer.toString(pid), "status")));
-        } catch (java.io.IOException e) {
+            return Optional.of(Files.readString(Path.of("/proc", Integer.toString(pid), "status")));
+        } catch (IOException e) {
             return Optional.empty();
         }
+    }
+
+    /** The soft RLIMIT_MEMLOCK of {@code pid} from /proc/<pid>/limits; -1 = unlimited; empty when unreadable. */
+    public OptionalLong softLimit(int pid) {
+        if (pid <= 0) return OptionalLong.empty();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Integer.toString(pid), "limits"))) {
+                if (!line.startsWith("Max locked memory")) continue;
+                String[] f = line.substring("Max locked memory".length()).trim().split("\\s+");
+                return OptionalLong.of(f[0].equals("unlimited") ? -1 : Long.parseLong(f[0]));
+            }
+        } catch (IOException | RuntimeException e) {
+            // the process is gone, or the file is not what we know
+        }
+        return OptionalLong.empty();
     }
 
     private static long kb(String line) {

@@ -8,6 +8,7 @@ import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.audit.AuditLog;
 import io.vfiobroker.binding.BindingRequests;
 import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.events.BrokerEvent;
 import io.vfiobroker.events.EventBus;
 import io.vfiobroker.events.EventSources;
 import io.vfiobroker.grpc.AccountingGrpcService;
@@ -81,11 +82,19 @@ public class ControlPlaneConfiguration {
                                         @Value("${vfio-broker.accounting.sample-interval:1s}") Duration period,
                                         @Value("${vfio-broker.accounting.near-limit-ratio:0.9}") double near,
                                         BindingService binding, PolicyService policy, InventoryCache cache) {
-        AccountingService a = new AccountingService(leases::active, memlock, bus, audit, near);
+        AccountingService a = new AccountingService(() -> holdings(leases), memlock, c -> bus.publish(BrokerEvent.MemlockThreshold.of(c)),
+                audit, near);
         EventSources.connect(bus, leases, binding, policy, cache);
         leases.addListener(l -> a.sampleSoon());
         a.start(period);
         return a;
+    }
+
+    /** The active leases as memlock accounting sees them. */
+    public static List<AccountingService.Holding> holdings(LeaseService leases) {
+        return leases.active().stream()
+                .map(l -> new AccountingService.Holding(l.id(), l.holder().uid(), l.holder().pid(), l.memlockLimitBytes()))
+                .toList();
     }
 
     @Bean

@@ -1,5 +1,6 @@
 package io.vfiobroker.events;
 
+import io.vfiobroker.accounting.AccountingService;
 import io.vfiobroker.lease.Lease;
 import io.vfiobroker.policy.LoadStatus;
 
@@ -95,6 +96,10 @@ public sealed interface BrokerEvent {
      */
     record MemlockThreshold(String type, String leaseId, int uid, int pid, long usedBytes, long limitBytes, String level)
             implements BrokerEvent {
+        public static MemlockThreshold of(AccountingService.Crossing c) {
+            return new MemlockThreshold(c.type(), c.leaseId(), c.uid(), c.pid(), c.usedBytes(), c.limitBytes(), c.level());
+        }
+
         public String kind() { return "accounting"; }
 
         public Map<String, Object> fields() {

@@ -66,7 +66,7 @@ public final class GrpcServer implements AutoCloseable {
         chain.add(callers); // the last one runs first: identity before anything else
         for (BindableService s : services) b.addService(ServerInterceptors.intercept(s, chain));
         this.server = b.build().start();
-        io.vfiobroker.broker.SocketAccess.apply(path, socketGroup);
+        io.vfiobroker.authz.SocketAccess.apply(path, socketGroup);
         log.info("event=grpc-listening path={}", path);
     }
 

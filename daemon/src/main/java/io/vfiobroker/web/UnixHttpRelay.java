@@ -83,7 +83,7 @@ public final class UnixHttpRelay implements AutoCloseable {
                     }
                 })
                 .bind(new DomainSocketAddress(socket.toString())).sync().channel();
-        io.vfiobroker.broker.SocketAccess.apply(socket, socketGroup);
+        io.vfiobroker.authz.SocketAccess.apply(socket, socketGroup);
         log.info("event=http-unix-listening path={} relay={}", socket, target);
     }
 

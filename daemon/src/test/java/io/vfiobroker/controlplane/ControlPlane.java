@@ -16,6 +16,7 @@ import io.vfiobroker.binding.Journal;
 import io.vfiobroker.client.UnixChannels;
 import io.vfiobroker.config.ControlPlaneConfiguration;
 import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.events.BrokerEvent;
 import io.vfiobroker.events.EventBus;
 import io.vfiobroker.events.EventSources;
 import io.vfiobroker.grpc.AccountingGrpcService;
@@ -114,7 +115,8 @@ public final class ControlPlane implements AutoCloseable {
         cache = new InventoryCache(scanner);
         EventSources.connect(bus, leases, binding, policy, cache);
         hotplug = new UeventHandler(cache, bus, leases);
-        accounting = new AccountingService(leases::active, new Memlock(host), bus, audit, 0.9);
+        accounting = new AccountingService(() -> ControlPlaneConfiguration.holdings(leases), new Memlock(host),
+                c -> bus.publish(BrokerEvent.MemlockThreshold.of(c)), audit, 0.9);
         leases.addListener(l -> accounting.sampleSoon());
         metrics = new BrokerMetrics(registry, cache, leases, accounting, bus);
     }

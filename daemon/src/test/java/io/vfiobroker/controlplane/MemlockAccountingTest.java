@@ -103,7 +103,7 @@ class MemlockAccountingTest {
     @Test
     void reportedUseFollowsTheChildsMlockWithinASecond() throws Exception {
         Lease lease = acquire();
-        assertThat(AccountingService.softLimit((int) child.pid())).hasValue(4 * MIB);
+        assertThat(cp.leases.memlock().softLimit((int) child.pid())).hasValue(4 * MIB);
         cp.accounting.start(Duration.ofMillis(100));
         assertThat(lock(MIB)).isEqualTo("LOCKED " + MIB);
         long t0 = System.nanoTime();

@@ -1,6 +1,7 @@
-package io.vfiobroker.policy;
+package io.vfiobroker.config;
 
 import io.vfiobroker.inventory.InventoryScanner;
+import io.vfiobroker.policy.PolicyService;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;

@@ -1,4 +1,4 @@
-package io.vfiobroker.broker;
+package io.vfiobroker.authz;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,0 +1,183 @@
+package io.vfiobroker;
+
+import com.tngtech.archunit.base.DescribedPredicate;
+import com.tngtech.archunit.core.domain.JavaClass;
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import org.junit.jupiter.api.Test;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAPackage;
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Pins the layering of docs/architecture.md. Each rule names its known exceptions and why; anything new fails.
+ * An exception that no longer occurs fails too (where the check can tell), so the lists only shrink.
+ */
+class ArchitectureTest {
+
+    static final Path CLASSES = Path.of("target/classes");
+    static final Path SOURCES = Path.of("src/main/java");
+    static final JavaClasses DAEMON = new ClassFileImporter().importPath(CLASSES);
+
+    /** The core: decides and orders the work, knows no protocol, framework or native binding. */
+    static final String[] CORE = {"io.vfiobroker.domain..", "io.vfiobroker.policy..", "io.vfiobroker.binding..",
+            "io.vfiobroker.inventory..", "io.vfiobroker.accounting..", "io.vfiobroker.quota..", "io.vfiobroker.audit..",
+            "io.vfiobroker.events..", "io.vfiobroker.protect..", "io.vfiobroker.interrupts..", "io.vfiobroker.hostgen..",
+            "io.vfiobroker.json..", "io.vfiobroker.cdi..", "io.vfiobroker.authz..", "io.vfiobroker.lease..",
+            "io.vfiobroker.iommu..", "io.vfiobroker.host.."};
+
+    static final String[] ADAPTERS = {"grpc", "web", "kubelet", "dra", "cli", "broker"};
+
+    @Test
+    void theCoreKnowsNoFrameworkProtocolOrNativeBinding() {
+        noClasses().that().resideInAnyPackage(CORE)
+                .and(not("io.vfiobroker.quota.QuotaProperties",
+                        "Spring binds vfio-broker.quota.* to this record by its annotation; a record has no other way in"))
+                .should().dependOnClassesThat().resideInAnyPackage("org.springframework..", "io.grpc..", "io.netty..", "com.sun.jna..")
+                .check(DAEMON);
+    }
+
+    @Test
+    void adaptersDoNotUseEachOther() {
+        for (String a : ADAPTERS) {
+            for (String b : ADAPTERS) {
+                if (a.equals(b)) continue;
+                DescribedPredicate<JavaClass> other = resideInAPackage("io.vfiobroker." + b + "..");
+                // The DRA driver shares the device plugin's pools, selectors and exposures until they move to a
+                // package of their own (the one selector language of [V11]); nothing else of kubelet.
+                if (a.equals("dra") && b.equals("kubelet")) other = other.and(DescribedPredicate.not(topLevelIn("io.vfiobroker.kubelet",
+                        "PoolConfig", "PoolSelector", "PoolDevice", "Exposure", "DeviceAccess", "KubeletAllocationHook", "UnixGrpc")));
+                noClasses().that().resideInAPackage("io.vfiobroker." + a + "..").should().dependOnClassesThat(other)
+                        .check(DAEMON);
+            }
+        }
+    }
+
+    @Test
+    void packagesHaveNoCycles() {
+        slices().matching("io.vfiobroker.(*)..").should().beFreeOfCycles()
+                // lease asks authz.Namespaces whether a caller shares the daemon's namespaces, and authz takes
+                // lease.Caller: goes when namespaces are read through the host port.
+                .ignoreDependency(resideInAPackage("io.vfiobroker.lease.."), topLevelIn("io.vfiobroker.authz", "Namespaces"))
+                .check(DAEMON);
+    }
+
+    /** Classes besides the host port's Linux side that name a host path, and why. */
+    static final Map<String, String> HOST_PATH_EXCEPTIONS = new TreeMap<>(Map.ofEntries(
+            Map.entry("io.vfiobroker.accounting.Memlock", "client processes' /proc/PID/status and limits: always the real /proc"),
+            Map.entry("io.vfiobroker.authz.Authorization", "reads /etc/group for the admin group; to move behind the host port"),
+            Map.entry("io.vfiobroker.authz.Namespaces", "reads /proc/PID/ns; to move behind the host port"),
+            Map.entry("io.vfiobroker.cli.BindingOptions", "defaults of --policy and --host-proc, read nothing"),
+            Map.entry("io.vfiobroker.cli.DaemonCommand", "reads its own /proc/self/status to report capabilities at start"),
+            Map.entry("io.vfiobroker.cli.PolicyCommand", "default of --policy, reads nothing"),
+            Map.entry("io.vfiobroker.config.BrokerProperties", "default of vfio-broker.host-proc, reads nothing"),
+            Map.entry("io.vfiobroker.kubelet.Exposure", "names the device nodes a container gets, reads nothing"),
+            Map.entry("io.vfiobroker.lease.Holders", "scans /proc/*/fd for holders; lease is being split, then behind the port"),
+            Map.entry("io.vfiobroker.lease.LeaseEnder", "reads its own /proc/self/fd links; lease is being split"),
+            Map.entry("io.vfiobroker.protect.HostView", "default proc directory below the host root, read through the port"),
+            Map.entry("io.vfiobroker.protect.ProtectionScanner", "recognises /dev/ sources in the host's mount table text"),
+            Map.entry("io.vfiobroker.web.HttpIdentity", "reads /proc/self and the TCP peer's /proc/PID; to move behind the port"),
+            Map.entry("io.vfiobroker.web.PolicyController", "reads /etc/passwd for user names; to move behind the host port")));
+
+    /** A string constant that is a path below one of these, and nothing else (messages may name them). */
+    static final Pattern HOST_PATH = Pattern.compile("/(sys|proc|dev|etc)(/[^\\s]*)?");
+
+    @Test
+    void onlyTheHostPortsLinuxSideNamesHostPaths() throws IOException {
+        Map<String, Set<String>> found = new TreeMap<>();
+        try (Stream<Path> files = Files.walk(CLASSES)) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".class")).toList()) {
+                String name = CLASSES.relativize(f).toString().replace(".class", "").replace('/', '.');
+                String top = name.contains("$") ? name.substring(0, name.indexOf('$')) : name;
+                if (top.startsWith("io.vfiobroker.host.")) continue;
+                for (String s : stringConstants(f)) {
+                    if (HOST_PATH.matcher(s).matches()) found.computeIfAbsent(top, k -> new TreeSet<>()).add(s);
+                }
+            }
+        }
+        List<String> problems = new ArrayList<>();
+        found.forEach((c, paths) -> {
+            if (!HOST_PATH_EXCEPTIONS.containsKey(c)) problems.add(c + " names " + paths + ": go through host/SysfsHost");
+        });
+        HOST_PATH_EXCEPTIONS.keySet().forEach(c -> {
+            if (!found.containsKey(c)) problems.add(c + " names no host path any more: remove it from HOST_PATH_EXCEPTIONS");
+        });
+        assertThat(problems).isEmpty();
+    }
+
+    static final int MAX_LINES = 350;
+
+    /** Main sources still over MAX_LINES: LeaseService is being split. */
+    static final Set<String> LONG_FILES = Set.of("io/vfiobroker/lease/LeaseService.java");
+
+    @Test
+    void noMainSourceFileIsLongerThan350Lines() throws IOException {
+        List<String> problems = new ArrayList<>();
+        try (Stream<Path> files = Files.walk(SOURCES)) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".java")).toList()) {
+                String name = SOURCES.relativize(f).toString();
+                long lines = Files.readAllLines(f).size();
+                boolean allowed = LONG_FILES.contains(name);
+                if (lines > MAX_LINES && !allowed) problems.add(name + " has " + lines + " lines: split it by job");
+                if (lines <= MAX_LINES && allowed) problems.add(name + " has " + lines + " lines: remove it from LONG_FILES");
+            }
+        }
+        assertThat(problems).isEmpty();
+    }
+
+    private static DescribedPredicate<JavaClass> not(String className, String why) {
+        return DescribedPredicate.describe("are not " + className + " (" + why + ")", c -> !c.getName().equals(className));
+    }
+
+    private static DescribedPredicate<JavaClass> topLevelIn(String pkg, String... simpleNames) {
+        Set<String> names = Set.of(simpleNames);
+        return DescribedPredicate.describe(pkg + "." + names, c -> {
+            String top = c.getName().contains("$") ? c.getName().substring(0, c.getName().indexOf('$')) : c.getName();
+            return c.getPackageName().equals(pkg) && names.contains(top.substring(pkg.length() + 1));
+        });
+    }
+
+    /** The CONSTANT_String entries of a class file: its string literals, concatenation recipes included. */
+    static List<String> stringConstants(Path classFile) throws IOException {
+        try (InputStream raw = Files.newInputStream(classFile); DataInputStream in = new DataInputStream(raw)) {
+            in.readInt();
+            in.readUnsignedShort();
+            in.readUnsignedShort();
+            int count = in.readUnsignedShort();
+            String[] utf8 = new String[count];
+            List<Integer> strings = new ArrayList<>();
+            for (int i = 1; i < count; i++) {
+                int tag = in.readUnsignedByte();
+                switch (tag) {
+                    case 1 -> utf8[i] = in.readUTF();
+                    case 8 -> strings.add(in.readUnsignedShort());
+                    case 7, 16, 19, 20 -> in.skipBytes(2);
+                    case 15 -> in.skipBytes(3);
+                    case 3, 4, 9, 10, 11, 12, 17, 18 -> in.skipBytes(4);
+                    case 5, 6 -> {
+                        in.skipBytes(8);
+                        i++;
+                    }
+                    default -> throw new IOException(classFile + ": constant pool tag " + tag + " at " + i);
+                }
+            }
+            return strings.stream().map(i -> utf8[i]).toList();
+        }
+    }
+}
