@@ -1,17 +1,15 @@
 package io.vfiobroker.binding;
 
+import io.vfiobroker.binding.SysfsSteps.StepFailure;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.inventory.InventoryScanner;
-import io.vfiobroker.protect.ProtectedDevice;
 import io.vfiobroker.protect.ProtectionScanner;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.IOException;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -32,13 +30,11 @@ public final class BindingService {
 
     private final SysfsHost host;
     private final InventoryScanner scanner;
-    private final ProtectionScanner protection;
     private final Journal journal;
-    private final Supplier<BindingRules> rules;
     private final VfioDriver vfio;
     private final GroupLocks groups = new GroupLocks();
-    private volatile IntPredicate groupInUse = g -> false;
-    private volatile java.util.function.IntFunction<String> groupUser = g -> null;
+    private final BindingPlanner planner;
+    private final SysfsSteps steps;
 
     public BindingService(SysfsHost host, InventoryScanner scanner, Journal journal, Supplier<BindingRules> rules) {
         this(host, scanner, journal, rules, new ProtectionScanner(host));
@@ -49,20 +45,20 @@ public final class BindingService {
                           ProtectionScanner protection) {
         this.host = host;
         this.scanner = scanner;
-        this.protection = protection;
         this.journal = journal;
-        this.rules = rules;
         this.vfio = new VfioDriver(host);
+        this.planner = new BindingPlanner(host, scanner, protection, journal, rules, vfio);
+        this.steps = new SysfsSteps(host, scanner);
     }
 
     /** Leases tell binding which groups are in use, so a release cannot pull a device from under a client. */
     public void setGroupInUse(IntPredicate inUse) {
-        this.groupInUse = inUse;
+        planner.setGroupInUse(inUse);
     }
 
     /** Names what uses a group (its leases), so a refused release says which lease to end; null when unknown. */
     public void setGroupUser(java.util.function.IntFunction<String> user) {
-        this.groupUser = user;
+        planner.setGroupUser(user);
     }
 
     public Journal journal() {
@@ -73,23 +69,7 @@ public final class BindingService {
 
     /** Group of a device, refusing devices the kernel put in no group. */
     public int groupOf(PciAddress device) {
-        Device d = scanner.device(device).orElseThrow(() -> new BindingException("no PCI device " + device + " on this host", true));
-        if (d.iommuGroup() == null) {
-            throw new BindingException(device + " is in no IOMMU group: the kernel has no IOMMU enabled for it "
-                    + "(intel_iommu=on / amd_iommu=on and a DMAR/IVRS table are needed); VFIO cannot isolate it", true);
-        }
-        return d.iommuGroup();
-    }
-
-    private List<Device> members(int group) {
-        if (group < 0) throw new BindingException("invalid IOMMU group " + group, true);
-        List<String> names = host.list("sys/kernel/iommu_groups/" + group + "/devices");
-        if (names.isEmpty()) throw new BindingException("no IOMMU group " + group + " on this host", true);
-        List<Device> out = new ArrayList<>();
-        for (String n : names.stream().filter(PciAddress::isValid).sorted().toList()) {
-            scanner.device(PciAddress.parse(n)).ifPresent(out::add);
-        }
-        return out;
+        return planner.groupOf(device);
     }
 
     /** Not bound with its group: a PCI bridge on its port driver. Policy need not grant it either: no VFIO fd opens it. */
@@ -99,94 +79,15 @@ public final class BindingService {
     }
 
     public BindingPlan planBind(PciAddress device) {
-        return planBindGroup(groupOf(device), device);
+        return planner.planBindGroup(planner.groupOf(device), device);
     }
 
     public BindingPlan planBindGroup(int group, PciAddress requested) {
-        List<Device> members = members(group);
-        BindingRules r = rules.get();
-        List<String> refusals = new ArrayList<>();
-        Map<PciAddress, List<ProtectedDevice>> prot = protection.scan(members);
-        var groupRecord = InventoryScanner.group(group, members.stream().map(Device::address).toList(), Map.of());
-        refusals.addAll(ProtectionScanner.refusals(groupRecord, requested != null ? requested : members.get(0).address(), prot,
-                r.protectedOverrides()));
-        List<BindingPlan.Member> planned = new ArrayList<>();
-        List<SysfsStep> steps = new ArrayList<>();
-        for (Device d : members) {
-            if (leaveAlone(d)) {
-                planned.add(new BindingPlan.Member(d.address(), d.driver(), d.driverOverride(), "left alone (PCI bridge)"));
-                continue;
-            }
-            r.refusal(d).ifPresent(refusals::add);
-            if (d.boundTo(VFIO_PCI)) {
-                planned.add(new BindingPlan.Member(d.address(), d.driver(), d.driverOverride(), "already on vfio-pci"));
-                continue;
-            }
-            planned.add(new BindingPlan.Member(d.address(), d.driver(), d.driverOverride(),
-                    d.driver() == null ? "bind to vfio-pci" : "move from " + d.driver() + " to vfio-pci"));
-            steps.addAll(bindSteps(d));
-        }
-        return new BindingPlan("bind", group, requested, planned, steps, refusals, vfio.describe());
-    }
-
-    private static List<SysfsStep> bindSteps(Device d) {
-        String dir = "sys/bus/pci/devices/" + d.address();
-        List<SysfsStep> s = new ArrayList<>();
-        s.add(new SysfsStep(d.address(), "set driver_override", dir + "/driver_override", VFIO_PCI));
-        if (d.driver() != null) s.add(new SysfsStep(d.address(), "unbind from " + d.driver(), dir + "/driver/unbind", d.address().toString()));
-        s.add(new SysfsStep(d.address(), "probe", "sys/bus/pci/drivers_probe", d.address().toString()));
-        return s;
-    }
-
-    private static List<SysfsStep> restoreSteps(Device now, Journal.Owned o) {
-        PciAddress a = now.address();
-        String dir = "sys/bus/pci/devices/" + a;
-        List<SysfsStep> s = new ArrayList<>();
-        s.add(new SysfsStep(a, o.originalOverride() == null ? "clear driver_override" : "restore driver_override",
-                dir + "/driver_override", o.originalOverride() == null ? "\n" : o.originalOverride()));
-        if (now.boundTo(VFIO_PCI)) s.add(new SysfsStep(a, "unbind from vfio-pci", "sys/bus/pci/drivers/vfio-pci/unbind", a.toString()));
-        if (o.originalDriver() != null && !now.boundTo(o.originalDriver())) {
-            s.add(new SysfsStep(a, "probe (expect " + o.originalDriver() + ")", "sys/bus/pci/drivers_probe", a.toString()));
-        }
-        return s;
+        return planner.planBindGroup(group, requested);
     }
 
     public BindingPlan planRelease(int group, boolean restore) {
-        Map<PciAddress, Journal.Owned> owned = ownedIn(group);
-        List<String> refusals = new ArrayList<>();
-        if (owned.isEmpty()) {
-            refusals.add("IOMMU group " + group + " has no device bound by vfio-broker ('vfio-broker status' lists those that are)");
-        }
-        if (groupInUse.test(group)) {
-            String user = groupUser.apply(group);
-            refusals.add("IOMMU group " + group + " is in use by " + (user == null ? "a lease" : user) + "; end the lease first");
-        }
-        List<BindingPlan.Member> planned = new ArrayList<>();
-        List<SysfsStep> steps = new ArrayList<>();
-        for (Journal.Owned o : owned.values()) {
-            Device now = scanner.device(o.device()).orElse(null);
-            if (now == null) {
-                planned.add(new BindingPlan.Member(o.device(), null, null, "gone from the host; forgotten"));
-                continue;
-            }
-            if (restore) {
-                planned.add(new BindingPlan.Member(o.device(), now.driver(), now.driverOverride(),
-                        o.originalDriver() == null ? "unbind, leave driverless as found" : "restore to " + o.originalDriver()));
-                steps.addAll(restoreSteps(now, o));
-            } else {
-                planned.add(new BindingPlan.Member(o.device(), now.driver(), now.driverOverride(), "keep on vfio-pci (keepBound)"));
-                steps.add(new SysfsStep(o.device(), "clear driver_override", "sys/bus/pci/devices/" + o.device() + "/driver_override", "\n"));
-            }
-        }
-        return new BindingPlan(restore ? "release" : "release (keep bound)", group, null, planned, steps, refusals, vfio.describe());
-    }
-
-    private Map<PciAddress, Journal.Owned> ownedIn(int group) {
-        Map<PciAddress, Journal.Owned> out = new LinkedHashMap<>();
-        journal.owned().forEach((a, o) -> {
-            if (o.group() == group) out.put(a, o);
-        });
-        return out;
+        return planner.planRelease(group, restore);
     }
 
     // ---- doing ----------------------------------------------------------------------------------------------
@@ -234,7 +135,7 @@ public final class BindingService {
             journal.append(txn, Journal.Op.BIND, Journal.Phase.INTENT, plan.group(), m.address(), m.driver(), m.driverOverride(), null);
             touched.add(before);
             try {
-                for (SysfsStep s : mine) write(s);
+                for (SysfsStep s : mine) steps.write(s);
                 String now = host.linkName("sys/bus/pci/devices/" + m.address() + "/driver").orElse(null);
                 if (!VFIO_PCI.equals(now)) {
                     throw new StepFailure(m.address() + " did not bind to vfio-pci after drivers_probe (driver is "
@@ -260,7 +161,7 @@ public final class BindingService {
         for (int i = touched.size() - 1; i >= 0; i--) {
             Journal.Owned o = touched.get(i);
             try {
-                restore(o);
+                steps.restore(o);
                 ok.add(o.device() + " (" + (o.originalDriver() == null ? "no driver" : o.originalDriver()) + ")");
             } catch (StepFailure | RuntimeException e) {
                 bad.add(o.device() + ": " + e.getMessage());
@@ -270,34 +171,6 @@ public final class BindingService {
                 "restored " + ok + (bad.isEmpty() ? "" : "; failed " + bad));
         String s = ok.isEmpty() ? "nothing needed restoring" : "restored " + String.join(", ", ok);
         return bad.isEmpty() ? s : s + "; COULD NOT RESTORE " + String.join("; ", bad);
-    }
-
-    private void restore(Journal.Owned o) throws StepFailure {
-        Device now = scanner.device(o.device()).orElse(null);
-        if (now == null) return; // hot-removed: nothing left to restore
-        StepFailure probeFailure = null;
-        for (SysfsStep s : restoreSteps(now, o)) {
-            try {
-                write(s);
-            } catch (StepFailure f) {
-                if (!s.path().equals("sys/bus/pci/drivers_probe")) throw f;
-                probeFailure = f; // the direct bind below is the second way back
-            }
-        }
-        String driver = host.linkName("sys/bus/pci/devices/" + o.device() + "/driver").orElse(null);
-        if (o.originalDriver() != null && driver == null) {
-            // drivers_probe failed or found no match (module unloaded, id table changed): ask the original driver directly.
-            try {
-                write(new SysfsStep(o.device(), "bind to " + o.originalDriver(), "sys/bus/pci/drivers/" + o.originalDriver() + "/bind",
-                        o.device().toString()));
-            } catch (StepFailure f) {
-                throw new StepFailure(f.getMessage() + (probeFailure == null ? "" : "; before that " + probeFailure.getMessage()));
-            }
-            driver = host.linkName("sys/bus/pci/devices/" + o.device() + "/driver").orElse(null);
-        }
-        if (o.originalDriver() != null && !o.originalDriver().equals(driver)) {
-            throw new StepFailure(o.device() + " came back on " + (driver == null ? "no driver" : driver) + ", not " + o.originalDriver());
-        }
     }
 
     public BindingPlan release(int group, boolean restore, boolean dryRun) {
@@ -318,14 +191,14 @@ public final class BindingService {
 
     private BindingPlan execRelease(BindingPlan plan, boolean restore, String txn) {
         List<String> failed = new ArrayList<>();
-        Map<PciAddress, Journal.Owned> owned = ownedIn(plan.group());
+        Map<PciAddress, Journal.Owned> owned = planner.ownedIn(plan.group());
         for (Journal.Owned o : owned.values()) {
             journal.append(txn, Journal.Op.RELEASE, Journal.Phase.INTENT, plan.group(), o.device(), o.originalDriver(), o.originalOverride(), null);
             try {
                 if (restore) {
-                    restore(o);
+                    steps.restore(o);
                 } else {
-                    write(new SysfsStep(o.device(), "clear driver_override", "sys/bus/pci/devices/" + o.device() + "/driver_override", "\n"));
+                    steps.write(new SysfsStep(o.device(), "clear driver_override", "sys/bus/pci/devices/" + o.device() + "/driver_override", "\n"));
                 }
                 journal.append(txn, Journal.Op.RELEASE, restore ? Journal.Phase.DONE : Journal.Phase.INTENT, plan.group(), o.device(),
                         o.originalDriver(), o.originalOverride(), restore ? null : "kept bound");
@@ -388,7 +261,7 @@ public final class BindingService {
 
     /** Whether vfio-broker bound a device of {@code group} (and has not released it). */
     public boolean owns(int group) {
-        return !ownedIn(group).isEmpty();
+        return !planner.ownedIn(group).isEmpty();
     }
 
     /** Devices bound by vfio-broker with their original drivers. */
@@ -435,9 +308,9 @@ public final class BindingService {
         }
         // An interrupted release is finished: its caller had asked for the devices back.
         List<String> done = new ArrayList<>();
-        for (Journal.Owned o : ownedIn(begin.group()).values()) {
+        for (Journal.Owned o : planner.ownedIn(begin.group()).values()) {
             try {
-                restore(o);
+                steps.restore(o);
                 journal.append(txn, Journal.Op.RELEASE, Journal.Phase.DONE, o.group(), o.device(), o.originalDriver(), o.originalOverride(), "reconciled");
                 done.add(o.device().toString());
             } catch (StepFailure | RuntimeException ex) {
@@ -456,26 +329,11 @@ public final class BindingService {
         Optional<Device> d = scanner.device(device);
         if (d.isEmpty() || d.get().driver() != null) return;
         try {
-            write(new SysfsStep(device, "set driver_override", "sys/bus/pci/devices/" + device + "/driver_override", VFIO_PCI));
-            write(new SysfsStep(device, "probe", "sys/bus/pci/drivers_probe", device.toString()));
+            steps.write(new SysfsStep(device, "set driver_override", "sys/bus/pci/devices/" + device + "/driver_override", VFIO_PCI));
+            steps.write(new SysfsStep(device, "probe", "sys/bus/pci/drivers_probe", device.toString()));
             report.add(device + " had no driver; re-bound to vfio-pci");
         } catch (StepFailure ex) {
             report.add(device + " has no driver and could not be re-bound: " + ex.getMessage());
-        }
-    }
-
-    private void write(SysfsStep s) throws StepFailure {
-        try {
-            host.write(s.path(), s.value());
-            log.debug("event=sysfs-write path=/{} value={}", s.path(), s.value().strip());
-        } catch (IOException | RuntimeException e) {
-            throw new StepFailure(s.action() + " (write " + s.value().strip() + " to /" + s.path() + "): " + e.getMessage());
-        }
-    }
-
-    private static final class StepFailure extends Exception {
-        StepFailure(String message) {
-            super(message, null, false, false);
         }
     }
 }
