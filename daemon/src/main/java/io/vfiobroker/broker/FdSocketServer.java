@@ -1,9 +1,8 @@
 package io.vfiobroker.broker;
 
 import io.vfiobroker.api.v1.FdBundle;
-import io.vfiobroker.api.v1.FdInfo;
-import io.vfiobroker.api.v1.Region;
-import io.vfiobroker.iommu.HandoverFd;
+import io.vfiobroker.authz.SocketAccess;
+import io.vfiobroker.broker.TicketWaits.Conn;
 import io.vfiobroker.lease.Caller;
 import io.vfiobroker.lease.LeaseException;
 import io.vfiobroker.lease.LeaseService;
@@ -13,7 +12,6 @@ import io.vfiobroker.nativeshim.EventFd;
 import io.vfiobroker.nativeshim.LibcAbi;
 import io.vfiobroker.nativeshim.NativeException;
 import io.vfiobroker.nativeshim.OwnedFd;
-import io.vfiobroker.nativeshim.PeerCredentials;
 import io.vfiobroker.nativeshim.ReceivedMessage;
 import io.vfiobroker.nativeshim.SocketType;
 import io.vfiobroker.nativeshim.UnixSockets;
@@ -28,9 +26,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayDeque;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -57,24 +52,6 @@ public final class FdSocketServer implements AutoCloseable {
     private static final long LISTENER = -1;
     private static final long WAKE = -2;
 
-    /** A connection waiting for its ticket. Touched only by the loop thread until handed to a worker. */
-    private static final class Conn {
-        final long id;
-        final OwnedFd fd;
-        final Caller caller;
-        final UidQuota.Slot slot;
-        final long deadline;
-        boolean gone;
-
-        Conn(long id, OwnedFd fd, Caller caller, UidQuota.Slot slot, long deadline) {
-            this.id = id;
-            this.fd = fd;
-            this.caller = caller;
-            this.slot = slot;
-            this.deadline = deadline;
-        }
-    }
-
     private final Path path;
     private final LeaseService leases;
     private final Duration ticketTimeout;
@@ -83,14 +60,12 @@ public final class FdSocketServer implements AutoCloseable {
     private final OwnedFd listener;
     private final Epoll epoll;
     private final EventFd wake;
-    private final Map<Long, Conn> waiting = new HashMap<>();
-    private final ArrayDeque<Conn> byDeadline = new ArrayDeque<>(); // accept order = deadline order (one timeout)
+    private final TicketWaits waiting;
     private final ThreadPoolExecutor workers;
     private final Thread loop;
     private final AtomicLong dropped = new AtomicLong();
     private final AtomicLong refused = new AtomicLong();
     private final AtomicLong failures = new AtomicLong();
-    private long nextId;
     private long lastRefusalLog;
     private volatile boolean running = true;
 
@@ -111,6 +86,7 @@ public final class FdSocketServer implements AutoCloseable {
         this.path = path;
         this.leases = leases;
         this.ticketTimeout = settings.ticketTimeout();
+        this.waiting = new TicketWaits(ticketTimeout);
         this.quota = quota != null ? quota
                 : new UidQuota("fd.sock connections", "vfio-broker.quota.fd", settings.perUid(), settings.total(), settings.adminReserve());
         this.admin = c -> c.uid() == 0 || safeTest(admin, c);
@@ -167,7 +143,7 @@ public final class FdSocketServer implements AutoCloseable {
     private void loop() {
         while (running) {
             try {
-                Epoll.Ready r = epoll.await(64, nextTimeoutMs());
+                Epoll.Ready r = epoll.await(64, waiting.nextTimeoutMs());
                 for (int i = 0; i < r.count() && running; i++) {
                     long token = r.tokens()[i];
                     if (token == LISTENER) acceptPending();
@@ -182,13 +158,6 @@ public final class FdSocketServer implements AutoCloseable {
                 pause();
             }
         }
-    }
-
-    private int nextTimeoutMs() {
-        while (!byDeadline.isEmpty() && byDeadline.peekFirst().gone) byDeadline.pollFirst();
-        if (byDeadline.isEmpty()) return 1000;
-        long left = byDeadline.peekFirst().deadline - System.nanoTime();
-        return (int) Math.max(0, Math.min(1000, (left + 999_999) / 1_000_000));
     }
 
     private void drainWake() {
@@ -222,40 +191,27 @@ public final class FdSocketServer implements AutoCloseable {
         Caller caller;
         UidQuota.Slot slot;
         try {
-            PeerCredentials cred = UnixSockets.peerCred(fd.fd());
-            caller = new Caller(cred.pid(), cred.uid(), cred.gid(), groups(fd));
+            caller = FdPeers.caller(fd);
             slot = quota.take(caller.uid(), admin.test(caller));
         } catch (QuotaExceededException e) {
             refused.incrementAndGet();
             logRefusal(e.getMessage());
-            sendQuietly(fd, FdBundle.newBuilder().setError(e.getMessage()).build());
-            closeQuietly(fd);
+            FdPeers.error(fd, e.getMessage());
+            FdPeers.closeQuietly(fd);
             return;
         } catch (RuntimeException e) {
             log.warn("event=fd-socket-client-failed error=\"{}\"", e.getMessage());
-            closeQuietly(fd);
+            FdPeers.closeQuietly(fd);
             return;
         }
-        Conn c = new Conn(++nextId, fd, caller, slot, System.nanoTime() + ticketTimeout.toNanos());
+        Conn c = waiting.open(fd, caller, slot);
         try {
             epoll.add(fd.fd(), LibcAbi.EPOLLIN, c.id);
         } catch (RuntimeException e) {
             finish(c);
             throw e;
         }
-        waiting.put(c.id, c);
-        byDeadline.addLast(c);
-    }
-
-    private static java.util.List<Integer> groups(OwnedFd fd) {
-        try {
-            int[] g = UnixSockets.peerGroups(fd.fd());
-            java.util.List<Integer> out = new java.util.ArrayList<>(g.length);
-            for (int x : g) out.add(x);
-            return out;
-        } catch (NativeException e) {
-            return null; // the admin check falls back to /proc
-        }
+        waiting.track(c);
     }
 
     private void logRefusal(String why) {
@@ -281,8 +237,8 @@ public final class FdSocketServer implements AutoCloseable {
             if (e.errno() == Errno.EAGAIN) return; // woken with nothing to read: keep waiting
             unregister(c);
             // EMSGSIZE: over MAX_TICKET bytes, or fds attached (the shim closed them)
-            if (e.errno() == Errno.EMSGSIZE) sendQuietly(c.fd, FdBundle.newBuilder().setError("a ticket is one message of at most "
-                    + MAX_TICKET + " bytes and no fds").build());
+            if (e.errno() == Errno.EMSGSIZE) FdPeers.error(c.fd, "a ticket is one message of at most "
+                    + MAX_TICKET + " bytes and no fds");
             log.debug("event=fd-socket-client-failed uid={} error=\"{}\"", c.caller.uid(), e.getMessage());
             finish(c);
             return;
@@ -297,8 +253,7 @@ public final class FdSocketServer implements AutoCloseable {
 
     /** Stops watching {@code c}: from here on it belongs to whoever finishes it. */
     private void unregister(Conn c) {
-        c.gone = true;
-        waiting.remove(c.id);
+        waiting.forget(c);
         try {
             epoll.remove(c.fd.fd());
         } catch (RuntimeException e) {
@@ -307,18 +262,10 @@ public final class FdSocketServer implements AutoCloseable {
     }
 
     private void expire() {
-        long now = System.nanoTime();
-        while (!byDeadline.isEmpty()) {
-            Conn c = byDeadline.peekFirst();
-            if (c.gone) {
-                byDeadline.pollFirst();
-                continue;
-            }
-            if (c.deadline - now > 0) return;
-            byDeadline.pollFirst();
+        for (Conn c : waiting.expired()) {
             unregister(c);
             dropped.incrementAndGet();
-            sendQuietly(c.fd, FdBundle.newBuilder().setError("no ticket within " + ticketTimeout.toMillis() + " ms").build());
+            FdPeers.error(c.fd, "no ticket within " + ticketTimeout.toMillis() + " ms");
             finish(c);
         }
     }
@@ -329,26 +276,14 @@ public final class FdSocketServer implements AutoCloseable {
             try {
                 h = leases.redeem(ticket, c.caller);
             } catch (LeaseException e) {
-                sendQuietly(c.fd, FdBundle.newBuilder().setError(e.getMessage()).build());
+                FdPeers.error(c.fd, e.getMessage());
                 log.debug("event=ticket-refused uid={} pid={} reason=\"{}\"", c.caller.uid(), c.caller.pid(), e.getMessage());
                 return;
             }
             try {
-                FdBundle.Builder b = FdBundle.newBuilder().setLeaseId(h.lease().id());
-                int[] fds = new int[h.fds().size()];
-                for (int i = 0; i < fds.length; i++) {
-                    HandoverFd f = h.fds().get(i);
-                    fds[i] = f.fd().fd();
-                    FdInfo.Builder info = FdInfo.newBuilder().setKind(kind(f.kind())).setIommuGroup(f.group()).setIoasId(Math.max(0, f.ioasId()));
-                    if (f.device() != null) info.setDevice(f.device());
-                    for (HandoverFd.Region r : f.regions()) {
-                        info.addRegions(Region.newBuilder().setIndex(r.index()).setFlags(r.flags()).setSize(r.size()).setOffset(r.offset()));
-                    }
-                    b.addFds(info);
-                }
-                reply(c.fd, b.build(), fds);
+                int fds = FdPeers.handover(c.fd, h);
                 // The audit trail has it (fds-handed-over); at INFO it would be a third log line per lease.
-                log.debug("event=fds-sent lease={} uid={} pid={} fds={}", h.lease().id(), c.caller.uid(), c.caller.pid(), fds.length);
+                log.debug("event=fds-sent lease={} uid={} pid={} fds={}", h.lease().id(), c.caller.uid(), c.caller.pid(), fds);
             } finally {
                 h.close();
             }
@@ -362,38 +297,8 @@ public final class FdSocketServer implements AutoCloseable {
     }
 
     private static void finish(Conn c) {
-        closeQuietly(c.fd);
+        FdPeers.closeQuietly(c.fd);
         c.slot.close();
-    }
-
-    private static void sendQuietly(OwnedFd fd, FdBundle bundle) {
-        try {
-            reply(fd, bundle, new int[0]);
-        } catch (RuntimeException e) {
-            // the peer is gone or not reading; it was being dropped anyway
-        }
-    }
-
-    private static void closeQuietly(OwnedFd fd) {
-        try {
-            fd.close();
-        } catch (RuntimeException ignored) {
-            // close(2) of a socket only fails for EBADF, which would be our bug and is logged nowhere useful
-        }
-    }
-
-    private static void reply(OwnedFd conn, FdBundle bundle, int[] fds) {
-        byte[] bytes = bundle.toByteArray();
-        UnixSockets.sendFds(conn.fd(), bytes.length == 0 ? new byte[]{0} : bytes, fds); // SCM_RIGHTS needs a byte of data
-    }
-
-    private static FdInfo.Kind kind(HandoverFd.Kind k) {
-        return switch (k) {
-            case CONTAINER -> FdInfo.Kind.KIND_CONTAINER;
-            case GROUP -> FdInfo.Kind.KIND_GROUP;
-            case DEVICE -> FdInfo.Kind.KIND_DEVICE;
-            case IOMMUFD -> FdInfo.Kind.KIND_IOMMUFD;
-        };
     }
 
     private static void pause() {
@@ -423,9 +328,7 @@ public final class FdSocketServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        for (Conn c : waiting.values()) finish(c);
-        waiting.clear();
-        byDeadline.clear();
+        for (Conn c : waiting.drain()) finish(c);
         epoll.close();
         wake.close();
         listener.close();
