@@ -4,26 +4,19 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
-import io.vfiobroker.api.deviceplugin.v1beta1.CDIDevice;
 import io.vfiobroker.api.deviceplugin.v1beta1.ContainerAllocateResponse;
-import io.vfiobroker.api.deviceplugin.v1beta1.DeviceSpec;
-import io.vfiobroker.api.deviceplugin.v1beta1.Mount;
 import io.vfiobroker.api.deviceplugin.v1beta1.RegisterRequest;
 import io.vfiobroker.api.deviceplugin.v1beta1.RegistrationGrpc;
 import io.vfiobroker.binding.BindingException;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
-import io.vfiobroker.cdi.CdiSpec;
 import io.vfiobroker.cdi.CdiSpecWriter;
-import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
-import io.vfiobroker.domain.IommuGroup;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.inventory.InventoryScanner;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import tools.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -42,8 +35,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -59,21 +50,17 @@ public final class KubeletPlugins implements AutoCloseable {
     public static final String API_VERSION = "v1beta1";
     public static final String KUBELET_SOCKET = "kubelet.sock";
     private static final Logger log = LoggerFactory.getLogger(KubeletPlugins.class);
-    private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final long RETRY_MILLIS = 1000;
 
     private final KubeletProperties props;
-    private final SysfsHost host;
     private final InventoryScanner scanner;
     private final BindingService binding;
     private final DeviceAccess access;
     private final KubeletAllocationHook hook;
     private final CdiSpecWriter cdi;
     private final Path pluginDir;
-    private final PoolSelector selector;
+    private final PoolLists lists;
     private final List<PoolPlugin> plugins = new ArrayList<>();
-    // Every device a pool ever listed: a device that vanishes stays listed, unhealthy, until it returns.
-    private final Map<String, Map<PciAddress, PoolDevice>> known = new ConcurrentHashMap<>();
     private final Object allocateLock = new Object();
     private UnixGrpc grpc;
     private WatchService watchService;
@@ -85,14 +72,13 @@ public final class KubeletPlugins implements AutoCloseable {
     public KubeletPlugins(KubeletProperties props, SysfsHost host, InventoryScanner scanner, BindingService binding,
                           DeviceAccess access, KubeletAllocationHook hook) {
         this.props = props;
-        this.host = host;
         this.scanner = scanner;
         this.binding = binding;
         this.access = access;
         this.hook = hook;
         this.pluginDir = host.root().resolve(props.pluginDir());
         this.cdi = props.cdi() ? new CdiSpecWriter(host.root().resolve(props.cdiDir())) : null;
-        this.selector = new PoolSelector(host);
+        this.lists = new PoolLists(new PoolSelector(host), host, access, cdi);
         for (PoolConfig p : props.pools()) {
             plugins.add(new PoolPlugin(p, props.resourceName(p), Exposure.of(p, host, props.brokerSocketDir()), this::allocate));
         }
@@ -282,75 +268,10 @@ public final class KubeletPlugins implements AutoCloseable {
         Map<PciAddress, String> original = new HashMap<>();
         for (Map.Entry<PciAddress, Journal.Owned> e : binding.status().entrySet()) original.put(e.getKey(), e.getValue().originalDriver());
         for (PoolPlugin p : plugins) {
-            List<PoolDevice> list = compute(p, inv, original);
+            List<PoolDevice> list = lists.compute(p, inv, original);
             p.update(list);
-            writeCdi(p, list);
+            lists.writeCdi(p, list);
         }
-    }
-
-    private List<PoolDevice> compute(PoolPlugin p, HostInventory inv, Map<PciAddress, String> original) {
-        Map<PciAddress, PoolDevice> seen = known.computeIfAbsent(p.resourceName, k -> new ConcurrentHashMap<>());
-        Map<PciAddress, PoolDevice> out = new TreeMap<>();
-        for (Device d : inv.devices()) {
-            if (!selector.matches(p.pool.selectors(), d, inv, original)) continue;
-            PoolDevice pd = new PoolDevice(d.address(), d.iommuGroup(), d.numaNode(), unhealthyReason(p, d, inv));
-            out.put(d.address(), pd);
-        }
-        for (Map.Entry<PciAddress, PoolDevice> e : seen.entrySet()) {
-            if (out.containsKey(e.getKey())) continue;
-            PoolDevice last = e.getValue();
-            String why = inv.device(e.getKey()).isPresent()
-                    ? e.getKey() + " no longer matches the selectors of pool " + p.pool.name()
-                    : e.getKey() + " is gone from the host (removed, or its VF was disabled)";
-            out.put(e.getKey(), new PoolDevice(last.address(), last.group(), last.numaNode(), why));
-        }
-        for (PoolDevice d : out.values()) if (d.healthy() || !seen.containsKey(d.address())) seen.put(d.address(), d);
-        return List.copyOf(out.values());
-    }
-
-    private String unhealthyReason(PoolPlugin p, Device d, HostInventory inv) {
-        if (d.iommuGroup() == null) {
-            return d.address() + " is in no IOMMU group: the kernel has no IOMMU enabled for it";
-        }
-        if (d.boundTo(BindingService.VFIO_PCI)) {
-            IommuGroup g = inv.group(d.iommuGroup()).orElse(null);
-            if (g != null && !g.viable()) {
-                return "IOMMU group " + g.id() + " of " + d.address() + " is not viable: " + String.join("; ", g.blockers());
-            }
-        }
-        if (p.pool.mode() == PoolConfig.Mode.DEVICE_NODES && p.pool.backend() == PoolConfig.DeviceBackend.IOMMUFD && !host.exists("dev/iommu")) {
-            return "pool " + p.pool.name() + " uses iommufd but the host has no /dev/iommu (kernel without CONFIG_IOMMUFD)";
-        }
-        return access.refusal(p.resourceName, d.address(), inv).orElse(null);
-    }
-
-    private void writeCdi(PoolPlugin p, List<PoolDevice> list) {
-        if (cdi == null) return;
-        List<CdiSpec.Device> devs = new ArrayList<>();
-        for (PoolDevice d : list) {
-            if (d.reason() != null && d.reason().contains(" is gone from the host")) continue;
-            List<CdiSpec.DeviceNode> nodes = p.exposure.deviceNodes(d).stream().map(n -> new CdiSpec.DeviceNode(n, null, "c", "rw")).toList();
-            // Every CDI device needs some edit; this one also tells the container which function it got.
-            devs.add(new CdiSpec.Device(d.id(), new CdiSpec.ContainerEdits(List.of(deviceEnvName(d.address()) + "=" + d.id()), nodes, List.of())));
-        }
-        if (devs.isEmpty()) {
-            cdi.remove(p.resourceName);
-            return;
-        }
-        CdiSpec.ContainerEdits shared = new CdiSpec.ContainerEdits(
-                p.exposure.env().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).sorted().toList(),
-                p.exposure.sharedNodes().stream().map(n -> new CdiSpec.DeviceNode(n, null, "c", "rw")).toList(),
-                p.exposure.mounts().stream().map(m -> new CdiSpec.Mount(m.hostPath(), m.containerPath(),
-                        m.readOnly() ? List.of("bind", "ro", "nosuid", "nodev") : List.of("bind", "nosuid", "nodev"), null)).toList());
-        try {
-            cdi.write(new CdiSpec(p.resourceName, devs, shared));
-        } catch (UncheckedIOException e) {
-            log.warn("event=cdi-spec-failed resource={} error=\"{}\"", p.resourceName, e.getMessage());
-        }
-    }
-
-    static String deviceEnvName(PciAddress a) {
-        return "VFIO_BROKER_DEVICE_" + a.toString().replaceAll("[^0-9a-f]", "_").toUpperCase(Locale.ROOT);
     }
 
     /** sriov-network-device-plugin's name: PCIDEVICE_ and the resource name upper-cased, non-alphanumerics as '_'. */
@@ -394,40 +315,7 @@ public final class KubeletPlugins implements AutoCloseable {
                 }
             }
             refresh();
-            return response(p, devs);
+            return AllocateResponses.of(p, devs, hook, cdi);
         }
-    }
-
-    private ContainerAllocateResponse response(PoolPlugin p, List<PoolDevice> devs) throws StatusException {
-        ContainerAllocateResponse.Builder b = ContainerAllocateResponse.newBuilder();
-        Set<String> nodes = new LinkedHashSet<>(p.exposure.sharedNodes());
-        Map<String, Object> info = new LinkedHashMap<>();
-        for (PoolDevice d : devs) {
-            List<String> own = p.exposure.deviceNodes(d);
-            if (own.isEmpty() && p.pool.mode() == PoolConfig.Mode.DEVICE_NODES) {
-                throw Status.FAILED_PRECONDITION.withDescription(p.resourceName + ": " + d.id() + " has no "
-                        + (p.pool.backend() == PoolConfig.DeviceBackend.IOMMUFD
-                        ? "vfio cdev (sys/bus/pci/devices/" + d.id() + "/vfio-dev/ is empty): the kernel lacks VFIO_DEVICE_CDEV"
-                        : "IOMMU group node")).asException();
-            }
-            nodes.addAll(own);
-            info.put(d.id(), p.exposure.info(d));
-        }
-        for (String n : nodes) b.addDevices(DeviceSpec.newBuilder().setContainerPath(n).setHostPath(n).setPermissions("rw"));
-        for (Exposure.MountSpec m : p.exposure.mounts()) {
-            b.addMounts(Mount.newBuilder().setContainerPath(m.containerPath()).setHostPath(m.hostPath()).setReadOnly(m.readOnly()));
-        }
-        String env = envName(p.resourceName);
-        b.putEnvs(env, String.join(",", devs.stream().map(PoolDevice::id).toList()));
-        b.putEnvs(env + "_INFO", JSON.writeValueAsString(info));
-        b.putAllEnvs(p.exposure.env());
-        List<PciAddress> addresses = devs.stream().map(PoolDevice::address).toList();
-        b.putAllEnvs(hook.allocated(p.resourceName, p.pool.mode(), addresses));
-        if (cdi != null && Files.exists(cdi.file(p.resourceName))) {
-            for (PoolDevice d : devs) b.addCdiDevices(CDIDevice.newBuilder().setName(p.resourceName + "=" + d.id()));
-        }
-        log.info("event=allocated resource={} mode={} devices={} groups={}", p.resourceName,
-                p.pool.mode().name().toLowerCase(Locale.ROOT), addresses, devs.stream().map(PoolDevice::group).distinct().toList());
-        return b.build();
     }
 }

@@ -1,0 +1,107 @@
+package io.vfiobroker.kubelet;
+
+import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.cdi.CdiSpec;
+import io.vfiobroker.cdi.CdiSpecWriter;
+import io.vfiobroker.domain.Device;
+import io.vfiobroker.domain.HostInventory;
+import io.vfiobroker.domain.IommuGroup;
+import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.host.SysfsHost;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** Each pool's device list and its health, and the CDI spec that follows it. */
+final class PoolLists {
+
+    private static final Logger log = LoggerFactory.getLogger(PoolLists.class);
+
+    private final PoolSelector selector;
+    private final SysfsHost host;
+    private final DeviceAccess access;
+    private final CdiSpecWriter cdi;
+    // Every device a pool ever listed: a device that vanishes stays listed, unhealthy, until it returns.
+    private final Map<String, Map<PciAddress, PoolDevice>> known = new ConcurrentHashMap<>();
+
+    PoolLists(PoolSelector selector, SysfsHost host, DeviceAccess access, CdiSpecWriter cdi) {
+        this.selector = selector;
+        this.host = host;
+        this.access = access;
+        this.cdi = cdi;
+    }
+
+    /** The pool's devices now, with those it listed before and lost still listed, unhealthy, saying why. */
+    List<PoolDevice> compute(PoolPlugin p, HostInventory inv, Map<PciAddress, String> original) {
+        Map<PciAddress, PoolDevice> seen = known.computeIfAbsent(p.resourceName, k -> new ConcurrentHashMap<>());
+        Map<PciAddress, PoolDevice> out = new TreeMap<>();
+        for (Device d : inv.devices()) {
+            if (!selector.matches(p.pool.selectors(), d, inv, original)) continue;
+            PoolDevice pd = new PoolDevice(d.address(), d.iommuGroup(), d.numaNode(), unhealthyReason(p, d, inv));
+            out.put(d.address(), pd);
+        }
+        for (Map.Entry<PciAddress, PoolDevice> e : seen.entrySet()) {
+            if (out.containsKey(e.getKey())) continue;
+            PoolDevice last = e.getValue();
+            String why = inv.device(e.getKey()).isPresent()
+                    ? e.getKey() + " no longer matches the selectors of pool " + p.pool.name()
+                    : e.getKey() + " is gone from the host (removed, or its VF was disabled)";
+            out.put(e.getKey(), new PoolDevice(last.address(), last.group(), last.numaNode(), why));
+        }
+        for (PoolDevice d : out.values()) if (d.healthy() || !seen.containsKey(d.address())) seen.put(d.address(), d);
+        return List.copyOf(out.values());
+    }
+
+    private String unhealthyReason(PoolPlugin p, Device d, HostInventory inv) {
+        if (d.iommuGroup() == null) {
+            return d.address() + " is in no IOMMU group: the kernel has no IOMMU enabled for it";
+        }
+        if (d.boundTo(BindingService.VFIO_PCI)) {
+            IommuGroup g = inv.group(d.iommuGroup()).orElse(null);
+            if (g != null && !g.viable()) {
+                return "IOMMU group " + g.id() + " of " + d.address() + " is not viable: " + String.join("; ", g.blockers());
+            }
+        }
+        if (p.pool.mode() == PoolConfig.Mode.DEVICE_NODES && p.pool.backend() == PoolConfig.DeviceBackend.IOMMUFD && !host.exists("dev/iommu")) {
+            return "pool " + p.pool.name() + " uses iommufd but the host has no /dev/iommu (kernel without CONFIG_IOMMUFD)";
+        }
+        return access.refusal(p.resourceName, d.address(), inv).orElse(null);
+    }
+
+    /** Writes the pool's CDI spec (or removes it when it has no device left). */
+    void writeCdi(PoolPlugin p, List<PoolDevice> list) {
+        if (cdi == null) return;
+        List<CdiSpec.Device> devs = new ArrayList<>();
+        for (PoolDevice d : list) {
+            if (d.reason() != null && d.reason().contains(" is gone from the host")) continue;
+            List<CdiSpec.DeviceNode> nodes = p.exposure.deviceNodes(d).stream().map(n -> new CdiSpec.DeviceNode(n, null, "c", "rw")).toList();
+            // Every CDI device needs some edit; this one also tells the container which function it got.
+            devs.add(new CdiSpec.Device(d.id(), new CdiSpec.ContainerEdits(List.of(deviceEnvName(d.address()) + "=" + d.id()), nodes, List.of())));
+        }
+        if (devs.isEmpty()) {
+            cdi.remove(p.resourceName);
+            return;
+        }
+        CdiSpec.ContainerEdits shared = new CdiSpec.ContainerEdits(
+                p.exposure.env().entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).sorted().toList(),
+                p.exposure.sharedNodes().stream().map(n -> new CdiSpec.DeviceNode(n, null, "c", "rw")).toList(),
+                p.exposure.mounts().stream().map(m -> new CdiSpec.Mount(m.hostPath(), m.containerPath(),
+                        m.readOnly() ? List.of("bind", "ro", "nosuid", "nodev") : List.of("bind", "nosuid", "nodev"), null)).toList());
+        try {
+            cdi.write(new CdiSpec(p.resourceName, devs, shared));
+        } catch (UncheckedIOException e) {
+            log.warn("event=cdi-spec-failed resource={} error=\"{}\"", p.resourceName, e.getMessage());
+        }
+    }
+
+    static String deviceEnvName(PciAddress a) {
+        return "VFIO_BROKER_DEVICE_" + a.toString().replaceAll("[^0-9a-f]", "_").toUpperCase(Locale.ROOT);
+    }
+}
