@@ -17,7 +17,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -58,7 +57,6 @@ public final class AuditLog {
     }
 
     public static final String COALESCED = "refusals-coalesced";
-    private static final int BLOCK = 64 * 1024;
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     /** One uid's refusals of one kind in the current window. */
@@ -83,6 +81,7 @@ public final class AuditLog {
     private final Clock clock;
     private final Map<String, Window> windows = new HashMap<>();
     private final AtomicLong bytesRead = new AtomicLong();
+    private final AuditReader reader = new AuditReader(bytesRead);
     private FileChannel out;
     private long size;
     private long seq;
@@ -326,26 +325,7 @@ public final class AuditLog {
                     }
                 }
             }
-            List<Record> found = new ArrayList<>();
-            long[] toSkip = {skip};
-            for (int i = 0; i < open.size() && found.size() < limit; i++) {
-                readBackwards(open.get(i), ends.get(i), line -> {
-                    Record r;
-                    try {
-                        r = JSON.readValue(line, Record.class);
-                    } catch (RuntimeException torn) {
-                        return true; // a torn last line from a crash is not a record
-                    }
-                    if (!filter.test(r)) return true;
-                    if (toSkip[0] > 0) {
-                        toSkip[0]--;
-                        return true;
-                    }
-                    found.add(r);
-                    return found.size() < limit;
-                });
-            }
-            return found;
+            return reader.newest(open, ends, skip, limit, filter);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read audit log " + file + ": " + e.getMessage(), e);
         } finally {
@@ -357,30 +337,5 @@ public final class AuditLog {
                 }
             }
         }
-    }
-
-    /** Hands the lines before {@code end} to {@code line}, last first, until it returns false. */
-    private void readBackwards(FileChannel ch, long end, Predicate<String> line) throws IOException {
-        long pos = end;
-        byte[] carry = new byte[0]; // the start of a line whose beginning is in an earlier block
-        while (pos > 0) {
-            int n = (int) Math.min(BLOCK, pos);
-            pos -= n;
-            ByteBuffer bb = ByteBuffer.allocate(n);
-            while (bb.hasRemaining()) {
-                if (ch.read(bb, pos + bb.position()) < 0) break;
-            }
-            bytesRead.addAndGet(n);
-            byte[] buf = Arrays.copyOf(bb.array(), n + carry.length);
-            System.arraycopy(carry, 0, buf, n, carry.length);
-            int lineEnd = buf.length;
-            for (int i = buf.length - 1; i >= 0; i--) {
-                if (buf[i] != '\n') continue;
-                if (i + 1 < lineEnd && !line.test(new String(buf, i + 1, lineEnd - i - 1, StandardCharsets.UTF_8))) return;
-                lineEnd = i;
-            }
-            carry = Arrays.copyOf(buf, lineEnd);
-        }
-        if (carry.length > 0) line.test(new String(carry, StandardCharsets.UTF_8));
     }
 }
