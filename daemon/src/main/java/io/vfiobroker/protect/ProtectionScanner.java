@@ -24,9 +24,6 @@ public final class ProtectionScanner {
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ProtectionScanner.class);
     private static final int MAX_PROC_TEXT = 4 << 20;
-    /** The kernel nests stacked devices at most MAX_NEST_DEV (8) deep. */
-    static final int MAX_STACK_DEPTH = 8;
-    private static final int IFF_UP = 0x1;
 
     private final SysfsHost host;
     private final HostView view;
@@ -104,116 +101,11 @@ public final class ProtectionScanner {
                         "has block device " + disk + " held by " + String.join(", ", holders)));
             }
         }
-        activeNics(out);
+        new ActiveNics(host, view).scan(out);
         for (Device d : devices) {
             if (d.bootVga()) add(out, new ProtectedDevice(d.address(), ProtectedDevice.Rule.CONSOLE_VGA, "is the console VGA (boot_vga=1)"));
         }
         return out;
-    }
-
-    // ---- network: the interface itself and every device stacked on it ----------------------------------------
-
-    /** An upper device of an interface; {@code port} when the lower is enslaved (bond, team, bridge). */
-    private record Upper(String name, boolean port) {
-    }
-
-    private void activeNics(Map<PciAddress, List<ProtectedDevice>> out) {
-        List<String> ifnames = host.list("sys/class/net").stream().filter(ProtectionScanner::isSafeName).sorted().toList();
-        if (ifnames.isEmpty()) return;
-        NetState net = NetState.read(host, view);
-        Map<String, Map<String, Boolean>> uppers = uppers(ifnames);
-        for (String ifname : ifnames) {
-            java.util.Optional<PciAddress> a = pciParent("sys/class/net/" + ifname);
-            if (a.isEmpty()) continue;
-            for (List<Upper> chain : activeChains(ifname, uppers, net)) {
-                String why;
-                if (chain.isEmpty()) {
-                    why = "is the parent of " + ifname + ", which is up " + net.describe(ifname);
-                } else {
-                    StringBuilder b = new StringBuilder("is the parent of " + ifname + "; " + ifname);
-                    for (int i = 0; i < chain.size(); i++) {
-                        Upper u = chain.get(i);
-                        b.append(i == 0 ? " " : ", which ").append(u.port() ? "is a port of " : "is the parent of ").append(u.name());
-                    }
-                    b.append(", which is up ").append(net.describe(chain.get(chain.size() - 1).name()));
-                    why = b.toString();
-                }
-                add(out, new ProtectedDevice(a.get(), ProtectedDevice.Rule.ACTIVE_NIC, why));
-            }
-        }
-    }
-
-    /**
-     * Lower name to its uppers, from both ends: upper_* and master on the lower, lower_*, brif/ and
-     * bonding/slaves on the upper (older kernels and some drivers fill only one side).
-     */
-    private Map<String, Map<String, Boolean>> uppers(List<String> ifnames) {
-        Map<String, Map<String, Boolean>> out = new java.util.HashMap<>();
-        java.util.function.BiConsumer<String[], Boolean> edge = (lu, port) -> {
-            if (isSafeName(lu[0]) && isSafeName(lu[1]) && !lu[0].equals(lu[1])) {
-                out.computeIfAbsent(lu[0], k -> new java.util.TreeMap<>()).merge(lu[1], port, Boolean::logicalOr);
-            }
-        };
-        for (String ifname : ifnames) {
-            String dir = "sys/class/net/" + ifname;
-            for (String e : host.list(dir)) {
-                if (e.startsWith("upper_")) {
-                    edge.accept(new String[]{ifname, e.substring(6)}, false);
-                } else if (e.startsWith("lower_")) {
-                    edge.accept(new String[]{e.substring(6), ifname}, false);
-                } else if (e.equals("master")) {
-                    host.linkName(dir + "/master").ifPresent(m -> edge.accept(new String[]{ifname, m}, true));
-                } else if (e.equals("brif")) {
-                    for (String port : host.list(dir + "/brif")) edge.accept(new String[]{port, ifname}, true);
-                } else if (e.equals("bonding")) {
-                    for (String slave : host.read(dir + "/bonding/slaves").orElse("").split("\\s+")) {
-                        if (!slave.isEmpty()) edge.accept(new String[]{slave, ifname}, true);
-                    }
-                }
-            }
-        }
-        return out;
-    }
-
-    /**
-     * Paths from {@code ifname} up to each active device on it (the empty path: the interface itself), breadth
-     * first and at most {@link #MAX_STACK_DEPTH} deep, so a loop in a broken tree ends.
-     */
-    private List<List<Upper>> activeChains(String ifname, Map<String, Map<String, Boolean>> uppers, NetState net) {
-        List<List<Upper>> out = new ArrayList<>();
-        Set<String> seen = new HashSet<>();
-        seen.add(ifname);
-        List<List<Upper>> level = List.of(List.of());
-        for (int depth = 0; depth <= MAX_STACK_DEPTH && !level.isEmpty(); depth++) {
-            List<List<Upper>> next = new ArrayList<>();
-            for (List<Upper> path : level) {
-                String name = path.isEmpty() ? ifname : path.get(path.size() - 1).name();
-                if (net.active(name) && up(name)) out.add(path);
-                if (depth == MAX_STACK_DEPTH) continue;
-                for (Map.Entry<String, Boolean> u : uppers.getOrDefault(name, Map.of()).entrySet()) {
-                    if (!seen.add(u.getKey())) continue;
-                    List<Upper> longer = new ArrayList<>(path);
-                    longer.add(new Upper(u.getKey(), u.getValue()));
-                    next.add(longer);
-                }
-            }
-            level = next;
-        }
-        return out;
-    }
-
-    /** operstate up, or unknown (drivers without carrier reporting) with IFF_UP set. */
-    private boolean up(String ifname) {
-        String dir = "sys/class/net/" + ifname;
-        String state = host.read(dir + "/operstate").orElse("unknown");
-        if (state.equals("up")) return true;
-        if (!state.equals("unknown")) return false;
-        String flags = host.read(dir + "/flags").orElse("0x0");
-        try {
-            return (Long.decode(flags) & IFF_UP) != 0;
-        } catch (NumberFormatException e) {
-            return false;
-        }
     }
 
     // ---- multi-device file systems ------------------------------------------------------------------------------
@@ -325,7 +217,7 @@ public final class ProtectionScanner {
         return out;
     }
 
-    private static void add(Map<PciAddress, List<ProtectedDevice>> out, ProtectedDevice p) {
+    static void add(Map<PciAddress, List<ProtectedDevice>> out, ProtectedDevice p) {
         List<ProtectedDevice> list = out.computeIfAbsent(p.address(), k -> new ArrayList<>());
         if (!list.contains(p)) list.add(p);
     }
@@ -363,13 +255,13 @@ public final class ProtectionScanner {
         Set<PciAddress> out = new HashSet<>();
         if (!isSafeName(name) || !seen.add(name)) return out;
         String base = "sys/class/block/" + name;
-        pciParent(base).ifPresent(out::add);
+        pciParent(host, base).ifPresent(out::add);
         for (String slave : host.list(base + "/slaves")) out.addAll(pciParentsOfBlock(slave, seen));
         return out;
     }
 
     /** The last PCI address in a sysfs class link's target (…/0000:00:1d.0/0000:01:00.0/nvme/nvme0/nvme0n1). */
-    private Optional<PciAddress> pciParent(String classLink) {
+    static Optional<PciAddress> pciParent(SysfsHost host, String classLink) {
         Optional<String> target = host.linkTarget(classLink);
         if (target.isEmpty()) return Optional.empty();
         PciAddress last = null;
@@ -379,7 +271,7 @@ public final class ProtectionScanner {
         return Optional.ofNullable(last);
     }
 
-    private static boolean isSafeName(String name) {
+    static boolean isSafeName(String name) {
         return !name.isEmpty() && !name.contains("/") && !name.equals(".") && !name.equals("..");
     }
 }
