@@ -2,9 +2,7 @@ package io.vfiobroker.inventory;
 
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
-import io.vfiobroker.domain.InterruptRemapping;
 import io.vfiobroker.domain.IommuGroup;
-import io.vfiobroker.domain.IommuUnit;
 import io.vfiobroker.domain.KernelSupport;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.domain.PciClass;
@@ -14,15 +12,12 @@ import io.vfiobroker.host.SysfsHost;
 
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ForkJoinPool;
-import java.util.stream.Collectors;
 
 /** Reads the host's PCI devices, IOMMU groups and IOMMU units the way the kernel lays them out in sysfs. */
 public final class InventoryScanner {
@@ -30,23 +25,14 @@ public final class InventoryScanner {
     public static final String VFIO_PCI = "vfio-pci";
     private static final Set<String> GROUP_FRIENDLY_DRIVERS = Set.of(VFIO_PCI, "pci-stub");
     private static final String DEVICES = "sys/bus/pci/devices/";
-    // Intel VT-d extended capability register, bit 3: Interrupt Remapping support.
-    private static final long INTEL_ECAP_IR = 1L << 3;
-
-    // IOMMU units and the kernel's IR- chips are fixed at boot, its modules and switches change rarely: Acquire
-    // re-reads them at most once a second (a full scan always does). The kernel still refuses what its switches forbid.
-    private static final long PLATFORM_TTL_NS = 1_000_000_000L;
-
-    private record Platform(List<IommuUnit> units, KernelSupport kernel, long readAt) {
-    }
-
     private final SysfsHost host;
     private final PciIds ids;
-    private volatile Platform platform;
+    private final Platforms platforms;
 
     public InventoryScanner(SysfsHost host, PciIds ids) {
         this.host = host;
         this.ids = ids;
+        this.platforms = new Platforms(host);
     }
 
     public SysfsHost host() {
@@ -60,7 +46,7 @@ public final class InventoryScanner {
         List<Device> devices = addresses.size() < 64
                 ? addresses.stream().map(a -> readDevice(a, unitOf)).toList()
                 : ForkJoinPool.commonPool().submit(() -> addresses.parallelStream().map(a -> readDevice(a, unitOf)).toList()).join();
-        Platform p = platform(true);
+        Platforms.Platform p = platforms.read(true);
         return new HostInventory(devices, groups(devices), p.units(), p.kernel());
     }
 
@@ -93,7 +79,7 @@ public final class InventoryScanner {
             }
             if (devices.stream().noneMatch(x -> x.address().equals(address))) devices.add(d.get());
         }
-        Platform p = platform(false);
+        Platforms.Platform p = platforms.read(false);
         return Optional.of(new HostInventory(devices, groups(devices), p.units(), p.kernel()));
     }
 
@@ -274,84 +260,8 @@ public final class InventoryScanner {
         return d.address() + " is bound to " + d.driver();
     }
 
-    private List<IommuUnit> iommuUnits(boolean irChipsSeen) {
-        List<IommuUnit> units = new ArrayList<>();
-        for (String name : host.list("sys/class/iommu").stream().sorted().toList()) {
-            String dir = "sys/class/iommu/" + name + "/";
-            if (host.exists(dir + "intel-iommu")) {
-                Map<String, String> regs = new LinkedHashMap<>();
-                for (String r : List.of("version", "cap", "ecap", "address")) {
-                    host.read(dir + "intel-iommu/" + r).ifPresent(v -> regs.put(r, v));
-                }
-                String ecap = regs.get("ecap");
-                InterruptRemapping ir;
-                String evidence;
-                if (ecap == null) {
-                    ir = InterruptRemapping.UNKNOWN;
-                    evidence = "intel-iommu/ecap unreadable";
-                } else if ((parseHexLong(ecap) & INTEL_ECAP_IR) != 0) {
-                    ir = InterruptRemapping.SUPPORTED;
-                    evidence = "intel-iommu/ecap 0x" + ecap + " has IR (bit 3) set";
-                } else {
-                    ir = InterruptRemapping.UNSUPPORTED;
-                    evidence = "intel-iommu/ecap 0x" + ecap + " has IR (bit 3) clear";
-                }
-                units.add(new IommuUnit(name, "intel-vt-d", ir, evidence, regs));
-            } else if (host.exists(dir + "amd-iommu")) {
-                Map<String, String> regs = new LinkedHashMap<>();
-                for (String r : List.of("cap", "features")) {
-                    host.read(dir + "amd-iommu/" + r).ifPresent(v -> regs.put(r, v));
-                }
-                // AMD-Vi exposes no IR bit in sysfs; the kernel's IR-* interrupt chips are the evidence.
-                InterruptRemapping ir = irChipsSeen ? InterruptRemapping.SUPPORTED : InterruptRemapping.UNKNOWN;
-                String evidence = irChipsSeen
-                        ? "IR- interrupt chips in /proc/interrupts"
-                        : "AMD-Vi exposes no IR flag and /proc/interrupts shows no IR- chips";
-                units.add(new IommuUnit(name, "amd-vi", ir, evidence, regs));
-            } else {
-                String type = name.startsWith("virtio") || host.read(dir + "device/modalias").map(m -> m.startsWith("virtio")).orElse(false)
-                        ? "virtio-iommu" : "other";
-                units.add(new IommuUnit(name, type, InterruptRemapping.UNKNOWN,
-                        "no interrupt-remapping capability is exposed for " + type + " units", Map.of()));
-            }
-        }
-        return units;
-    }
-
-    private Platform platform(boolean fresh) {
-        Platform p = platform;
-        long now = System.nanoTime();
-        if (fresh || p == null || now - p.readAt() > PLATFORM_TTL_NS) {
-            boolean irChips = irChips();
-            p = new Platform(List.copyOf(iommuUnits(irChips)), kernelSupport(irChips), now);
-            platform = p;
-        }
-        return p;
-    }
-
-    private boolean irChips() {
-        return host.read("proc/interrupts").map(s -> s.contains(" IR-")).orElse(false);
-    }
-
     public KernelSupport kernelSupport() {
-        return kernelSupport(irChips());
-    }
-
-    private KernelSupport kernelSupport(boolean irChips) {
-        return new KernelSupport(
-                host.exists("sys/module/vfio"),
-                host.exists("sys/module/vfio_pci") || host.exists("sys/bus/pci/drivers/vfio-pci"),
-                host.exists("sys/module/vfio_iommu_type1"),
-                host.exists("sys/module/iommufd"),
-                host.exists("dev/vfio/vfio"),
-                host.exists("dev/iommu"),
-                host.read("sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts").map(InventoryScanner::yes).orElse(null),
-                host.read("sys/module/iommufd/parameters/allow_unsafe_interrupts").map(InventoryScanner::yes).orElse(null),
-                irChips);
-    }
-
-    private static Boolean yes(String v) {
-        return v.equals("Y") || v.equals("1");
+        return platforms.kernelSupport();
     }
 
     private static String hexId(Optional<String> raw) {
@@ -361,14 +271,6 @@ public final class InventoryScanner {
     private static int parseHex(String s) {
         try {
             return Integer.parseUnsignedInt(s.startsWith("0x") ? s.substring(2) : s, 16);
-        } catch (NumberFormatException e) {
-            return 0;
-        }
-    }
-
-    private static long parseHexLong(String s) {
-        try {
-            return Long.parseUnsignedLong(s.startsWith("0x") ? s.substring(2) : s, 16);
         } catch (NumberFormatException e) {
             return 0;
         }
