@@ -59,10 +59,11 @@ class ArchitectureTest {
             for (String b : ADAPTERS) {
                 if (a.equals(b)) continue;
                 DescribedPredicate<JavaClass> other = resideInAPackage("io.vfiobroker." + b + "..");
-                // The DRA driver shares the device plugin's pools, selectors and exposures until they move to a
-                // package of their own (the one selector language of [V11]); nothing else of kubelet.
+                // The DRA driver shares the device plugin's pools, selectors, exposures, allocation hook and registry until they
+                // move to a package of their own (the one selector language of [V11]); nothing else of kubelet.
                 if (a.equals("dra") && b.equals("kubelet")) other = other.and(DescribedPredicate.not(topLevelIn("io.vfiobroker.kubelet",
-                        "PoolConfig", "PoolSelector", "PoolDevice", "Exposure", "DeviceAccess", "KubeletAllocationHook", "UnixGrpc")));
+                        "PoolConfig", "PoolSelector", "PoolDevice", "Exposure", "DeviceAccess", "KubeletAllocationHook", "UnixGrpc",
+                        "Allocations")));
                 noClasses().that().resideInAPackage("io.vfiobroker." + a + "..").should().dependOnClassesThat(other)
                         .check(DAEMON);
             }
@@ -87,6 +88,7 @@ class ArchitectureTest {
             Map.entry("io.vfiobroker.cli.DaemonCommand", "reads its own /proc/self/status to report capabilities at start"),
             Map.entry("io.vfiobroker.cli.PolicyCommand", "default of --policy, reads nothing"),
             Map.entry("io.vfiobroker.config.BrokerProperties", "default of vfio-broker.host-proc, reads nothing"),
+            Map.entry("io.vfiobroker.hostgen.StorageAndNetwork", "writes a generated host's mount table, whose sources are /dev/ paths"),
             Map.entry("io.vfiobroker.kubelet.Exposure", "names the device nodes a container gets, reads nothing"),
             Map.entry("io.vfiobroker.lease.Holders", "scans /proc/*/fd for holders; lease is being split, then behind the port"),
             Map.entry("io.vfiobroker.lease.LeaseEnder", "reads its own /proc/self/fd links; lease is being split"),
