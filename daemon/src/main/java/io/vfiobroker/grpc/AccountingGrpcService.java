@@ -8,7 +8,6 @@ import io.vfiobroker.api.v1.GetMemlockRequest;
 import io.vfiobroker.api.v1.MemlockReport;
 import io.vfiobroker.api.v1.WatchMemlockRequest;
 import io.vfiobroker.lease.Caller;
-import io.vfiobroker.quota.QuotaExceededException;
 import io.vfiobroker.quota.Quotas;
 import io.vfiobroker.quota.UidQuota;
 
@@ -60,13 +59,8 @@ public final class AccountingGrpcService extends AccountingGrpc.AccountingImplBa
             return;
         }
         boolean admin = authz.isAdmin(c);
-        UidQuota.Slot slot;
-        try {
-            slot = streams.take(c.uid(), admin);
-        } catch (QuotaExceededException e) {
-            observer.onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED", e.getMessage(), "uid", Integer.toString(c.uid())));
-            return;
-        }
+        UidQuota.Slot slot = FlowControl.takeSlot(streams, c, admin, observer);
+        if (slot == null) return;
         Duration interval = Duration.ofMillis(Math.max(100, req.getIntervalMs()));
         // Reports supersede each other: a slow reader gets the newest, never a backlog.
         AtomicReference<AccountingService.Report> pending = new AtomicReference<>(accounting.sample());
@@ -80,14 +74,10 @@ public final class AccountingGrpcService extends AccountingGrpc.AccountingImplBa
             slot.close();
         });
         accounting.addListener(listener);
-        try {
-            FlowControl.WRITERS.execute(() -> write(c, lease, admin, interval, pending, flow[0], listener, slot));
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+        FlowControl.startWriter(() -> write(c, lease, admin, interval, pending, flow[0], listener, slot), () -> {
             accounting.removeListener(listener);
             slot.close();
-            observer.onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "TOO_MANY_WATCHERS", "all " + FlowControl.MAX_WRITERS
-                    + " stream writers are busy"));
-        }
+        }, observer);
     }
 
     private void write(Caller c, String lease, boolean admin, Duration interval, AtomicReference<AccountingService.Report> pending,

@@ -10,7 +10,6 @@ import io.vfiobroker.events.BrokerEvent;
 import io.vfiobroker.events.EventBus;
 import io.vfiobroker.events.Published;
 import io.vfiobroker.lease.Caller;
-import io.vfiobroker.quota.QuotaExceededException;
 import io.vfiobroker.quota.Quotas;
 import io.vfiobroker.quota.UidQuota;
 
@@ -51,13 +50,8 @@ public final class EventsGrpcService extends EventsGrpc.EventsImplBase {
             observer.onError(e);
             return;
         }
-        UidQuota.Slot slot;
-        try {
-            slot = streams.take(caller.uid(), admin);
-        } catch (QuotaExceededException e) {
-            observer.onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED", e.getMessage(), "uid", Integer.toString(caller.uid())));
-            return;
-        }
+        UidQuota.Slot slot = FlowControl.takeSlot(streams, caller, admin, observer);
+        if (slot == null) return;
         EventBus.Subscription sub;
         try {
             sub = bus.subscribe("grpc " + caller, filter);
@@ -70,14 +64,10 @@ public final class EventsGrpcService extends EventsGrpc.EventsImplBase {
             sub.close();
             slot.close();
         });
-        try {
-            FlowControl.WRITERS.execute(() -> pump(sub, slot, flow));
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+        FlowControl.startWriter(() -> pump(sub, slot, flow), () -> {
             sub.close();
             slot.close();
-            observer.onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "TOO_MANY_WATCHERS", "all " + FlowControl.MAX_WRITERS
-                    + " stream writers are busy"));
-        }
+        }, observer);
     }
 
     private static void pump(EventBus.Subscription sub, UidQuota.Slot slot, FlowControl<Event> flow) {

@@ -1,10 +1,15 @@
 package io.vfiobroker.grpc;
 
+import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import io.vfiobroker.lease.Caller;
+import io.vfiobroker.quota.QuotaExceededException;
+import io.vfiobroker.quota.UidQuota;
 
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -82,5 +87,27 @@ final class FlowControl<T> {
 
     ServerCallStreamObserver<T> out() {
         return out;
+    }
+
+    /** The caller's stream slot, or null once the observer has been told the caller is over its quota. */
+    static UidQuota.Slot takeSlot(UidQuota streams, Caller c, boolean admin, StreamObserver<?> observer) {
+        try {
+            return streams.take(c.uid(), admin);
+        } catch (QuotaExceededException e) {
+            observer.onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED", e.getMessage(), "uid",
+                    Integer.toString(c.uid())));
+            return null;
+        }
+    }
+
+    /** Runs a stream's writer on a writer thread; when every one is busy, ends the stream ({@code release}) and says why. */
+    static void startWriter(Runnable writer, Runnable release, StreamObserver<?> observer) {
+        try {
+            WRITERS.execute(writer);
+        } catch (RejectedExecutionException e) {
+            release.run();
+            observer.onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "TOO_MANY_WATCHERS", "all " + MAX_WRITERS
+                    + " stream writers are busy"));
+        }
     }
 }
