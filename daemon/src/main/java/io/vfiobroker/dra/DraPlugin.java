@@ -28,7 +28,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The kubelet's view of the DRA driver: a pluginregistration/v1 socket in plugins_registry (type "DRAPlugin") and
@@ -106,13 +105,7 @@ public final class DraPlugin implements AutoCloseable {
     @Override
     public synchronized void close() {
         for (Server s : new Server[]{registration, service}) {
-            if (s == null) continue;
-            s.shutdownNow();
-            try {
-                s.awaitTermination(5, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            if (s != null) UnixGrpc.stop(s);
         }
         registration = null;
         service = null;

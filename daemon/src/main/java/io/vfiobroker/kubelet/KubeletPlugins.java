@@ -187,14 +187,7 @@ public final class KubeletPlugins implements AutoCloseable {
         var s = p.server;
         p.server = null;
         p.registered = false;
-        if (s == null) return;
-        s.shutdownNow();
-        try {
-            // Netty unlinks the socket path when the listener closes: wait for that before a new one is bound there.
-            s.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        if (s != null) UnixGrpc.stop(s);
     }
 
     private boolean register(PoolPlugin p) {

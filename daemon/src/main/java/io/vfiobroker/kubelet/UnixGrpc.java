@@ -12,6 +12,7 @@ import io.netty.channel.unix.DomainSocketAddress;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import io.vfiobroker.client.UnixChannels;
 
 /** gRPC over Unix domain sockets (the kubelet speaks nothing else to device plugins), on one shared epoll loop. */
@@ -30,6 +31,16 @@ public final class UnixGrpc implements AutoCloseable {
                 .workerEventLoopGroup(loop);
         for (BindableService s : services) b.addService(s);
         return b.build().start();
+    }
+
+    /** Stops a server, waiting up to 5 s: Netty unlinks the socket path when the listener closes, before a successor binds. */
+    public static void stop(Server s) {
+        s.shutdownNow();
+        try {
+            s.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     public ManagedChannel connect(Path socket) {
