@@ -58,9 +58,10 @@ if probe_wait dra/kubelet 'registered|registration-failed' 300; then
   kubelet_say prepare
   probe_wait dra/kubelet 'prepared|failed' 300
   probe_wait dra/kubelet 'cdi' 30
-  cp /var/run/cdi/vfio.vfio-broker.io-claim.json "$D/spec.json" 2>&1
+  cp /var/run/cdi/vfio.vfio-broker.io-claim.json "$D/spec.json"
   driver_of "$DRA_NODES" > "$D/driver-nodes-prepared"; driver_of "$DRA_BROKER" > "$D/driver-broker-prepared"
   # Each node the spec lists, as the runtime would create it in the container: type and major:minor (hex).
+  touch "$D/cdi.nodes" "$D/cdi.env" "$D/cdi.mounts"   # a failed Prepare wrote none: the steps below still run and record
   while read -r n; do stat -c '%n %F %t:%T' "$n" 2>&1; done < "$D/cdi.nodes" > "$D/nodes-stat.txt"
 
   kubelet_say nodes-dma

@@ -131,6 +131,8 @@ enable_dra() {
 vfio-broker.dra.enabled=true
 vfio-broker.dra.node-name=guest
 vfio-broker.dra.api-server=http://127.0.0.1:$DRA_API_PORT
+# The first GET pays for the HTTP client's classes: on one emulated vCPU that can outlast the default 10 s.
+vfio-broker.dra.api-timeout=180s
 vfio-broker.dra.pools[0].name=edu-nodes
 vfio-broker.dra.pools[0].mode=device-nodes
 vfio-broker.dra.pools[0].selectors.addresses=0000:00:02.0
