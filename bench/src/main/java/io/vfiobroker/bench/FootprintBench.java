@@ -135,7 +135,7 @@ public final class FootprintBench {
                 while (readyApi < 0 || readyHealth < 0) {
                     if (!p.isAlive()) throw new IllegalStateException("daemon exited " + p.exitValue() + ": " + tail(dir.resolve("daemon.log")));
                     if (System.nanoTime() > deadline) throw new IllegalStateException("daemon not ready in 5 min: " + tail(dir.resolve("daemon.log")));
-                    if (readyApi < 0 && accepts(run.resolve("api.sock"))) readyApi = (System.nanoTime() - t0) / 1e9;
+                    if (readyApi < 0 && BrokerProcess.accepts(run.resolve("api.sock"))) readyApi = (System.nanoTime() - t0) / 1e9;
                     if (readyHealth < 0 && healthy(port)) readyHealth = (System.nanoTime() - t0) / 1e9;
                     Thread.sleep(5);
                 }
@@ -171,15 +171,6 @@ public final class FootprintBench {
             try (var s = Files.walk(dir)) {
                 s.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
             }
-        }
-    }
-
-    private static boolean accepts(Path socket) {
-        if (!Files.exists(socket)) return false;
-        try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
-            return c.isConnected();
-        } catch (IOException e) {
-            return false;
         }
     }
 

@@ -210,7 +210,7 @@ public final class LeaseBench {
         List<AutoCloseable> own = new ArrayList<>();
         try {
             return runLoad(clients, perClient, idx -> {
-                ProtocolFloor.Client c = floor.new Client();
+                ProtocolFloor.Client c = new ProtocolFloor.Client(floor.dir());
                 own.add(c);
                 return phases -> c.cycle();
             });

@@ -68,12 +68,23 @@ final class ProtocolFloor implements AutoCloseable {
         }
     }
 
-    /** One client: its own channel and event loop. */
-    final class Client implements AutoCloseable {
+    Path dir() {
+        return dir;
+    }
+
+    /** One client of the floor in directory {@code dir}: its own channel and event loop. */
+    static final class Client implements AutoCloseable {
+        private final Path dir;
         private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-        private final ManagedChannel channel = UnixChannels.builder(dir.resolve("api.sock")).eventLoopGroup(group).build();
-        private final HealthGrpc.HealthBlockingStub health = HealthGrpc.newBlockingStub(channel);
+        private final ManagedChannel channel;
+        private final HealthGrpc.HealthBlockingStub health;
         private final byte[] ticket = "0123456789012345678901234567890123456789012".getBytes(StandardCharsets.US_ASCII);
+
+        Client(Path dir) {
+            this.dir = dir;
+            channel = UnixChannels.builder(dir.resolve("api.sock")).eventLoopGroup(group).build();
+            health = HealthGrpc.newBlockingStub(channel);
+        }
 
         void cycle() {
             health.withDeadlineAfter(60, TimeUnit.SECONDS).check(HealthCheckRequest.getDefaultInstance());
