@@ -76,15 +76,6 @@ public final class VmHarness {
         ensurePrepared();
         Path results = RESULTS_ROOT.resolve(scenario + "-" + kernel.cacheName() + "-" + iommu.arg()
                 + (variant.isEmpty() ? "" : "-" + variant));
-        Path status = results.resolve("exit-status");
-        if (Boolean.getBoolean("e2e.reuseResults") && Files.isRegularFile(status)) {
-            // The files of a finished boot (one run by hand with run-vm.sh, say) instead of a new one.
-            try {
-                return new VmResult(kernel, iommu, scenario, results, Integer.parseInt(Files.readString(status).strip()), Duration.ZERO);
-            } catch (IOException | NumberFormatException e) {
-                throw new IllegalStateException("cannot reuse " + results + ": " + e.getMessage(), e);
-            }
-        }
         try {
             deleteTree(results);
             Files.createDirectories(results);
