@@ -1,6 +1,7 @@
 /* LD_PRELOAD into the daemon: once armed, SIGKILLs the process right after its Nth successful write to a file
  * under /sys. Armed by the file named in $CRASH_ARM holding N; the count starts when the file appears, so
- * start-up's own reconciliation writes do not count. Writes one line per counted write to $CRASH_ARM.log. */
+ * start-up's own reconciliation writes do not count, and starts again from zero when a new arm file appears (another
+ * inode or mtime), so writes made while it was absent do not either. Writes one line per counted write to $CRASH_ARM.log. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -9,12 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_FD 65536
 static char sysfs_fd[MAX_FD];
 static char *sysfs_path[MAX_FD];
 static int counted;
+static ino_t armed_ino;
+static struct timespec armed_mtime;
 
 static void track(int fd, const char *path) {
     if (fd < 0 || fd >= MAX_FD) return;
@@ -74,6 +78,13 @@ ssize_t write(int fd, const void *buf, size_t n) {
     if (!f) return r;
     int at = 0;
     if (fscanf(f, "%d", &at) != 1) at = 0;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_ino != armed_ino || st.st_mtim.tv_sec != armed_mtime.tv_sec
+                                       || st.st_mtim.tv_nsec != armed_mtime.tv_nsec)) {
+        armed_ino = st.st_ino;
+        armed_mtime = st.st_mtim;
+        __atomic_store_n(&counted, 0, __ATOMIC_SEQ_CST);
+    }
     fclose(f);
     int nth = __atomic_add_fetch(&counted, 1, __ATOMIC_SEQ_CST);
     char log[4096];

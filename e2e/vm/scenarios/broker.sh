@@ -122,11 +122,17 @@ mkdir -p "$R/s6"
 ( timeout 90 busybox wget -q -O - "http://127.0.0.1:8080/api/v1/events?kinds=device" > "$R/s6/events.txt" 2>&1 ) &
 EVW=$!
 sleep 2
+rest /actuator/prometheus | grep '^vfio_broker_hotplug' > "$R/s6/metrics-before.txt"
+# The time from the kernel's remove to the event on the stream (polled every 50 ms; TCG-slow, reported as is).
+t0=$(date +%s%N)
 echo 1 > "/sys/bus/pci/devices/$EDU/remove"
-for _ in $(seq 1 60); do grep -q device-removed "$R/s6/events.txt" && break; sleep 0.5; done
-rest "/api/v1/devices/$EDU" > "$R/s6/after-remove.json" 2> "$R/s6/after-remove.err"; echo $? > "$R/s6/after-remove.rc"
+for _ in $(seq 1 1200); do grep -q device-removed "$R/s6/events.txt" && break; sleep 0.05; done
+echo "$(( ($(date +%s%N) - t0) / 1000000 ))" > "$R/s6/remove-to-event-ms"
+curl -s -m 30 -o "$R/s6/after-remove.json" -w '%{http_code}' "http://127.0.0.1:8080/api/v1/devices/$EDU" > "$R/s6/after-remove.code"
+t0=$(date +%s%N)
 echo 1 > /sys/bus/pci/rescan
-for _ in $(seq 1 60); do grep -q device-added "$R/s6/events.txt" && break; sleep 0.5; done
+for _ in $(seq 1 1200); do grep -q device-added "$R/s6/events.txt" && break; sleep 0.05; done
+echo "$(( ($(date +%s%N) - t0) / 1000000 ))" > "$R/s6/rescan-to-event-ms"
 rest "/api/v1/devices/$EDU" > "$R/s6/after-rescan.json" 2> "$R/s6/after-rescan.err"; echo $? > "$R/s6/after-rescan.rc"
 kill $EVW 2>/dev/null
 rest /actuator/prometheus | grep '^vfio_broker_hotplug' > "$R/s6/metrics.txt"

@@ -1,5 +1,5 @@
-# [V9] and [V10] in one boot (GrantIT, RevokeIT): a lease is exactly its grant, taking leases back, the daemon
-# killed under a client.
+# [V9], [V10] and [V13] in one boot (GrantIT, RevokeIT, DraIT): a lease is exactly its grant, taking leases back,
+# the daemon killed under a client, the DRA driver.
 source "$(dirname "$0")/lib.sh"
 R=$E2E_RESULTS
 EDU=0000:00:01.0
@@ -15,9 +15,10 @@ rules:
     limits:
       memlockPerLease: 4MiB
 POLICY
+enable_dra   # from the first start on: dra.sh comes last and reuses the running daemon
 start_daemon > "$R/daemon-start-ms"
 [ -S /run/vfio-broker/api.sock ] || { echo "daemon did not start"; kill $DAEMON; exit 1; }
-for part in grant revoke restart; do
+for part in grant revoke restart dra; do
   part_t0=$(now_ms)
   source "$(dirname "$0")/$part.sh"
   echo "$part.sh: $(( $(now_ms) - part_t0 )) ms" | tee -a "$R/part-times.txt"

@@ -121,3 +121,23 @@ start_daemon() {
 rest() { curl -s -f -m 30 "http://127.0.0.1:8080$1"; }
 # JSON content type: a state-changing request with a form type is what a cross-site form would send.
 reload_policy() { curl -s -m 30 -X POST -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:8080/api/v1/policy/reload"; }
+
+# enable_dra: the daemon also serves the kubelet DRA plugin ([V13], dra.sh), before start_daemon. The guest has no
+# API server: claims are read from DraKubeletProbe's stand-in on 127.0.0.1:$DRA_API_PORT. Two pools of one edu each,
+# one per mode.
+DRA_API_PORT=18081
+enable_dra() {
+  cat >> /tmp/daemon.properties <<PROPS
+vfio-broker.dra.enabled=true
+vfio-broker.dra.node-name=guest
+vfio-broker.dra.api-server=http://127.0.0.1:$DRA_API_PORT
+# The first GET pays for the HTTP client's classes: on one emulated vCPU that can outlast the default 10 s.
+vfio-broker.dra.api-timeout=180s
+vfio-broker.dra.pools[0].name=edu-nodes
+vfio-broker.dra.pools[0].mode=device-nodes
+vfio-broker.dra.pools[0].selectors.addresses=0000:00:02.0
+vfio-broker.dra.pools[1].name=edu-broker
+vfio-broker.dra.pools[1].mode=broker
+vfio-broker.dra.pools[1].selectors.addresses=0000:00:01.0
+PROPS
+}

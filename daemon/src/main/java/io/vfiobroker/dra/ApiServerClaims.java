@@ -32,18 +32,21 @@ public final class ApiServerClaims implements ClaimSource {
     private final Path tokenFile;
     private final String driver;
     private final HttpClient http;
+    private final Duration timeout;
 
-    public ApiServerClaims(URI server, Path tokenFile, SSLContext tls, String driver) {
+    /** @param timeout for connecting, and again for each request */
+    public ApiServerClaims(URI server, Path tokenFile, SSLContext tls, String driver, Duration timeout) {
         this.server = server;
         this.tokenFile = tokenFile;
         this.driver = driver;
-        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
+        this.timeout = timeout;
+        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(timeout);
         if (tls != null) b.sslContext(tls);
         this.http = b.build();
     }
 
     /** In a pod: KUBERNETES_SERVICE_HOST/PORT and the mounted service-account token and CA. */
-    public static ApiServerClaims inCluster(String driver) {
+    public static ApiServerClaims inCluster(String driver, Duration timeout) {
         String host = System.getenv("KUBERNETES_SERVICE_HOST");
         String port = System.getenv().getOrDefault("KUBERNETES_SERVICE_PORT", "443");
         if (host == null) throw new IllegalStateException("vfio-broker.dra: not in a pod (KUBERNETES_SERVICE_HOST unset): cannot read claims");
@@ -57,7 +60,7 @@ public final class ApiServerClaims implements ClaimSource {
             tmf.init(ks);
             SSLContext tls = SSLContext.getInstance("TLS");
             tls.init(null, tmf.getTrustManagers(), null);
-            return new ApiServerClaims(URI.create("https://" + host + ":" + port), SA_DIR.resolve("token"), tls, driver);
+            return new ApiServerClaims(URI.create("https://" + host + ":" + port), SA_DIR.resolve("token"), tls, driver, timeout);
         } catch (Exception e) {
             throw new IllegalStateException("vfio-broker.dra: cannot load the service account's CA: " + e.getMessage(), e);
         }
@@ -83,7 +86,7 @@ public final class ApiServerClaims implements ClaimSource {
 
     private JsonNode get(String path, String what) {
         try {
-            HttpRequest.Builder b = HttpRequest.newBuilder(server.resolve(path)).timeout(Duration.ofSeconds(10)).header("Accept", "application/json");
+            HttpRequest.Builder b = HttpRequest.newBuilder(server.resolve(path)).timeout(timeout).header("Accept", "application/json");
             if (tokenFile != null && Files.exists(tokenFile)) b.header("Authorization", "Bearer " + Files.readString(tokenFile).strip());
             HttpResponse<String> r = http.send(b.GET().build(), HttpResponse.BodyHandlers.ofString());
             if (r.statusCode() != 200) throw new DraException("cannot read " + what + " from the API server: HTTP " + r.statusCode());

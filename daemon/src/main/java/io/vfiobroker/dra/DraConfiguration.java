@@ -23,14 +23,18 @@ public class DraConfiguration {
     @Bean
     DraDriver draDriver(DraProperties props, BrokerProperties broker, SysfsHost host, InventoryScanner scanner, BindingService binding,
                         ObjectProvider<PolicyService> policy, ObjectProvider<LeaseService> leases, ObjectProvider<ClaimSource> claims,
-                        io.vfiobroker.kubelet.Allocations allocations) {
+                        io.vfiobroker.kubelet.Allocations allocations,
+                        @org.springframework.beans.factory.annotation.Value("${vfio-broker.dra.api-server:}") String apiServer,
+                        @org.springframework.beans.factory.annotation.Value("${vfio-broker.dra.api-timeout:10s}") java.time.Duration apiTimeout) {
         PolicyService ps = policy.getIfAvailable();
         // Without a policy service nothing is granted: default deny, as for a missing policy file.
         DeviceAccess access = ps != null ? DeviceAccess.policy(ps)
                 : (r, d, i) -> Optional.of("no policy service: every device is refused (default deny)");
         LeaseService ls = leases.getIfAvailable();
         KubeletAllocationHook hook = ls != null ? KubeletAllocationHook.leases(ls, allocations) : KubeletAllocationHook.NONE;
-        ClaimSource source = claims.getIfAvailable(() -> ApiServerClaims.inCluster(props.driverName()));
+        // An API server URL that needs no credentials (kubectl proxy; the VM tests' stand-in), else the pod's own.
+        ClaimSource source = claims.getIfAvailable(() -> apiServer.isBlank() ? ApiServerClaims.inCluster(props.driverName(), apiTimeout)
+                : new ApiServerClaims(java.net.URI.create(apiServer), null, null, props.driverName(), apiTimeout));
         return new DraDriver(props, host, scanner, binding, access, hook, source,
                 broker.stateDir() != null ? broker.stateDir() : BrokerProperties.defaultStateDir(host.root()));
     }
@@ -49,7 +53,7 @@ public class DraConfiguration {
             org.slf4j.LoggerFactory.getLogger(DraConfiguration.class).warn("event=resourceslices-off reason=\"not in a pod: no API server to publish to\"");
             return DraSlices.off();
         }
-        DraSlices slices = new DraSlices(new SliceDevices(props, new io.vfiobroker.kubelet.PoolSelector(host)), new ResourceSlicePublisher(c, props),
+        DraSlices slices = new DraSlices(new SliceDevices(props, host), new ResourceSlicePublisher(c, props),
                 scanner, binding);
         slices.start(every);
         return slices;

@@ -26,6 +26,7 @@ public final class DraSlices implements AutoCloseable {
     private final ResourceSlicePublisher publisher;
     private final InventoryScanner scanner;
     private final BindingService binding;
+    private Map<String, String> withdrawn = Map.of();
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "dra-slices");
         t.setDaemon(true);
@@ -50,11 +51,20 @@ public final class DraSlices implements AutoCloseable {
     }
 
     /** One pass: the current inventory to the API server. */
-    public boolean refresh() {
+    public synchronized boolean refresh() {
         if (publisher == null) return false;
         Map<PciAddress, String> original = new HashMap<>();
         binding.status().forEach((a, o) -> original.put(a, o.originalDriver()));
-        return publisher.publish(devices.of(scanner.scan(), original));
+        SliceDevices.Offer offer = devices.offer(scanner.scan(), original);
+        boolean wrote = publisher.publish(offer.pools());
+        // Logged on change only: the refresh runs every few seconds.
+        offer.withdrawn().forEach((d, why) -> {
+            if (!why.equals(withdrawn.get(d))) log.warn("event=resourceslice-device-withdrawn device={} reason=\"{}\"", d, why);
+        });
+        withdrawn.keySet().stream().filter(d -> !offer.withdrawn().containsKey(d))
+                .forEach(d -> log.info("event=resourceslice-device-offered-again device={}", d));
+        withdrawn = offer.withdrawn();
+        return wrote;
     }
 
     private void refreshQuietly() {

@@ -5,6 +5,8 @@ import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.InterruptRemapping;
 import io.vfiobroker.domain.IommuUnit;
 import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.host.SysfsHost;
+import io.vfiobroker.kubelet.DeviceHealth;
 import io.vfiobroker.kubelet.PoolConfig;
 import io.vfiobroker.kubelet.PoolSelector;
 
@@ -16,7 +18,10 @@ import java.util.Map;
 /**
  * What the DRA driver offers, per pool, as the scheduler will see it: each device a pool's selectors match that can
  * be handed over (it has an IOMMU group), with the attributes a DeviceClass or claim selects on. Values are String,
- * Long or Boolean, as a DeviceAttribute carries them. A device that lost its group, or left the host, is not offered.
+ * Long or Boolean, as a DeviceAttribute carries them. A device that left the host is not offered; one the kernel keeps
+ * from being handed over ({@link DeviceHealth}: no IOMMU group, a group no longer viable, iommufd gone) is withdrawn
+ * until it can be again. Withdrawn rather than tainted: device taints are behind a feature gate, and an allocation
+ * already made stands either way.
  */
 public final class SliceDevices {
 
@@ -27,28 +32,51 @@ public final class SliceDevices {
         }
     }
 
+    /**
+     * @param pools     the devices of every configured pool, keyed by DRA pool name ({@code <node>-<pool>}), in config order
+     * @param withdrawn the pools' devices not offered now, "pool/device" to why
+     */
+    public record Offer(Map<String, List<Entry>> pools, Map<String, String> withdrawn) {
+        public Offer {
+            pools = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(pools));
+            withdrawn = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(withdrawn));
+        }
+    }
+
     private final DraProperties props;
+    private final SysfsHost host;
     private final PoolSelector selector;
 
-    public SliceDevices(DraProperties props, PoolSelector selector) {
+    public SliceDevices(DraProperties props, SysfsHost host) {
         this.props = props;
-        this.selector = selector;
+        this.host = host;
+        this.selector = new PoolSelector(host);
     }
 
     /** The devices of every configured pool, keyed by DRA pool name ({@code <node>-<pool>}), pools in config order. */
     public Map<String, List<Entry>> of(HostInventory inv, Map<PciAddress, String> originalDrivers) {
+        return offer(inv, originalDrivers).pools();
+    }
+
+    public Offer offer(HostInventory inv, Map<PciAddress, String> originalDrivers) {
         Map<String, IommuUnit> units = new LinkedHashMap<>();
         for (IommuUnit u : inv.iommuUnits()) units.put(u.name(), u);
         Map<String, List<Entry>> out = new LinkedHashMap<>();
+        Map<String, String> withdrawn = new LinkedHashMap<>();
         for (PoolConfig pool : props.pools()) {
             List<Entry> devices = new ArrayList<>();
             for (Device d : inv.devices()) {
-                if (d.iommuGroup() == null || !selector.matches(pool.selectors(), d, inv, originalDrivers)) continue;
+                if (!selector.matches(pool.selectors(), d, inv, originalDrivers)) continue;
+                String problem = DeviceHealth.problem(pool, d, inv, host);
+                if (problem != null) {
+                    withdrawn.put(props.poolName(pool) + "/" + DraDriver.deviceName(d.address()), problem);
+                    continue;
+                }
                 devices.add(new Entry(DraDriver.deviceName(d.address()), attributes(d, inv, units, originalDrivers)));
             }
             out.put(props.poolName(pool), List.copyOf(devices));
         }
-        return out;
+        return new Offer(out, withdrawn);
     }
 
     static Map<String, Object> attributes(Device d, HostInventory inv, Map<String, IommuUnit> units, Map<PciAddress, String> originalDrivers) {

@@ -17,7 +17,6 @@ import io.vfiobroker.cdi.CdiSpec;
 import io.vfiobroker.cdi.CdiSpecWriter;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
-import io.vfiobroker.domain.IommuGroup;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.inventory.InventoryScanner;
@@ -309,19 +308,8 @@ public final class KubeletPlugins implements AutoCloseable {
     }
 
     private String unhealthyReason(PoolPlugin p, Device d, HostInventory inv) {
-        if (d.iommuGroup() == null) {
-            return d.address() + " is in no IOMMU group: the kernel has no IOMMU enabled for it";
-        }
-        if (d.boundTo(BindingService.VFIO_PCI)) {
-            IommuGroup g = inv.group(d.iommuGroup()).orElse(null);
-            if (g != null && !g.viable()) {
-                return "IOMMU group " + g.id() + " of " + d.address() + " is not viable: " + String.join("; ", g.blockers());
-            }
-        }
-        if (p.pool.mode() == PoolConfig.Mode.DEVICE_NODES && p.pool.backend() == PoolConfig.DeviceBackend.IOMMUFD && !host.exists("dev/iommu")) {
-            return "pool " + p.pool.name() + " uses iommufd but the host has no /dev/iommu (kernel without CONFIG_IOMMUFD)";
-        }
-        return access.refusal(p.resourceName, d.address(), inv).orElse(null);
+        String kernel = DeviceHealth.problem(p.pool, d, inv, host);
+        return kernel != null ? kernel : access.refusal(p.resourceName, d.address(), inv).orElse(null);
     }
 
     private void writeCdi(PoolPlugin p, List<PoolDevice> list) {

@@ -206,23 +206,44 @@ final class LeaseEnder implements AutoCloseable {
 
     /** Releases the groups; if that has not returned after {@link #UNBIND_STUCK_MS}, the lease is STUCK and says why. */
     private List<String> releaseWatched(LeaseRegistry.Held h) {
-        String id = h.lease().id();
-        ScheduledFuture<?> watch = watchdog.schedule(() -> {
-            List<String> why = new ArrayList<>();
-            for (Holders.Holder x : holders.find(exclusivePaths(h), List.of())) why.add(x.toString());
-            why.add("vfio-pci has not let go of group(s) " + h.lease().groups() + " after " + UNBIND_STUCK_MS
-                    + " ms: its unbind waits for the last open fd of a device");
-            registry.stuckWhileReleasing(id, why).ifPresent(l -> {
-                audit.append("lease-stuck", "lease", id, "holders", l.stuckHolders());
-                log.warn("event=lease-stuck lease={} holders=\"{}\"", id, String.join("; ", l.stuckHolders()));
-                changed.accept(l);
-            });
-        }, UNBIND_STUCK_MS, TimeUnit.MILLISECONDS);
+        ScheduledFuture<?> watch;
+        try {
+            watch = watchdog.schedule(() -> markStuck(h), UNBIND_STUCK_MS, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            return release(h); // the daemon is stopping: release without the watch
+        }
         try {
             return release(h);
         } finally {
             watch.cancel(false);
         }
+    }
+
+    /** The ended lease, or empty if it did not end within {@code max}. */
+    static java.util.Optional<Lease> await(CompletableFuture<Lease> f, Duration max) {
+        try {
+            return java.util.Optional.of(f.get(max.toMillis(), TimeUnit.MILLISECONDS));
+        } catch (java.util.concurrent.TimeoutException e) {
+            return java.util.Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return java.util.Optional.empty();
+        } catch (java.util.concurrent.ExecutionException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
+    private void markStuck(LeaseRegistry.Held h) {
+        String id = h.lease().id();
+        List<String> why = new ArrayList<>();
+        for (Holders.Holder x : holders.find(exclusivePaths(h), List.of())) why.add(x.toString());
+        why.add("vfio-pci has not let go of group(s) " + h.lease().groups() + " after " + UNBIND_STUCK_MS
+                + " ms: its unbind waits for the last open fd of a device");
+        registry.stuckWhileReleasing(id, why).ifPresent(l -> {
+            audit.append("lease-stuck", "lease", id, "holders", l.stuckHolders());
+            log.warn("event=lease-stuck lease={} holders=\"{}\"", id, String.join("; ", l.stuckHolders()));
+            changed.accept(l);
+        });
     }
 
     private List<String> release(LeaseRegistry.Held h) {

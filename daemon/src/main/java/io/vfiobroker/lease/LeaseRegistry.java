@@ -250,4 +250,19 @@ final class LeaseRegistry {
         }
         return use;
     }
+
+    /** Polls until {@code id} is ENDED (or unknown): true if it is within {@code max}. */
+    boolean awaitEnded(String id, java.time.Duration max) {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (get(id).map(l -> l.state() == Lease.State.ENDED).orElse(true)) return true;
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return false;
+    }
 }

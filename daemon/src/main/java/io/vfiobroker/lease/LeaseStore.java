@@ -1,5 +1,8 @@
 package io.vfiobroker.lease;
 
+import io.vfiobroker.iommu.DeviceDomain;
+import io.vfiobroker.nativeshim.Rlimits;
+import io.vfiobroker.policy.Principal;
 import tools.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
@@ -46,6 +49,22 @@ public final class LeaseStore {
         /** Fds collected; lines of earlier versions, which stored only active leases, have no field and were. */
         boolean collected() {
             return redeemed == null || redeemed;
+        }
+
+        /** As a previous daemon left it: ACTIVE, adopted (the daemon holds none of its fds now). */
+        LeaseRegistry.Held adopt() {
+            Lease lease = new Lease(id, new Caller(pid, uid, gid), devices, members, backend, unsafeInterrupts, rule, memlockLimitBytes,
+                    Lease.State.ACTIVE, java.time.Instant.parse(created), null, null, List.of());
+            Rlimits.Rlimit before = memlockBeforeCur == null ? null : new Rlimits.Rlimit(memlockBeforeCur, memlockBeforeMax);
+            return new LeaseRegistry.Held(lease, DeviceDomain.adopted(backend), before, keepBound, startTime, Principal.of(uid, gid), true);
+        }
+
+        static Stored of(LeaseRegistry.Held h) {
+            Lease l = h.lease();
+            Rlimits.Rlimit b = h.memlockBefore();
+            return new Stored(l.id(), l.holder().pid(), h.startTime(), l.holder().uid(), l.holder().gid(), l.devices(), l.backend(),
+                    l.unsafeInterrupts(), l.rule(), l.memlockLimitBytes(), h.keepBound(), l.created().toString(), l.groupMembers(),
+                    b == null ? null : b.soft(), b == null ? null : b.hard(), l.state() != Lease.State.GRANTED);
         }
 
         Stored redeemedNow() {

@@ -14,7 +14,6 @@ import io.vfiobroker.hostgen.HostTreeGenerator;
 import io.vfiobroker.inventory.InventoryScanner;
 import io.vfiobroker.inventory.PciIds;
 import io.vfiobroker.kubelet.PoolConfig;
-import io.vfiobroker.kubelet.PoolSelector;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,7 +40,7 @@ class ResourceSlicesTest {
         InventoryScanner scanner = new InventoryScanner(host, PciIds.empty());
         BindingService binding = new BindingService(host, scanner, new Journal(dir.resolve("state")), () -> BindingRules.DEFAULT);
         DraProperties props = DraProperties.of(NODE, pools);
-        return new DraSlices(new SliceDevices(props, new PoolSelector(host)), new ResourceSlicePublisher(client, props), scanner, binding);
+        return new DraSlices(new SliceDevices(props, host), new ResourceSlicePublisher(client, props), scanner, binding);
     }
 
     List<ResourceSlice> published() {
@@ -113,6 +112,40 @@ class ResourceSlicesTest {
         DraSlices none = slices(root, List.of());
         assertThat(none.refresh()).isTrue();
         assertThat(published()).isEmpty();
+    }
+
+    @Test
+    void aDeviceWhoseGroupStopsBeingViableIsWithdrawnAndOfferedAgainWhenItIsViableAgain() throws Exception {
+        // One PF and its two VFs share a group (no ACS); the pool is the VFs, whatever their driver.
+        Path root = HostTreeGenerator.generate(HostSpec.sriovScale(1, 2).withLayout(HostSpec.GroupLayout.SHARED), dir.resolve("h"));
+        PoolConfig vfs = new PoolConfig("vf", null, null, new PoolConfig.Selectors(List.of("8086"), List.of("154c"), null, null, null, null));
+        assertThat(slices(root, List.of(vfs)).refresh()).isTrue();
+        assertThat(published().get(0).getSpec().getDevices()).hasSize(2);
+
+        // Someone hands one VF to vfio-pci by hand while the PF keeps i40e: the group is not viable, the VF can't be used.
+        SimulatedKernelHost kernel = new SimulatedKernelHost(root);
+        var inv = new InventoryScanner(kernel, PciIds.empty()).scan();
+        PciAddress vf = inv.devices().stream().filter(d -> d.isVirtualFunction()).map(d -> d.address()).sorted().findFirst().orElseThrow();
+        kernel.write("sys/bus/pci/devices/" + vf + "/driver/unbind", vf.toString());
+        kernel.write("sys/bus/pci/devices/" + vf + "/driver_override", "vfio-pci");
+        kernel.write("sys/bus/pci/drivers_probe", vf.toString());
+
+        DraSlices after = slices(root, List.of(vfs));
+        assertThat(after.refresh()).isTrue();
+        ResourceSlice s = published().get(0);
+        assertThat(s.getSpec().getPool().getGeneration()).isEqualTo(2L);
+        assertThat(s.getSpec().getDevices()).extracting(d -> d.getName()).doesNotContain(DraDriver.deviceName(vf)).hasSize(1);
+        var offer = new SliceDevices(DraProperties.of(NODE, List.of(vfs)), kernel).offer(new InventoryScanner(kernel, PciIds.empty()).scan(), Map.of());
+        assertThat(offer.withdrawn()).containsOnlyKeys(NODE + "-vf/" + DraDriver.deviceName(vf));
+        assertThat(offer.withdrawn().values().iterator().next()).contains("is not viable");
+
+        // Back on its own driver: offered again, one generation on.
+        kernel.write("sys/bus/pci/devices/" + vf + "/driver_override", "\n");
+        kernel.write("sys/bus/pci/devices/" + vf + "/driver/unbind", vf.toString());
+        kernel.write("sys/bus/pci/drivers_probe", vf.toString());
+        assertThat(slices(root, List.of(vfs)).refresh()).isTrue();
+        assertThat(published().get(0).getSpec().getPool().getGeneration()).isEqualTo(3L);
+        assertThat(published().get(0).getSpec().getDevices()).extracting(d -> d.getName()).contains(DraDriver.deviceName(vf)).hasSize(2);
     }
 
     static void removeDevice(Path root, PciAddress a) throws java.io.IOException {

@@ -209,17 +209,25 @@ public final class LeaseProbe {
 
     /** RAM -> edu buffer -> RAM through the IOMMU, as ClientCommand's edu test does. */
     private static Map<String, Object> dma(AcquiredDevices got) {
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("event", "dma");
+        String addr = got.bundle().getFdsList().stream().filter(f -> f.getKind() == FdInfo.Kind.KIND_DEVICE)
+                .map(FdInfo::getDevice).findFirst().orElse(null);
+        if (addr == null) return Map.of("event", "dma", "error", "no device fd");
         try {
-            String addr = got.bundle().getFdsList().stream().filter(f -> f.getKind() == FdInfo.Kind.KIND_DEVICE)
-                    .map(FdInfo::getDevice).findFirst().orElseThrow();
-            VfioDevice dev = got.device(addr);
+            return eduRoundTrip("dma", addr, got.device(addr), got.dma());
+        } catch (RuntimeException e) {
+            return Map.of("event", "dma", "error", e.getClass().getSimpleName() + ": " + e.getMessage());
+        }
+    }
+
+    /** An edu DMA round trip through {@code dma}'s IOMMU mappings, reported as one event: roundTrip, or error. */
+    static Map<String, Object> eduRoundTrip(String event, String addr, VfioDevice dev, DmaBackend dma) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("event", event);
+        try {
             byte[] cmd = new byte[2];
             dev.read(VfioAbi.VFIO_PCI_CONFIG_REGION_INDEX, 4, cmd);
             cmd[0] |= 0x06;   // memory space + bus master
             dev.write(VfioAbi.VFIO_PCI_CONFIG_REGION_INDEX, 4, cmd);
-            DmaBackend dma = got.dma();
             long size = 2L << 20;
             try (DmaBuffer buf = DmaBuffer.allocate(size)) {
                 dma.map(buf.address(), IOVA, size, true);
@@ -290,7 +298,7 @@ public final class LeaseProbe {
         return out;
     }
 
-    private static synchronized void print(Map<String, ?> m) {
+    static synchronized void print(Map<String, ?> m) {
         StringBuilder b = new StringBuilder();
         json(b, m);
         System.out.println(b.insert(b.length() - 1, ",\"ms\":" + (System.nanoTime() - T0) / 1_000_000));

@@ -1,0 +1,35 @@
+package io.vfiobroker.kubelet;
+
+import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.domain.Device;
+import io.vfiobroker.domain.HostInventory;
+import io.vfiobroker.domain.IommuGroup;
+import io.vfiobroker.host.SysfsHost;
+
+/**
+ * Why the kernel side keeps a pool's device from being handed over, whoever asks: the device plugin reports it
+ * Unhealthy, the DRA driver withdraws it from its ResourceSlice. Policy is not asked here: the DRA principal is
+ * per claim, unknown until Prepare.
+ */
+public final class DeviceHealth {
+
+    private DeviceHealth() {
+    }
+
+    /** The reason, or null when the device can be handed over. */
+    public static String problem(PoolConfig pool, Device d, HostInventory inv, SysfsHost host) {
+        if (d.iommuGroup() == null) {
+            return d.address() + " is in no IOMMU group: the kernel has no IOMMU enabled for it";
+        }
+        if (d.boundTo(BindingService.VFIO_PCI)) {
+            IommuGroup g = inv.group(d.iommuGroup()).orElse(null);
+            if (g != null && !g.viable()) {
+                return "IOMMU group " + g.id() + " of " + d.address() + " is not viable: " + String.join("; ", g.blockers());
+            }
+        }
+        if (pool.mode() == PoolConfig.Mode.DEVICE_NODES && pool.backend() == PoolConfig.DeviceBackend.IOMMUFD && !host.exists("dev/iommu")) {
+            return "pool " + pool.name() + " uses iommufd but the host has no /dev/iommu (kernel without CONFIG_IOMMUFD)";
+        }
+        return null;
+    }
+}
