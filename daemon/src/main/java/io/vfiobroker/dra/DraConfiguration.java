@@ -40,13 +40,14 @@ public class DraConfiguration {
     }
 
     /**
-     * ResourceSlices for the pools, through the pod's service account ({@code vfio-broker.dra.refresh-interval}, 5s).
+     * ResourceSlices for the pools, through the pod's service account: after device and binding events, and every
+     * {@code vfio-broker.dra.refresh-interval} (60s) for what no event reports.
      * Outside a pod (no KUBERNETES_SERVICE_HOST, no client bean) nothing is published, and the log says so.
      */
     @Bean(destroyMethod = "close")
     DraSlices draSlices(DraProperties props, SysfsHost host, InventoryScanner scanner, BindingService binding,
-                        ObjectProvider<io.fabric8.kubernetes.client.KubernetesClient> client,
-                        @org.springframework.beans.factory.annotation.Value("${vfio-broker.dra.refresh-interval:5s}") java.time.Duration every) {
+                        ObjectProvider<io.fabric8.kubernetes.client.KubernetesClient> client, io.vfiobroker.events.EventBus bus,
+                        @org.springframework.beans.factory.annotation.Value("${vfio-broker.dra.refresh-interval:60s}") java.time.Duration every) {
         io.fabric8.kubernetes.client.KubernetesClient c = client.getIfAvailable(() -> System.getenv("KUBERNETES_SERVICE_HOST") == null ? null
                 : new io.fabric8.kubernetes.client.KubernetesClientBuilder().build());
         if (c == null) {
@@ -55,6 +56,7 @@ public class DraConfiguration {
         }
         DraSlices slices = new DraSlices(new SliceDevices(props, host), new ResourceSlicePublisher(c, props),
                 scanner, binding);
+        slices.follow(bus);
         slices.start(every);
         return slices;
     }

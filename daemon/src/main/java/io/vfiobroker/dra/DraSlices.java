@@ -14,9 +14,10 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Keeps the ResourceSlices current: at start and every refresh interval (the inventory's cache period, which
- * hotplug and SR-IOV changes invalidate), it publishes what {@link SliceDevices} says; the publisher asks the API
- * server only when that changed. A failure (API server away) is logged and retried at the next tick.
+ * Keeps the ResourceSlices current: at start, soon after every device or binding event (hotplug and SR-IOV changes
+ * arrive as uevents), and every resync interval for what no event reports, it publishes what {@link SliceDevices}
+ * says; the publisher asks the API server only when that changed. A failure (API server away) is logged and retried
+ * at the next event or resync.
  */
 public final class DraSlices implements AutoCloseable {
 
@@ -26,7 +27,11 @@ public final class DraSlices implements AutoCloseable {
     private final ResourceSlicePublisher publisher;
     private final InventoryScanner scanner;
     private final BindingService binding;
+    /** Events come in bursts (a VF created is several uevents): one refresh after the burst. */
+    static final Duration SETTLE = Duration.ofMillis(200);
+
     private Map<String, String> withdrawn = Map.of();
+    private final java.util.concurrent.atomic.AtomicBoolean pending = new java.util.concurrent.atomic.AtomicBoolean();
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "dra-slices");
         t.setDaemon(true);
@@ -48,6 +53,30 @@ public final class DraSlices implements AutoCloseable {
     public void start(Duration every) {
         if (publisher == null) return;
         timer.scheduleWithFixedDelay(this::refreshQuietly, 0, every.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Asks for a refresh after {@link #SETTLE}; calls meanwhile share it. Never blocks: the event bus calls it for every
+     * device and binding event.
+     */
+    public void soon() {
+        if (publisher == null || !pending.compareAndSet(false, true)) return;
+        try {
+            timer.schedule(() -> {
+                pending.set(false);
+                refreshQuietly();
+            }, SETTLE.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException closed) {
+            pending.set(false);
+        }
+    }
+
+    /** Refreshes soon after every device or binding event on {@code bus}: those can change what the slices offer. */
+    public void follow(io.vfiobroker.events.EventBus bus) {
+        bus.addSink(p -> {
+            String kind = p.event().kind();
+            if (kind.equals("device") || kind.equals("binding")) soon();
+        });
     }
 
     /** One pass: the current inventory to the API server. */

@@ -115,6 +115,38 @@ class ResourceSlicesTest {
     }
 
     @Test
+    void aHotRemoveEventReachesTheSlicesWithoutWaitingForTheResync() throws Exception {
+        Path root = HostTreeGenerator.generate(HostSpec.sriovScale(1, 2), dir.resolve("h"));
+        try (DraSlices daemon = slices(root, List.of(DraPluginTest.x710()))) {
+            io.vfiobroker.events.EventBus bus = new io.vfiobroker.events.EventBus();
+            daemon.follow(bus);
+            daemon.start(java.time.Duration.ofHours(1)); // the first pass now, the next resync long after this test
+            awaitSlice(s -> s.getSpec().getDevices().size() == 2);
+            PciAddress gone = new InventoryScanner(new SimulatedKernelHost(root), PciIds.empty()).scan().devices().stream()
+                    .filter(d -> d.isVirtualFunction()).map(d -> d.address()).sorted().findFirst().orElseThrow();
+            removeDevice(root, gone);
+            // What the uevent handler publishes for the kernel's remove.
+            bus.publish(new io.vfiobroker.events.BrokerEvent.DeviceChanged("device-removed", gone.toString(), null, -1, "8086:154c", "uevent",
+                    "remove", "/devices/pci0000:00/" + gone, 0, List.of()));
+            ResourceSlice s = awaitSlice(x -> x.getSpec().getDevices().size() == 1);
+            assertThat(s.getSpec().getDevices()).extracting(d -> d.getName()).doesNotContain(DraDriver.deviceName(gone));
+            assertThat(s.getSpec().getPool().getGeneration()).isEqualTo(2L);
+        } finally {
+            client.resources(ResourceSlice.class).delete(); // the mock API server is the class's: leave it empty
+        }
+    }
+
+    private ResourceSlice awaitSlice(java.util.function.Predicate<ResourceSlice> done) throws InterruptedException {
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(20).toNanos();
+        while (System.nanoTime() < deadline) {
+            List<ResourceSlice> now = published();
+            if (now.size() == 1 && done.test(now.get(0))) return now.get(0);
+            Thread.sleep(50);
+        }
+        throw new AssertionError("the published slices never reached the expected state: " + published());
+    }
+
+    @Test
     void aDeviceWhoseGroupStopsBeingViableIsWithdrawnAndOfferedAgainWhenItIsViableAgain() throws Exception {
         // One PF and its two VFs share a group (no ACS); the pool is the VFs, whatever their driver.
         Path root = HostTreeGenerator.generate(HostSpec.sriovScale(1, 2).withLayout(HostSpec.GroupLayout.SHARED), dir.resolve("h"));

@@ -13,7 +13,7 @@ import java.util.stream.Stream;
  * <ul>
  * <li>{@code broker} (scenarios 1-6) on every selected kernel with interrupt remapping, and without it on the built
  * kernel only (the policy and the kernel's EPERM do not differ between kernels);</li>
- * <li>{@code leases} ([V9], [V10]: grant, revoke, restart) on the built kernel, the one with iommufd and SO_PEERPIDFD,
+ * <li>{@code leases} ([V9], [V10], [V13]: grant, revoke, restart, dra) on the built kernel, the one with iommufd and SO_PEERPIDFD,
  * in a boot of its own so that it runs beside the others;</li>
  * <li>{@code crash} (the daemon killed after each sysfs write) only with {@code -De2e.crashPoints=true}.</li>
  * </ul>
