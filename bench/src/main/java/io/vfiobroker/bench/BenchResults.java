@@ -37,6 +37,8 @@ public final class BenchResults {
     private final Map<String, Object> numbers = new LinkedHashMap<>();
     private final List<String> output = Collections.synchronizedList(new ArrayList<>());
     private final String loadBefore = loadAverage();
+    /** At the start: the checkout may move on while a long run measures what was built before. */
+    private final Map<String, Object> gitAtStart = git(Path.of(System.getProperty("bench.repo", "bench/results")));
     private boolean written;
 
     private BenchResults(String name) {
@@ -82,7 +84,7 @@ public final class BenchResults {
             run.set("machine", JSON.valueToTree(machine()));
             run.put("loadAverageBefore", loadBefore);
             run.put("loadAverageAfter", loadAverage());
-            run.set("git", JSON.valueToTree(git(Path.of(System.getProperty("bench.repo", dir.toString())))));
+            run.set("git", JSON.valueToTree(gitAtStart));
             run.set("params", JSON.valueToTree(params));
             run.set("numbers", JSON.valueToTree(numbers));
             synchronized (output) {

@@ -50,13 +50,13 @@ import java.util.concurrent.TimeUnit;
  * handler; the clock runs from just before parsing until a gRPC Watch client on the real Unix socket has the
  * event. The netlink socket itself is not in the path: a process cannot send on the kernel's uevent group as the
  * kernel (the listener drops non-kernel senders), so the kernel → socket hop is not measured here.
- * Target: p99 < 20 ms. Usage: HotplugBench [pfs] [vfsPerPf] [iterations].
+ * Target: p99 < 20 ms. Usage: HotplugBench [pfs (64)] [vfsPerPf (128)] [iterations]: 8321 PCI devices by default.
  */
 public final class HotplugBench {
 
     public static void main(String[] args) throws Exception {
-        int pfs = args.length > 0 ? Integer.parseInt(args[0]) : 16;
-        int vfs = args.length > 1 ? Integer.parseInt(args[1]) : 64;
+        int pfs = args.length > 0 ? Integer.parseInt(args[0]) : 64;
+        int vfs = args.length > 1 ? Integer.parseInt(args[1]) : 128;
         int n = args.length > 2 ? Integer.parseInt(args[2]) : 1000;
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "vb-hp-");
         Path root = HostTreeGenerator.generate(HostSpec.sriovScale(pfs, vfs), dir.resolve("host"));
@@ -112,8 +112,10 @@ public final class HotplugBench {
                 handle[i - 200] = handled - start;
             }
         }
-        report("sequential uevent -> Watch", lat);
+        System.out.println("not included: the kernel -> netlink socket hop (the clock starts at parsing the uevent's bytes)");
+        double p99 = report("sequential uevent -> Watch", lat);
         report("  of which handler (sysfs re-read + publish)", handle);
+        System.out.printf("  %-4s sequential p99 %.2f ms (target < 20 ms)%n", p99 < 20 ? "PASS" : "OVER", p99);
 
         // A burst: uevents back to back (a PF's VFs going at once), each timed to its own Watch update.
         int burst = Math.min(vfList.size(), 512);
@@ -152,11 +154,13 @@ public final class HotplugBench {
         return s.getBytes(StandardCharsets.UTF_8);
     }
 
-    private static void report(String what, long[] ns) {
+    /** Prints the percentiles; returns p99 in ms. */
+    private static double report(String what, long[] ns) {
         long[] s = ns.clone();
         Arrays.sort(s);
         System.out.printf("%-45s n=%d  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms%n", what, s.length,
                 s[s.length / 2] / 1e6, s[(int) (s.length * 0.9)] / 1e6, s[(int) (s.length * 0.99)] / 1e6, s[s.length - 1] / 1e6);
+        return s[(int) (s.length * 0.99)] / 1e6;
     }
 
     /** The bench opens no VFIO domains: it never leases. */
