@@ -200,7 +200,10 @@ final class LeaseEnder implements AutoCloseable {
         try {
             memlock.restore(pid, h.memlockBefore());
         } catch (NativeException e) {
-            // ESRCH: gone between the check and the call
+            if (e.errno() == io.vfiobroker.nativeshim.Errno.ESRCH) return; // gone between the check and the call
+            // EPERM: raising a limit back needs CAP_SYS_RESOURCE; the client keeps the lease's lower limit.
+            audit.append("memlock-restore-failed", "lease", h.lease().id(), "pid", pid, "error", e.getMessage());
+            log.warn("event=memlock-restore-failed lease={} pid={} error=\"{}\"", h.lease().id(), pid, e.getMessage());
         }
     }
 

@@ -401,6 +401,36 @@ class LeaseTakeBackTest {
     }
 
     @Test
+    void aMemlockLimitThatCannotBeRaisedBackIsReportedNotIgnored() throws Exception {
+        f = new LeaseFixture(HostSpec.demo(), policy(0, """
+                  - name: root-edu
+                    action: allow
+                    devices: {vendorDevice: "1234:11e8"}
+                    principals: {uid: 0}
+                    limits: {memlockPerLease: 4MiB}
+                """));
+        String edu = f.address("1234:11e8");
+        Process client = new ProcessBuilder("sleep", "60").start();
+        f.children.add(client);
+        String before = memlockLine(client.pid());
+        Lease l = f.leases.acquire(new Caller((int) client.pid(), 0, 0), List.of(edu), null, 0).getKey();
+        assertThat(memlockLine(client.pid())).as("the lease's limit").contains(String.valueOf(4L << 20));
+        f.leases.release(l.id(), new Caller((int) client.pid(), 0, 0));
+        assertThat(f.leases.awaitEnded(l.id(), Duration.ofSeconds(10))).isTrue();
+        // Raising a limit back needs CAP_SYS_RESOURCE: restored where the daemon has it, reported where it has not.
+        if (!memlockLine(client.pid()).equals(before)) {
+            assertThat(f.audit()).contains("memlock-restore-failed").contains("\"pid\":\"" + client.pid() + "\"");
+        } else {
+            assertThat(f.audit()).doesNotContain("memlock-restore-failed");
+        }
+    }
+
+    private static String memlockLine(long pid) throws IOException {
+        return Files.readAllLines(Path.of("/proc/" + pid + "/limits")).stream().filter(x -> x.startsWith("Max locked memory")).findFirst()
+                .orElseThrow();
+    }
+
+    @Test
     void aUidCannotHoardUnredeemedTickets() throws Exception {
         f = new LeaseFixture(HostSpec.sriovScale(2, 16), policy(0, ""), Duration.ofMinutes(5));
         List<String> vfs = f.scanner.scan().devices().stream().filter(d -> d.vendorDevice().equals(VF_ID))
