@@ -369,20 +369,7 @@ public final class LeaseBench {
             vfs = scanner.deviceAddresses().stream().filter(a -> scanner.device(a).orElseThrow().boundTo("vfio-pci")).map(Object::toString).toList();
             if (vfs.size() != CLIENTS) throw new IllegalStateException("expected " + CLIENTS + " VFs on vfio-pci, found " + vfs);
             Path policyFile = dir.resolve("policy.yaml");
-            Files.writeString(policyFile, """
-                    version: 1
-                    rules:
-                      - name: bench
-                        action: allow
-                        devices:
-                          vendorDevice: "8086:154c"
-                        principals:
-                          uid: 0
-                        limits:
-                          maxDevices: unlimited
-                          memlockPerLease: unlimited
-                          keepBound: true
-                    """);
+            Files.writeString(policyFile, LeaseHost.policy("unlimited"));
             policy = new PolicyService(policyFile, scanner);
             BindingService binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
             domains = new VfioDomainOpener(host, VfioKernelModel.of(host).standInFiles(dir.resolve("fake")));

@@ -30,7 +30,13 @@ record LeaseHost(Path root, Path policy, List<String> vfs, long memlockBytes) {
             throw new IllegalStateException("expected " + PFS * VFS_PER_PF + " VFs on vfio-pci in as many groups, found " + vfs.size() + " in " + groups);
         }
         Path policy = dir.resolve("policy.yaml");
-        Files.writeString(policy, """
+        Files.writeString(policy, policy(Long.toString(memlockBytes)));
+        return new LeaseHost(root, policy, vfs, memlockBytes);
+    }
+
+    /** The benches' policy: uid 0 may lease every X710 VF, kept on vfio-pci, with {@code memlockPerLease} per lease. */
+    static String policy(String memlockPerLease) {
+        return """
                 version: 1
                 rules:
                   - name: bench
@@ -41,10 +47,9 @@ record LeaseHost(Path root, Path policy, List<String> vfs, long memlockBytes) {
                       uid: 0
                     limits:
                       maxDevices: unlimited
-                      memlockPerLease: %d
+                      memlockPerLease: %s
                       keepBound: true
-                """.formatted(memlockBytes));
-        return new LeaseHost(root, policy, vfs, memlockBytes);
+                """.formatted(memlockPerLease);
     }
 
     /** Client {@code k} of {@code n}: every n-th VF from k, so no two clients ever want the same group. */
