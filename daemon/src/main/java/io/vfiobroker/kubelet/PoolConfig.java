@@ -1,5 +1,7 @@
 package io.vfiobroker.kubelet;
 
+import io.vfiobroker.domain.Backend;
+
 import java.util.List;
 import java.util.regex.Pattern;
 
@@ -13,11 +15,9 @@ import java.util.regex.Pattern;
  * @param backend   {@code legacy} (/dev/vfio/vfio + /dev/vfio/N) or {@code iommufd} (/dev/iommu + /dev/vfio/devices/vfioN)
  * @param selectors every given criterion must hold; within one, any entry
  */
-public record PoolConfig(String name, Mode mode, DeviceBackend backend, Selectors selectors) {
+public record PoolConfig(String name, Mode mode, Backend backend, Selectors selectors) {
 
     public enum Mode { DEVICE_NODES, BROKER }
-
-    public enum DeviceBackend { LEGACY, IOMMUFD }
 
     // The part after the slash of an extended resource: a DNS-1123 label-ish qualified name, at most 63.
     private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?");
@@ -28,7 +28,7 @@ public record PoolConfig(String name, Mode mode, DeviceBackend backend, Selector
                     + " starting and ending with a letter or digit (it becomes vfio-broker.io/<name>)");
         }
         if (mode == null) mode = Mode.DEVICE_NODES;
-        if (backend == null) backend = DeviceBackend.LEGACY;
+        backend = backend == null ? Backend.LEGACY : backend.concrete("pool " + name);
         if (selectors == null) selectors = Selectors.NONE;
         if (selectors.isEmpty()) {
             throw new IllegalArgumentException("pool '" + name + "' has no selectors: give vendors, devices, drivers, pfNames,"

@@ -17,6 +17,7 @@ import io.vfiobroker.api.deviceplugin.v1beta1.RegisterRequest;
 import io.vfiobroker.binding.BindingRules;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SimulatedKernelHost;
 import io.vfiobroker.hostgen.HostSpec;
@@ -62,7 +63,7 @@ class KubeletPluginTest {
     final List<List<PciAddress>> hookCalls = new ArrayList<>();
     DeviceAccess access = (r, d, i) -> withdrawn.contains(d) ? Optional.of("policy withdrew " + d + " from " + r) : Optional.empty();
 
-    static PoolConfig x710(PoolConfig.Mode mode, PoolConfig.DeviceBackend backend) {
+    static PoolConfig x710(PoolConfig.Mode mode, Backend backend) {
         return new PoolConfig("x710-vf", mode, backend,
                 new PoolConfig.Selectors(List.of("8086"), List.of("154c"), List.of("iavf"), null, null, null));
     }
@@ -266,7 +267,7 @@ class KubeletPluginTest {
     @Test
     void anIommufdPoolAnswersDevIommuAndTheDeviceCdev() throws Exception {
         host(HostSpec.sriovScale(1, 2).withIommufd(true));
-        start(x710(PoolConfig.Mode.DEVICE_NODES, PoolConfig.DeviceBackend.IOMMUFD));
+        start(x710(PoolConfig.Mode.DEVICE_NODES, Backend.IOMMUFD));
         kubelet.nextRegistration();
         PciAddress vf = vfs().get(1);
         // The simulated kernel makes no vfio cdevs; the real one names it under vfio-dev/ once vfio-pci has the device.

@@ -1,6 +1,7 @@
 package io.vfiobroker.kubelet;
 
 import com.marcnuri.helm.Helm;
+import io.vfiobroker.domain.Backend;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.context.properties.bind.Binder;
@@ -70,12 +71,12 @@ class KubeletPropertiesTest {
         assertThat(p.refreshInterval()).isEqualTo(Duration.ofSeconds(5));
         assertThat(p.pools()).hasSize(2);
         assertThat(p.pools().get(0).mode()).as("the chart's default mode").isEqualTo(PoolConfig.Mode.DEVICE_NODES);
-        assertThat(p.pools().get(0).backend()).as("the chart's default backend").isEqualTo(PoolConfig.DeviceBackend.LEGACY);
+        assertThat(p.pools().get(0).backend()).as("the chart's default backend").isEqualTo(Backend.LEGACY);
         assertThat(p.pools().get(0).selectors().vendors()).containsExactly("8086");
         assertThat(p.pools().get(0).selectors().devices()).containsExactly("154c");
         assertThat(p.pools().get(0).selectors().drivers()).containsExactly("iavf");
         assertThat(p.pools().get(1).mode()).isEqualTo(PoolConfig.Mode.BROKER);
-        assertThat(p.pools().get(1).backend()).isEqualTo(PoolConfig.DeviceBackend.IOMMUFD);
+        assertThat(p.pools().get(1).backend()).isEqualTo(Backend.IOMMUFD);
         assertThat(p.pools().get(1).selectors().numaNodes()).containsExactly(0);
         assertThat(p.pools().get(1).selectors().pfNames()).containsExactly("ens1f0#0-3");
         assertThat(p.resourceName(p.pools().get(1))).isEqualTo("vfio-broker.io/edu");
