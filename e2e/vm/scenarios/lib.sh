@@ -135,9 +135,9 @@ vfio-broker.dra.api-server=http://127.0.0.1:$DRA_API_PORT
 vfio-broker.dra.api-timeout=180s
 vfio-broker.dra.pools[0].name=edu-nodes
 vfio-broker.dra.pools[0].mode=device-nodes
-vfio-broker.dra.pools[0].selectors.addresses=0000:00:02.0
+vfio-broker.dra.pools[0].selectors.address=0000:00:02.0
 vfio-broker.dra.pools[1].name=edu-broker
 vfio-broker.dra.pools[1].mode=broker
-vfio-broker.dra.pools[1].selectors.addresses=0000:00:01.0
+vfio-broker.dra.pools[1].selectors.address=0000:00:01.0
 PROPS
 }

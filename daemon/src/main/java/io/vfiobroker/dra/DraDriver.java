@@ -16,7 +16,7 @@ import io.vfiobroker.kubelet.Exposure;
 import io.vfiobroker.kubelet.KubeletAllocationHook;
 import io.vfiobroker.kubelet.PoolConfig;
 import io.vfiobroker.kubelet.PoolDevice;
-import io.vfiobroker.kubelet.PoolSelector;
+import io.vfiobroker.policy.HostSelectorFacts;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,7 +48,6 @@ public final class DraDriver {
     private final ClaimSource claims;
     private final PreparedClaims checkpoint;
     private final CdiSpecWriter cdi;
-    private final PoolSelector selector;
     private final Map<String, PoolConfig> poolsByName = new LinkedHashMap<>();
 
     public DraDriver(DraProperties props, SysfsHost host, InventoryScanner scanner, BindingService binding, DeviceAccess access,
@@ -62,7 +61,6 @@ public final class DraDriver {
         this.claims = claims;
         this.checkpoint = new PreparedClaims(stateDir);
         this.cdi = new CdiSpecWriter(host.root().resolve(props.cdiDir()));
-        this.selector = new PoolSelector(host);
         for (PoolConfig p : props.pools()) poolsByName.put(props.poolName(p), p);
     }
 
@@ -147,7 +145,7 @@ public final class DraDriver {
             }
             Device d = inv.device(a).orElseThrow(() -> new DraException("claim " + ref.describe() + ": device " + r.device()
                     + " (" + a + ") is gone from the host"));
-            if (!selector.matches(pool.selectors(), d, inv, original)) {
+            if (!pool.selectors().matches(d, new HostSelectorFacts(host, inv, original), null)) {
                 throw new DraException("claim " + ref.describe() + ": " + a + " does not belong to pool " + r.pool());
             }
             if (d.iommuGroup() == null) {

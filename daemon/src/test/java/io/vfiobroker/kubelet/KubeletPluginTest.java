@@ -65,7 +65,7 @@ class KubeletPluginTest {
 
     static PoolConfig x710(PoolConfig.Mode mode, Backend backend) {
         return new PoolConfig("x710-vf", mode, backend,
-                new PoolConfig.Selectors(List.of("8086"), List.of("154c"), List.of("iavf"), null, null, null));
+                java.util.Map.of("vendorDevice", List.of("8086:154c"), "driver", List.of("iavf")));
     }
 
     private void host(HostSpec spec) {
@@ -114,7 +114,7 @@ class KubeletPluginTest {
     void eachPoolRegistersWithTheKubeletUnderItsResourceName() throws Exception {
         host(HostSpec.sriovScale(2, 2));
         PoolConfig other = new PoolConfig("x710-pf", null, null,
-                new PoolConfig.Selectors(null, List.of("1572"), null, null, null, null));
+                java.util.Map.of("vendorDevice", List.of("8086:1572")));
         start(x710(null, null), other);
         List<RegisterRequest> regs = List.of(kubelet.nextRegistration(), kubelet.nextRegistration());
         assertThat(regs).extracting(RegisterRequest::getResourceName).containsExactlyInAnyOrder(RESOURCE, "vfio-broker.io/x710-pf");
