@@ -105,7 +105,7 @@ class HelmChartTest {
         assertThat((String) at(daemon, "vfio-broker", "host-proc")).as("the host init's mounts and net/, not the pod's").isEqualTo("/proc/1");
         assertThat((Boolean) at(daemon, "vfio-broker", "kubelet", "enabled")).isTrue();
         assertThat((String) at(daemon, "vfio-broker", "kubelet", "pools", "0", "name")).isEqualTo("intel-x710-vf");
-        assertThat((List<String>) at(daemon, "vfio-broker", "kubelet", "pools", "0", "selectors", "devices")).containsExactly("154c");
+        assertThat((String) at(daemon, "vfio-broker", "kubelet", "pools", "0", "selectors", "vendorDevice")).isEqualTo("8086:154c");
         assertThat((String) at(daemon, "server", "address")).as("the admin API stays on loopback").isEqualTo("127.0.0.1");
         Map<String, Object> policy = new Yaml().load((String) at(cm, "data", "policy.yaml"));
         assertThat((String) at(policy, "rules", "0", "principals", "kubernetesResource")).isEqualTo("vfio-broker.io/intel-x710-vf");
