@@ -66,6 +66,12 @@ public final class VmHarness {
         }
     }
 
+    /** Where a prepared kernel's files are (bzImage, config, and for the built one its exported uapi headers). */
+    public static Path kernelDir(Kernel kernel) {
+        ensurePrepared();
+        return CACHE.resolve(kernel.cacheName());
+    }
+
     /** Boots kernel × iommu, runs the scenario script e2e/vm/scenarios/NAME.sh, waits for power-off. */
     public static VmResult boot(Kernel kernel, Iommu iommu, String scenario, Duration timeout) {
         return boot(kernel, iommu, scenario, timeout, "");
