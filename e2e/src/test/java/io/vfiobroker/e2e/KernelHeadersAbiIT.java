@@ -17,6 +17,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * headers the built 6.12 kernel exported: abi.c is compiled again over those, where every guarded definition of
  * vb_uapi.h gives way to the kernel's, and its report must say the same.
  */
+@Part(script = "gcc: native-shim's abi.c over custom-6.12's exported headers", on = "the host")
 class KernelHeadersAbiIT {
 
     private static final Path ABI_C = Path.of(System.getProperty("e2e.moduleDir", ".")).resolve("../native-shim/src/main/c/abi.c").normalize();
