@@ -107,7 +107,7 @@ start_daemon() {
   rm -f /run/vfio-broker/api.sock   # a killed daemon leaves its socket behind
   t0=$(date +%s%N)
   # One emulated vCPU: a C2 compiler thread would compete with the daemon's start, which is what the suite waits for.
-  env "$@" VFIO_BROKER_C1_ONLY=1 "$E2E_PROJECT/bin/vfio-broker" daemon --config /tmp/daemon.properties > "$log" 2>&1 &
+  env "$@" "$E2E_PROJECT/bin/vfio-broker" daemon --config /tmp/daemon.properties > "$log" 2>&1 &
   DAEMON=$!
   for i in $(seq 1 600); do
     [ -S /run/vfio-broker/api.sock ] && rest /actuator/health > /dev/null 2>&1 && break
