@@ -46,6 +46,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * Options shared by bind, release and status, and the one decision they share: while a daemon answers on its
@@ -170,17 +171,7 @@ public final class BindingOptions {
         return "CLI offline, pid " + ProcessHandle.current().pid() + ", user " + System.getProperty("user.name");
     }
 
-    private static final class Offline implements Bindings {
-        private final BindingRequests requests;
-        private final OwnerLock lock;
-        private final String path;
-
-        Offline(BindingRequests requests, OwnerLock lock, String path) {
-            this.requests = requests;
-            this.lock = lock;
-            this.path = path;
-        }
-
+    private record Offline(BindingRequests requests, OwnerLock lock, String path) implements Bindings {
         public BindingPlan bind(String address, Integer group, boolean dryRun) {
             return requests.bind(address, group, dryRun, self());
         }
@@ -192,10 +183,6 @@ public final class BindingOptions {
         public Collection<Journal.Owned> status(boolean reconcile, List<String> reconciled) {
             if (reconcile) reconciled.addAll(requests.reconcile(self()));
             return requests.status();
-        }
-
-        public String path() {
-            return path;
         }
 
         public void close() {
@@ -244,46 +231,40 @@ public final class BindingOptions {
             return new IllegalStateException("the daemon at " + sock + " answered " + e.getStatus().getCode() + (why.isEmpty() ? "" : ": " + why));
         }
 
-        private BindingsGrpc.BindingsBlockingStub stub() {
+        /** One call to the daemon; its refusal becomes an exception that says what the daemon answered. */
+        private <T> T ask(Function<BindingsGrpc.BindingsBlockingStub, T> call) {
             // A bind waits for drivers to let go and probe: give the kernel time.
-            return BindingsGrpc.newBlockingStub(channel).withDeadlineAfter(180, TimeUnit.SECONDS);
+            BindingsGrpc.BindingsBlockingStub stub = BindingsGrpc.newBlockingStub(channel).withDeadlineAfter(180, TimeUnit.SECONDS);
+            try {
+                return call.apply(stub);
+            } catch (StatusRuntimeException e) {
+                throw failure(e);
+            }
         }
 
         public BindingPlan bind(String address, Integer group, boolean dryRun) {
             BindRequest.Builder b = BindRequest.newBuilder().setDryRun(dryRun);
             if (address != null) b.setAddress(address);
             if (group != null) b.setGroup(group);
-            try {
-                return plan(stub().bind(b.build()));
-            } catch (StatusRuntimeException e) {
-                throw failure(e);
-            }
+            return plan(ask(s -> s.bind(b.build())));
         }
 
         public BindingPlan release(String address, Integer group, boolean restore, boolean dryRun) {
             ReleaseBindingRequest.Builder b = ReleaseBindingRequest.newBuilder().setDryRun(dryRun).setRestoreDriver(restore);
             if (address != null) b.setAddress(address);
             if (group != null) b.setGroup(group);
-            try {
-                return plan(stub().release(b.build()));
-            } catch (StatusRuntimeException e) {
-                throw failure(e);
-            }
+            return plan(ask(s -> s.release(b.build())));
         }
 
         public Collection<Journal.Owned> status(boolean reconcile, List<String> reconciled) {
-            try {
-                var s = stub().status(BindingStatusRequest.newBuilder().setReconcile(reconcile).build());
-                reconciled.addAll(s.getReconciledList());
-                List<Journal.Owned> out = new ArrayList<>();
-                for (BoundDevice d : s.getDevicesList()) {
-                    out.add(new Journal.Owned(PciAddress.parse(d.getAddress()), d.getGroup(), orNull(d.getOriginalDriver()),
-                            orNull(d.getOriginalOverride()), orNull(d.getSince())));
-                }
-                return out;
-            } catch (StatusRuntimeException e) {
-                throw failure(e);
+            var s = ask(stub -> stub.status(BindingStatusRequest.newBuilder().setReconcile(reconcile).build()));
+            reconciled.addAll(s.getReconciledList());
+            List<Journal.Owned> out = new ArrayList<>();
+            for (BoundDevice d : s.getDevicesList()) {
+                out.add(new Journal.Owned(PciAddress.parse(d.getAddress()), d.getGroup(), orNull(d.getOriginalDriver()),
+                        orNull(d.getOriginalOverride()), orNull(d.getSince())));
             }
+            return out;
         }
 
         public String path() {

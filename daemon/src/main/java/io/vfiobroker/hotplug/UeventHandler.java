@@ -21,19 +21,9 @@ import java.util.Set;
  * "change" (SR-IOV VF count). Only the named function (and, for SR-IOV, its VFs) is read again. A leased
  * function that disappears ends its lease. The netlink listener and the tests both feed {@link #handle}.
  */
-public final class UeventHandler {
+public record UeventHandler(InventoryCache cache, EventBus bus, LeaseService leases) {
 
     private static final Logger log = LoggerFactory.getLogger(UeventHandler.class);
-
-    private final InventoryCache cache;
-    private final EventBus bus;
-    private final LeaseService leases;
-
-    public UeventHandler(InventoryCache cache, EventBus bus, LeaseService leases) {
-        this.cache = cache;
-        this.bus = bus;
-        this.leases = leases;
-    }
 
     /** Handles one uevent; returns what it published (nothing for other subsystems or no change). */
     public List<BrokerEvent> handle(Uevent ev) {

@@ -19,17 +19,7 @@ import java.util.List;
 /** Leases and the audit log: admins see and end all of them, other callers only their own ({@link Authorization#owns}). */
 @RestController
 @RequestMapping("/api/v1")
-public class LeaseController {
-
-    private final LeaseService leases;
-    private final AuditLog audit;
-    private final Authorization authz;
-
-    public LeaseController(LeaseService leases, AuditLog audit, Authorization authz) {
-        this.leases = leases;
-        this.audit = audit;
-        this.authz = authz;
-    }
+public record LeaseController(LeaseService leases, AuditLog audit, Authorization authz) {
 
     private boolean visible(WebCaller c, Lease l) {
         return c.admin() || authz.owns(c.caller(), l.holder());
