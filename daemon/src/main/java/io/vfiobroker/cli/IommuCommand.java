@@ -3,36 +3,25 @@ package io.vfiobroker.cli;
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.IommuUnit;
 import io.vfiobroker.domain.KernelSupport;
-import io.vfiobroker.json.DomainJson;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 
+import java.io.PrintWriter;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.Callable;
 
 @Command(name = "iommu", description = "Show IOMMU units, their interrupt-remapping verdict, and the kernel's VFIO support.")
-final class IommuCommand implements Callable<Integer> {
-
-    @Mixin
-    HostOptions host;
-
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+final class IommuCommand extends HostReport {
 
     @Override
-    public Integer call() {
-        HostInventory inv = host.scanner().scan();
-        var out = spec.commandLine().getOut();
-        if (host.json) {
-            Map<String, Object> doc = new LinkedHashMap<>();
-            doc.put("units", inv.iommuUnits());
-            doc.put("kernel", inv.kernel());
-            out.println(DomainJson.mapper().writeValueAsString(doc));
-            out.flush();
-            return 0;
-        }
+    Object json(HostInventory inv) {
+        Map<String, Object> doc = new LinkedHashMap<>();
+        doc.put("units", inv.iommuUnits());
+        doc.put("kernel", inv.kernel());
+        return doc;
+    }
+
+    @Override
+    void table(HostInventory inv, PrintWriter out) {
         Table t = new Table("UNIT", "TYPE", "INTERRUPT REMAPPING", "EVIDENCE");
         for (IommuUnit u : inv.iommuUnits()) t.row(u.name(), u.type(), u.interruptRemapping().wireName(), u.evidence());
         if (inv.iommuUnits().isEmpty()) out.println("no IOMMU units: the kernel exposes nothing under /sys/class/iommu");
@@ -43,8 +32,6 @@ final class IommuCommand implements Callable<Integer> {
         out.printf("allow_unsafe_interrupts: vfio_iommu_type1=%s iommufd=%s%n",
                 k.type1AllowUnsafeInterrupts() == null ? "n/a" : yn(k.type1AllowUnsafeInterrupts()),
                 k.iommufdAllowUnsafeInterrupts() == null ? "n/a" : yn(k.iommufdAllowUnsafeInterrupts()));
-        out.flush();
-        return 0;
     }
 
     private static String yn(boolean b) {

@@ -8,6 +8,7 @@ import io.vfiobroker.client.VfioBrokerClient;
 import io.vfiobroker.nativeshim.Exec;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -28,17 +29,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--device", paramLabel = "ADDR", description = "a device to acquire (repeatable; with --allocation: default all of its devices)")
     List<String> devices = new ArrayList<>();
 
-    @Option(names = "--backend", description = "legacy or iommufd (default: the daemon chooses)")
-    String backend;
-
-    @Option(names = "--memlock", description = "RLIMIT_MEMLOCK to ask for, bytes (default: the policy's)")
-    long memlock;
-
-    @Option(names = "--run-dir", description = "daemon run directory (default: $VFIO_BROKER_SOCKET's, else /run/vfio-broker)")
-    Path runDir;
-
-    @Option(names = "--allocation", description = "broker-mode allocation token from the device plugin (default $VFIO_BROKER_ALLOCATION)")
-    String allocation;
+    @Mixin
+    AcquireOptions acquire;
 
     @Parameters(arity = "1..*", paramLabel = "PROGRAM", description = "the program and its arguments (after --)")
     List<String> command;
@@ -48,17 +40,17 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Backend b = ClientCommand.wireBackend(backend);
+        Backend b = acquire.backend();
         // Checked before acquiring: once exec has started replacing this process there is no clean way back.
         String program = command.get(0);
         boolean found = program.contains("/") ? java.nio.file.Files.isExecutable(Path.of(program))
                 : java.util.Arrays.stream(System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":"))
                         .anyMatch(d -> java.nio.file.Files.isExecutable(Path.of(d, program)));
         if (!found) throw new IllegalArgumentException("program '" + program + "' not found or not executable");
-        VfioBrokerClient client = ClientCommand.connect(runDir, allocation, devices);
+        VfioBrokerClient client = acquire.connect(devices);
         AcquiredDevices got;
         try {
-            got = client.acquire(devices, b, memlock);
+            got = client.acquire(devices, b, acquire.memlock);
         } catch (StatusRuntimeException e) {
             throw new IllegalStateException("acquire refused (" + e.getStatus().getCode() + "): " + e.getStatus().getDescription());
         }
