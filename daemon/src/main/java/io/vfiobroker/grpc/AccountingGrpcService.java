@@ -1,5 +1,7 @@
 package io.vfiobroker.grpc;
 
+import io.grpc.BindableService;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import io.vfiobroker.accounting.AccountingService;
@@ -15,23 +17,16 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
-/** vfiobroker.v1.Accounting: memlock per lease, principal and host; WatchMemlock streams the sampler's reports. */
-public final class AccountingGrpcService extends AccountingGrpc.AccountingImplBase {
-
-    private static final Duration STALL = Duration.ofSeconds(30);
-    private final AccountingService accounting;
-    private final Authz authz;
-    private final UidQuota streams;
+/**
+ * vfiobroker.v1.Accounting: memlock per lease, principal and host; WatchMemlock streams the sampler's reports.
+ *
+ * @param streams open streams per uid, shared with Events.Watch and SSE
+ */
+public record AccountingGrpcService(AccountingService accounting, Authz authz, UidQuota streams)
+        implements AccountingGrpc.AsyncService, BindableService {
 
     public AccountingGrpcService(AccountingService accounting, Authz authz) {
         this(accounting, authz, Quotas.defaults().streams());
-    }
-
-    /** @param streams open streams per uid, shared with Events.Watch and SSE */
-    public AccountingGrpcService(AccountingService accounting, Authz authz, UidQuota streams) {
-        this.accounting = accounting;
-        this.authz = authz;
-        this.streams = streams;
     }
 
     private static String leaseFilter(String id) {
@@ -64,50 +59,43 @@ public final class AccountingGrpcService extends AccountingGrpc.AccountingImplBa
         Duration interval = Duration.ofMillis(Math.max(100, req.getIntervalMs()));
         // Reports supersede each other: a slow reader gets the newest, never a backlog.
         AtomicReference<AccountingService.Report> pending = new AtomicReference<>(accounting.sample());
-        FlowControl<MemlockReport>[] flow = new FlowControl[1];
+        AtomicReference<FlowControl<MemlockReport>> flow = new AtomicReference<>();
         Consumer<AccountingService.Report> listener = r -> {
             pending.set(r);
-            if (flow[0] != null) flow[0].wake();
+            FlowControl<MemlockReport> f = flow.get();
+            if (f != null) f.wake();
         };
-        flow[0] = new FlowControl<>(observer, () -> {
-            accounting.removeListener(listener);
-            slot.close();
-        });
         accounting.addListener(listener);
-        FlowControl.startWriter(() -> write(c, lease, admin, interval, pending, flow[0], listener, slot), () -> {
+        flow.set(FlowControl.start(observer, () -> {
             accounting.removeListener(listener);
             slot.close();
-        }, observer);
+        }, f -> write(c, lease, admin, interval, pending, f)));
     }
 
-    private void write(Caller c, String lease, boolean admin, Duration interval, AtomicReference<AccountingService.Report> pending,
-                       FlowControl<MemlockReport> flow, Consumer<AccountingService.Report> listener, UidQuota.Slot slot) {
-        try {
-            long last = 0;
-            while (!flow.cancelled()) {
-                AccountingService.Report r = pending.getAndSet(null);
-                if (r == null) {
-                    flow.sleep(interval);
-                    continue;
-                }
-                long wait = last + interval.toNanos() - System.nanoTime();
-                if (last != 0 && wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
-                if (!flow.awaitReady(STALL)) {
-                    if (!flow.cancelled()) flow.out().onError(Status.RESOURCE_EXHAUSTED.withDescription("the watcher read nothing for "
-                            + STALL.toSeconds() + " s").asRuntimeException());
-                    return;
-                }
-                AccountingService.Report newest = pending.getAndSet(null);
-                flow.out().onNext(ProtoMapping.report(newest != null ? newest : r, admin, c.uid(), lease));
-                last = System.nanoTime();
+    private static void write(Caller c, String lease, boolean admin, Duration interval, AtomicReference<AccountingService.Report> pending,
+                              FlowControl<MemlockReport> flow) throws InterruptedException {
+        long last = 0;
+        while (!flow.cancelled()) {
+            AccountingService.Report r = pending.getAndSet(null);
+            if (r == null) {
+                flow.sleep(interval);
+                continue;
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
-            // cancelled under us
-        } finally {
-            accounting.removeListener(listener);
-            slot.close();
+            long wait = last + interval.toNanos() - System.nanoTime();
+            if (last != 0 && wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+            if (!flow.awaitReady()) {
+                if (!flow.cancelled()) flow.out().onError(Status.RESOURCE_EXHAUSTED.withDescription("the watcher read nothing for "
+                        + FlowControl.STALL.toSeconds() + " s").asRuntimeException());
+                return;
+            }
+            AccountingService.Report newest = pending.getAndSet(null);
+            flow.out().onNext(ProtoMapping.report(newest != null ? newest : r, admin, c.uid(), lease));
+            last = System.nanoTime();
         }
+    }
+
+    @Override
+    public ServerServiceDefinition bindService() {
+        return AccountingGrpc.bindService(this);
     }
 }

@@ -1,5 +1,7 @@
 package io.vfiobroker.grpc;
 
+import io.grpc.BindableService;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
@@ -23,18 +25,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** vfiobroker.v1.Bindings: bind, release and status for admins, through the same {@link BindingRequests} as REST. */
-public final class BindingsGrpcService extends BindingsGrpc.BindingsImplBase {
+public record BindingsGrpcService(BindingRequests bindings, Authz authz) implements BindingsGrpc.AsyncService, BindableService {
 
     private static final Pattern ADDRESS = Pattern.compile("\\b[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]\\b");
     private static final Pattern LEASE = Pattern.compile("\\blease ([0-9a-f-]{36})\\b");
-
-    private final BindingRequests bindings;
-    private final Authz authz;
-
-    public BindingsGrpcService(BindingRequests bindings, Authz authz) {
-        this.bindings = bindings;
-        this.authz = authz;
-    }
 
     @Override
     public void bind(BindRequest req, StreamObserver<io.vfiobroker.api.v1.BindingPlan> out) {
@@ -117,5 +111,10 @@ public final class BindingsGrpcService extends BindingsGrpc.BindingsImplBase {
             b.addSteps(SysfsWrite.newBuilder().setDevice(s.device().toString()).setAction(s.action()).setPath(s.path()).setValue(s.value()));
         }
         return b.build();
+    }
+
+    @Override
+    public ServerServiceDefinition bindService() {
+        return BindingsGrpc.bindService(this);
     }
 }

@@ -1,5 +1,7 @@
 package io.vfiobroker.grpc;
 
+import io.grpc.BindableService;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import io.vfiobroker.api.v1.Event;
@@ -18,23 +20,15 @@ import java.util.EnumSet;
 import java.util.Set;
 import java.util.function.Predicate;
 
-/** vfiobroker.v1.Events.Watch: the event bus as a gRPC stream, one bounded queue per watcher. */
-public final class EventsGrpcService extends EventsGrpc.EventsImplBase {
-
-    private static final Duration STALL = Duration.ofSeconds(30);
-    private final EventBus bus;
-    private final Authz authz;
-    private final UidQuota streams;
+/**
+ * vfiobroker.v1.Events.Watch: the event bus as a gRPC stream, one bounded queue per watcher.
+ *
+ * @param streams open streams per uid, shared with WatchMemlock and SSE
+ */
+public record EventsGrpcService(EventBus bus, Authz authz, UidQuota streams) implements EventsGrpc.AsyncService, BindableService {
 
     public EventsGrpcService(EventBus bus, Authz authz) {
         this(bus, authz, Quotas.defaults().streams());
-    }
-
-    /** @param streams open streams per uid, shared with WatchMemlock and SSE */
-    public EventsGrpcService(EventBus bus, Authz authz, UidQuota streams) {
-        this.bus = bus;
-        this.authz = authz;
-        this.streams = streams;
     }
 
     @Override
@@ -60,41 +54,31 @@ public final class EventsGrpcService extends EventsGrpc.EventsImplBase {
             observer.onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "TOO_MANY_WATCHERS", e.getMessage()));
             return;
         }
-        FlowControl<Event> flow = new FlowControl<>(observer, () -> {
+        FlowControl.start(observer, () -> {
             sub.close();
             slot.close();
-        });
-        FlowControl.startWriter(() -> pump(sub, slot, flow), () -> {
-            sub.close();
-            slot.close();
-        }, observer);
+        }, flow -> pump(sub, flow));
     }
 
-    private static void pump(EventBus.Subscription sub, UidQuota.Slot slot, FlowControl<Event> flow) {
-        try (slot; sub) {
-            while (!flow.cancelled()) {
-                Published p = sub.next(Duration.ofMillis(500));
-                if (p == null) {
-                    if (sub.ended()) return;
-                    continue;
-                }
-                if (!flow.awaitReady(STALL)) {
-                    if (!flow.cancelled()) {
-                        flow.out().onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "TOO_MANY_WATCHERS",
-                                "the watcher read nothing for " + STALL.toSeconds() + " s"));
-                    }
-                    return;
-                }
-                flow.out().onNext(ProtoMapping.event(p));
-                if (p.event() instanceof BrokerEvent.Dropped d) {
-                    flow.out().onError(Status.RESOURCE_EXHAUSTED.withDescription(d.reason()).asRuntimeException());
-                    return;
-                }
+    private static void pump(EventBus.Subscription sub, FlowControl<Event> flow) throws InterruptedException {
+        while (!flow.cancelled()) {
+            Published p = sub.next(Duration.ofMillis(500));
+            if (p == null) {
+                if (sub.ended()) return;
+                continue;
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
-            // The call was cancelled under us (onNext after cancel): nothing left to tell the client.
+            if (!flow.awaitReady()) {
+                if (!flow.cancelled()) {
+                    flow.out().onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "TOO_MANY_WATCHERS",
+                            "the watcher read nothing for " + FlowControl.STALL.toSeconds() + " s"));
+                }
+                return;
+            }
+            flow.out().onNext(ProtoMapping.event(p));
+            if (p.event() instanceof BrokerEvent.Dropped d) {
+                flow.out().onError(Status.RESOURCE_EXHAUSTED.withDescription(d.reason()).asRuntimeException());
+                return;
+            }
         }
     }
 
@@ -118,5 +102,10 @@ public final class EventsGrpcService extends EventsGrpc.EventsImplBase {
             }
             return true;
         };
+    }
+
+    @Override
+    public ServerServiceDefinition bindService() {
+        return EventsGrpc.bindService(this);
     }
 }

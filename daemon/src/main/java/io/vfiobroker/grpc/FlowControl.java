@@ -36,6 +36,9 @@ final class FlowControl<T> {
         return t;
     });
 
+    /** How long a client may read nothing before its stream is ended. */
+    static final Duration STALL = Duration.ofSeconds(30);
+
     private final ServerCallStreamObserver<T> out;
     private final Object lock = new Object();
     private volatile boolean cancelled;
@@ -60,9 +63,9 @@ final class FlowControl<T> {
         return cancelled || out.isCancelled();
     }
 
-    /** Waits until the client can take a message; false when it could not within {@code max} or went away. */
-    boolean awaitReady(Duration max) throws InterruptedException {
-        long deadline = System.nanoTime() + max.toNanos();
+    /** Waits until the client can take a message; false when it could not within {@link #STALL} or went away. */
+    boolean awaitReady() throws InterruptedException {
+        long deadline = System.nanoTime() + STALL.toNanos();
         synchronized (lock) {
             while (!out.isReady()) {
                 if (cancelled()) return false;
@@ -100,14 +103,34 @@ final class FlowControl<T> {
         }
     }
 
-    /** Runs a stream's writer on a writer thread; when every one is busy, ends the stream ({@code release}) and says why. */
-    static void startWriter(Runnable writer, Runnable release, StreamObserver<?> observer) {
+    /** A stream's writer loop, run on its own thread until the stream ends. */
+    interface Writer<T> {
+        void write(FlowControl<T> flow) throws InterruptedException;
+    }
+
+    /**
+     * Runs a stream's writer on a writer thread. {@code release} (the caller's slot, its subscription) runs when the client
+     * cancels, when the writer ends, or at once when every writer thread is busy (the stream then ends saying why).
+     */
+    static <T> FlowControl<T> start(StreamObserver<T> observer, Runnable release, Writer<T> writer) {
+        FlowControl<T> flow = new FlowControl<>(observer, release);
         try {
-            WRITERS.execute(writer);
+            WRITERS.execute(() -> {
+                try {
+                    writer.write(flow);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } catch (RuntimeException e) {
+                    // The call was cancelled under us (onNext after cancel): nothing left to tell the client.
+                } finally {
+                    release.run();
+                }
+            });
         } catch (RejectedExecutionException e) {
             release.run();
             observer.onError(GrpcErrors.error(Status.Code.RESOURCE_EXHAUSTED, "TOO_MANY_WATCHERS", "all " + MAX_WRITERS
                     + " stream writers are busy"));
         }
+        return flow;
     }
 }

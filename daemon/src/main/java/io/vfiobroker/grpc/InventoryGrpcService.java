@@ -1,5 +1,7 @@
 package io.vfiobroker.grpc;
 
+import io.grpc.BindableService;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import io.vfiobroker.api.v1.DeviceState;
@@ -25,17 +27,7 @@ import java.util.HashMap;
 import java.util.Map;
 
 /** vfiobroker.v1.Inventory from the hotplug-maintained cache: no sysfs walk per call. */
-public final class InventoryGrpcService extends InventoryGrpc.InventoryImplBase {
-
-    private final InventoryCache cache;
-    private final LeaseService leases;
-    private final Authz authz;
-
-    public InventoryGrpcService(InventoryCache cache, LeaseService leases, Authz authz) {
-        this.cache = cache;
-        this.leases = leases;
-        this.authz = authz;
-    }
+public record InventoryGrpcService(InventoryCache cache, LeaseService leases, Authz authz) implements InventoryGrpc.AsyncService, BindableService {
 
     private Map<PciAddress, String> leasedBy() {
         Map<PciAddress, String> m = new HashMap<>();
@@ -114,5 +106,10 @@ public final class InventoryGrpcService extends InventoryGrpc.InventoryImplBase 
             }
             return b.build();
         });
+    }
+
+    @Override
+    public ServerServiceDefinition bindService() {
+        return InventoryGrpc.bindService(this);
     }
 }

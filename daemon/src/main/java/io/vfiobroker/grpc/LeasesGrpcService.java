@@ -1,5 +1,7 @@
 package io.vfiobroker.grpc;
 
+import io.grpc.BindableService;
+import io.grpc.ServerServiceDefinition;
 import com.google.protobuf.Timestamp;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -24,21 +26,10 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /** vfiobroker.v1.Leases over gRPC: wire mapping only; the lease service decides. */
-public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
-
-    private final LeaseService leases;
-    private final Path fdSocket;
-
-    private final Authz authz;
+public record LeasesGrpcService(LeaseService leases, Path fdSocket, Authz authz) implements LeasesGrpc.AsyncService, BindableService {
 
     public LeasesGrpcService(LeaseService leases, Path fdSocket) {
         this(leases, fdSocket, Authz.rootOnly());
-    }
-
-    public LeasesGrpcService(LeaseService leases, Path fdSocket, Authz authz) {
-        this.leases = leases;
-        this.fdSocket = fdSocket;
-        this.authz = authz;
     }
 
     /** Lease ids are UUIDs; anything longer is refused before it reaches a log line. */
@@ -156,5 +147,10 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
 
     private static Timestamp ts(Instant i) {
         return Timestamp.newBuilder().setSeconds(i.getEpochSecond()).setNanos(i.getNano()).build();
+    }
+
+    @Override
+    public ServerServiceDefinition bindService() {
+        return LeasesGrpc.bindService(this);
     }
 }
