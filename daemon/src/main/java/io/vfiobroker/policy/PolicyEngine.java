@@ -1,5 +1,6 @@
 package io.vfiobroker.policy;
 
+import io.vfiobroker.host.Accounts;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.InterruptRemapping;
