@@ -95,8 +95,19 @@ public final class AccountingService implements AutoCloseable {
 
     /** Samples soon on the sampler thread (a lease started or ended): never in the caller's locks. */
     public void sampleSoon() {
-        if (!sampler.isShutdown()) sampler.execute(this::sampleQuietly);
+        // A burst of lease changes (four per lease, many leases at once) is one sample, not one per change.
+        if (sampler.isShutdown() || !samplePending.compareAndSet(false, true)) return;
+        try {
+            sampler.execute(() -> {
+                samplePending.set(false);
+                sampleQuietly();
+            });
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            samplePending.set(false);
+        }
     }
+
+    private final java.util.concurrent.atomic.AtomicBoolean samplePending = new java.util.concurrent.atomic.AtomicBoolean();
 
     /** Called with every report (WatchMemlock, metrics). */
     public void addListener(Consumer<Report> l) {

@@ -31,7 +31,8 @@ final class ModelObjects {
         }
 
         boolean released() {
-            return fds.stream().noneMatch(OwnedFd::isOpen);
+            for (OwnedFd fd : fds) if (fd.isOpen()) return false;
+            return true;
         }
     }
 
@@ -107,15 +108,20 @@ final class ModelObjects {
 
     /** Releases closed files: devices first (they hold their group), then groups, then containers and iommufds. */
     void reap() {
-        for (Class<?> kind : List.of(DeviceFile.class, GroupFile.class, ContainerFile.class, IommufdFile.class)) {
-            for (File f : List.copyOf(files)) {
-                if (!kind.isInstance(f) || !f.released()) continue;
-                files.remove(f);
+        // Once over the open files, not once per kind: every call of the model reaps, so this is on each ioctl's path.
+        List<File> gone = new ArrayList<>();
+        files.removeIf(f -> f.released() && gone.add(f));
+        if (gone.isEmpty()) return;
+        for (Class<?> kind : REAP_ORDER) {
+            for (File f : gone) {
+                if (!kind.isInstance(f)) continue;
                 if (f instanceof DeviceFile d && d.boundTo != null) d.boundTo.objects -= d.pt != 0 ? 2 : 1;
                 if (f instanceof GroupFile g && g.container != null) detach(g);
             }
         }
     }
+
+    private static final List<Class<?>> REAP_ORDER = List.of(DeviceFile.class, GroupFile.class, ContainerFile.class, IommufdFile.class);
 
     /** The group leaves its container; the last group out takes the IOMMU and the mappings with it. */
     void detach(GroupFile g) {

@@ -23,6 +23,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 90, unit = TimeUnit.MINUTES)   // a guard only: each VM is time-boxed by run-vm.sh
+@Part(boot = Matrix.BROKER, script = "broker.sh")
 class BrokerIT {
 
     static final String SCENARIO = Matrix.BROKER;
@@ -66,6 +67,7 @@ class BrokerIT {
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("remapping")   // once per kernel: nothing here depends on interrupt remapping
+    @Part(script = "broker.sh s2")
     void scenario2BindingAGroupMakesItsNodeAndReleaseRestoresTheOriginalState(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         String group = line(vm, "edu-group");
@@ -84,6 +86,7 @@ class BrokerIT {
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("remapping")
+    @Part(script = "broker.sh s3")
     void scenario3AnUnprivilegedClientDrivesEduThroughTheBroker(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         JsonNode r = json(vm, "s3/edu-legacy");
@@ -112,6 +115,7 @@ class BrokerIT {
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("remapping")
+    @Part(script = "broker.sh s3")
     void scenario3RunExecsTheProgramWithTheLeasesFdsAndEndsTheLeaseWhenItExits(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         String out = vm.text("s3/run.out");
@@ -132,6 +136,7 @@ class BrokerIT {
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("iommufdKernels")   // the Debian kernels have no CONFIG_IOMMUFD: scenario 1 checks it is absent
+    @Part(script = "broker.sh s3")
     void scenario3TheIommufdBackendWhereTheKernelHasIt(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         JsonNode r = json(vm, "s3/edu-iommufd");
@@ -153,6 +158,7 @@ class BrokerIT {
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("noRemapping")
+    @Part(script = "broker.sh s4")
     void scenario4UnsafeInterruptsAreRefusedByPolicyThenAllowedAndMarked(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         assertThat(vm.text("s4/explain.out")).startsWith("REFUSED").contains("does not remap interrupts");
@@ -178,6 +184,7 @@ class BrokerIT {
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("remapping")
+    @Part(script = "broker.sh s4")
     void scenario4WithRemappingTheKernelOpensTheDomain(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         // The switch stays off on this boot; scenario 3's client opened the legacy domain through it.
@@ -189,6 +196,7 @@ class BrokerIT {
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("remapping")   // once per kernel: nothing here depends on interrupt remapping
+    @Part(script = "broker.sh s5")
     void scenario5ASigkilledClientsLeaseEndsAndTheDeviceIsRestored(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         String pid = line(vm, "s5/client-pid");
@@ -204,6 +212,7 @@ class BrokerIT {
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("remapping")   // once per kernel: nothing here depends on interrupt remapping
+    @Part(script = "broker.sh s6")
     void hotplugRemoveAndRescanReachTheEventStream(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         String edu = line(vm, "edu-address");

@@ -21,6 +21,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 90, unit = TimeUnit.MINUTES)
+@Part(boot = Matrix.LEASES, script = "dra.sh")
 class DraIT {
 
     private static final ObjectMapper JSON = new ObjectMapper();

@@ -18,6 +18,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 90, unit = TimeUnit.MINUTES)
+@Part(boot = Matrix.LEASES, script = "grant.sh")
 class GrantIT {
 
     private static final String A = InventoryIT.BRIDGED_EDU.get(0);

@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The harness's own promise: a hung guest fails its test within the time box, it never hangs CI. */
+@Part(boot = "selftest-hang", script = "selftest-hang.sh", on = "custom-6.12 × on")
 class HarnessIT {
 
     @Test

@@ -25,6 +25,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 30, unit = TimeUnit.MINUTES)   // a guard only: each VM is time-boxed by run-vm.sh
+@Part(boot = Matrix.BROKER, script = "inventory.sh")
 class InventoryIT {
 
     // Scenario 1 runs first in the broker boot (before anything is bound), so each kernel x intremap boots once.

@@ -24,6 +24,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 90, unit = TimeUnit.MINUTES)
+@Part(boot = Matrix.LEASES, script = "revoke.sh")
 class RevokeIT {
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -149,6 +150,7 @@ class RevokeIT {
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("io.vfiobroker.e2e.Matrix#leases")
+    @Part(script = "restart.sh")
     void aDaemonKilledUnderAClientIsRestartedAndTheClientKeepsItsDevice(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);
         ProbeOutput p = ProbeOutput.of(vm, "v10/restart");
@@ -172,6 +174,7 @@ class RevokeIT {
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("io.vfiobroker.e2e.Matrix#crash")   // -De2e.crashPoints=true: a daemon start per crash point
+    @Part(boot = Matrix.CRASH, script = "crash.sh")
     void aDaemonKilledAfterAnySysfsWriteOfABindOrReleaseLeavesNoDeviceHalfBound(Kernel kernel, Iommu iommu) {
         VmResult vm = Matrix.get(Matrix.CRASH, kernel, iommu);
         String summary = vm.text("crash/summary.txt");

@@ -66,6 +66,12 @@ public final class VmHarness {
         }
     }
 
+    /** Where a prepared kernel's files are (bzImage, config, and for the built one its exported uapi headers). */
+    public static Path kernelDir(Kernel kernel) {
+        ensurePrepared();
+        return CACHE.resolve(kernel.cacheName());
+    }
+
     /** Boots kernel × iommu, runs the scenario script e2e/vm/scenarios/NAME.sh, waits for power-off. */
     public static VmResult boot(Kernel kernel, Iommu iommu, String scenario, Duration timeout) {
         return boot(kernel, iommu, scenario, timeout, "");
@@ -100,7 +106,13 @@ public final class VmHarness {
         long started = System.nanoTime();
         // The script enforces the timeout; ours only guards against the script itself hanging.
         int rc = run(cmd, results.resolveSibling(results.getFileName() + ".run.log"), timeout.plusSeconds(60));
-        return new VmResult(kernel, iommu, scenario, results, rc, Duration.ofNanos(System.nanoTime() - started));
+        Duration took = Duration.ofNanos(System.nanoTime() - started);
+        try {
+            Files.writeString(results.resolve("boot-seconds"), took.toSeconds() + "\n");   // read by the README's timings
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot write " + results.resolve("boot-seconds"), e);
+        }
+        return new VmResult(kernel, iommu, scenario, results, rc, took);
     }
 
     /** The JDK the guest runs the daemon with: this test JVM's (release 17+), shared from the host. */
