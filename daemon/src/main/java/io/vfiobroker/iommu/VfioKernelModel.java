@@ -111,7 +111,7 @@ public final class VfioKernelModel implements VfioKernel {
 
     /** The tree's own node read-only, or with {@link #standInFiles} a file whose text says what it stands for. */
     private OwnedFd openNode(Path node, String what) {
-        Path dev = host.deviceNode("iommu").getParent();
+        Path dev = host.deviceNode("iommu").getParent(); // the tree's dev/: the model opens nothing of the real host
         if (!node.toAbsolutePath().normalize().startsWith(dev)) throw new IllegalArgumentException(node + " is outside " + dev);
         return standIns == null ? Posix.open(node, LibcAbi.O_RDONLY) : ModelObjects.standIn(standIns, what);
     }
