@@ -107,7 +107,7 @@ final class PolicyCommand implements Runnable {
             var scanner = host.scanner();
             Accounts accounts = scanner.host().accounts();
             int g = gid != null ? gid : accounts.primaryGid(uid).orElseThrow(() -> new CommandLine.ParameterException(
-                    spec.commandLine(), "uid " + uid + " has no passwd entry on host " + scanner.host() + "; give --gid"));
+                    spec.commandLine(), "uid " + uid + " is not in the passwd of host " + scanner.host() + "; give --gid"));
             Policy p;
             String note = null;
             try {
