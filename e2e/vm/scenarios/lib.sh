@@ -107,7 +107,7 @@ start_daemon() {
   rm -f /run/vfio-broker/api.sock   # a killed daemon leaves its socket behind
   t0=$(date +%s%N)
   # One emulated vCPU: a C2 compiler thread would compete with the daemon's start, which is what the suite waits for.
-  env "$@" VFIO_BROKER_C1_ONLY=1 "$E2E_PROJECT/bin/vfio-broker" daemon --config /tmp/daemon.properties > "$log" 2>&1 &
+  env "$@" "$E2E_PROJECT/bin/vfio-broker" daemon --config /tmp/daemon.properties > "$log" 2>&1 &
   DAEMON=$!
   for i in $(seq 1 600); do
     [ -S /run/vfio-broker/api.sock ] && rest /actuator/health > /dev/null 2>&1 && break
@@ -135,9 +135,9 @@ vfio-broker.dra.api-server=http://127.0.0.1:$DRA_API_PORT
 vfio-broker.dra.api-timeout=180s
 vfio-broker.dra.pools[0].name=edu-nodes
 vfio-broker.dra.pools[0].mode=device-nodes
-vfio-broker.dra.pools[0].selectors.addresses=0000:00:02.0
+vfio-broker.dra.pools[0].selectors.address=0000:00:02.0
 vfio-broker.dra.pools[1].name=edu-broker
 vfio-broker.dra.pools[1].mode=broker
-vfio-broker.dra.pools[1].selectors.addresses=0000:00:01.0
+vfio-broker.dra.pools[1].selectors.address=0000:00:01.0
 PROPS
 }

@@ -59,10 +59,10 @@ class ArchitectureTest {
             for (String b : ADAPTERS) {
                 if (a.equals(b)) continue;
                 DescribedPredicate<JavaClass> other = resideInAPackage("io.vfiobroker." + b + "..");
-                // The DRA driver shares the device plugin's pools, selectors, exposures, health, allocation hook and registry
-                // until they move to a package of their own (the one selector language of [V11]); nothing else of kubelet.
+                // The DRA driver shares the device plugin's pools, exposures, health, allocation hook and registry until
+                // they move to a package of their own (selectors are the policy's already); nothing else of kubelet.
                 if (a.equals("dra") && b.equals("kubelet")) other = other.and(DescribedPredicate.not(topLevelIn("io.vfiobroker.kubelet",
-                        "PoolConfig", "PoolSelector", "PoolDevice", "Exposure", "DeviceAccess", "DeviceHealth", "KubeletAllocationHook",
+                        "PoolConfig", "PoolDevice", "Exposure", "DeviceAccess", "DeviceHealth", "KubeletAllocationHook",
                         "UnixGrpc", "Allocations")));
                 noClasses().that().resideInAPackage("io.vfiobroker." + a + "..").should().dependOnClassesThat(other)
                         .check(DAEMON);

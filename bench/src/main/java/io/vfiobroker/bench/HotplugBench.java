@@ -165,11 +165,11 @@ public final class HotplugBench {
 
     /** The bench opens no VFIO domains: it never leases. */
     static final class NoDomains implements DomainOpener {
-        public List<String> availableBackends() {
+        public List<io.vfiobroker.domain.Backend> availableBackends() {
             return List.of();
         }
 
-        public DeviceDomain open(List<Member> devices, String backend) {
+        public DeviceDomain open(List<Member> devices, io.vfiobroker.domain.Backend backend) {
             throw new UnsupportedOperationException("the hotplug bench does not lease");
         }
     }

@@ -105,7 +105,7 @@ class HelmChartTest {
         assertThat((String) at(daemon, "vfio-broker", "host-proc")).as("the host init's mounts and net/, not the pod's").isEqualTo("/proc/1");
         assertThat((Boolean) at(daemon, "vfio-broker", "kubelet", "enabled")).isTrue();
         assertThat((String) at(daemon, "vfio-broker", "kubelet", "pools", "0", "name")).isEqualTo("intel-x710-vf");
-        assertThat((List<String>) at(daemon, "vfio-broker", "kubelet", "pools", "0", "selectors", "devices")).containsExactly("154c");
+        assertThat((String) at(daemon, "vfio-broker", "kubelet", "pools", "0", "selectors", "vendorDevice")).isEqualTo("8086:154c");
         assertThat((String) at(daemon, "server", "address")).as("the admin API stays on loopback").isEqualTo("127.0.0.1");
         Map<String, Object> policy = new Yaml().load((String) at(cm, "data", "policy.yaml"));
         assertThat((String) at(policy, "rules", "0", "principals", "kubernetesResource")).isEqualTo("vfio-broker.io/intel-x710-vf");
@@ -119,7 +119,7 @@ class HelmChartTest {
                   - name: edu
                     mode: broker
                     backend: iommufd
-                    selectors: { vendors: ["1234"], devices: ["11e8"], numaNodes: [0] }
+                    selectors: { vendorDevice: "1234:11e8", numaNode: [0] }
                 serviceMonitor: { enabled: true, labels: { release: prom } }
                 metrics: { tokenSecret: vb-scrape }
                 nodeSelector: { vfio-broker.io/enabled: "true" }
@@ -147,7 +147,7 @@ class HelmChartTest {
         Map<String, Object> daemon = new Yaml().load((String) at(one(objs, "ConfigMap"), "data", "daemon.yaml"));
         Map<String, Object> pool = at(daemon, "vfio-broker", "kubelet", "pools", "0");
         assertThat(pool).containsEntry("mode", "broker").containsEntry("backend", "iommufd");
-        assertThat((List<Integer>) at(pool, "selectors", "numaNodes")).containsExactly(0);
+        assertThat((List<Integer>) at(pool, "selectors", "numaNode")).containsExactly(0);
         assertThat((String) at(daemon, "vfio-broker", "metrics", "token-file")).isEqualTo("/etc/vfio-broker/metrics-token/token");
 
         // Forcing hostPID off wins; the daemon then has no host view and reads its own /proc (and refuses binds).
@@ -161,8 +161,11 @@ class HelmChartTest {
     void theSchemaRejectsAMisspeltKeyAndABadPoolMode() throws Exception {
         assertThatThrownBy(() -> new Helm(CHART).template().withValuesFile(values("serviceMonitr: { enabled: true }\n")).call())
                 .hasMessageContaining("serviceMonitr");
-        Path bad = values("pools: [ { name: x, mode: nodes, selectors: { vendors: [\"8086\"] } } ]\n");
+        Path bad = values("pools: [ { name: x, mode: nodes, selectors: { vendorDevice: \"8086:154c\" } } ]\n");
         assertThatThrownBy(() -> new Helm(CHART).template().withValuesFile(bad).call()).hasMessageContaining("mode");
+        // Pools speak the policy's selector keys (docs/selectors.md); the old sriov-dp-style keys are refused by name.
+        Path old = values("pools: [ { name: x, selectors: { vendors: [\"8086\"] } } ]\n");
+        assertThatThrownBy(() -> new Helm(CHART).template().withValuesFile(old).call()).hasMessageContaining("vendors");
         LintResult lint = new Helm(CHART).lint().call();
         assertThat(lint.isFailed()).isFalse();
     }

@@ -78,12 +78,7 @@ final class ClientCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Map<String, Object> out = new LinkedHashMap<>();
-        Backend b = backend == null ? Backend.BACKEND_UNSPECIFIED
-                : switch (backend) {
-                    case "legacy" -> Backend.BACKEND_LEGACY;
-                    case "iommufd" -> Backend.BACKEND_IOMMUFD;
-                    default -> throw new IllegalArgumentException("unknown backend '" + backend + "': legacy or iommufd");
-                };
+        Backend b = wireBackend(backend);
         out.put("pid", ProcessHandle.current().pid());
         try (VfioBrokerClient client = connect(runDir, allocation, devices)) {
             AcquiredDevices got;
@@ -117,6 +112,12 @@ final class ClientCommand implements Callable<Integer> {
     }
 
     /** The broker as a pod sees it: socket and token from the device plugin's env unless given. */
+    /** The --backend option on the wire: checked by the domain's one parse, then the proto's same-named value. */
+    static Backend wireBackend(String option) {
+        return option == null ? Backend.BACKEND_UNSPECIFIED
+                : Backend.valueOf("BACKEND_" + io.vfiobroker.domain.Backend.parse(option).name());
+    }
+
     static VfioBrokerClient connect(Path runDir, String allocation, List<String> devices) {
         VfioBrokerClient c = runDir != null ? VfioBrokerClient.connect(runDir) : VfioBrokerClient.fromEnvironment();
         if (allocation != null) c.withAllocation(allocation);

@@ -1,5 +1,6 @@
 package io.vfiobroker.cli;
 
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.LinuxSysfsHost;
@@ -40,8 +41,9 @@ final class DomainCheckCommand implements Callable<Integer> {
         Device d = new InventoryScanner(host, PciIds.empty()).device(a)
                 .orElseThrow(() -> new IllegalArgumentException("no PCI device " + a));
         if (d.iommuGroup() == null) throw new IllegalArgumentException(a + " is in no IOMMU group");
-        try (DeviceDomain dom = new VfioDomainOpener(host).open(java.util.List.of(new DomainOpener.Member(a, d.iommuGroup())), backend)) {
-            spec.commandLine().getOut().println("ok: " + backend + " domain opened for " + a + " (" + dom.fds().size() + " fds)");
+        Backend b = Backend.parse(backend);
+        try (DeviceDomain dom = new VfioDomainOpener(host).open(java.util.List.of(new DomainOpener.Member(a, d.iommuGroup())), b)) {
+            spec.commandLine().getOut().println("ok: " + b.wireName() + " domain opened for " + a + " (" + dom.fds().size() + " fds)");
             return 0;
         } catch (DomainException e) {
             spec.commandLine().getOut().println("refused: " + e.getMessage());

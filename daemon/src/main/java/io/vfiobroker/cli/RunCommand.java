@@ -48,12 +48,7 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Backend b = backend == null ? Backend.BACKEND_UNSPECIFIED
-                : switch (backend) {
-                    case "legacy" -> Backend.BACKEND_LEGACY;
-                    case "iommufd" -> Backend.BACKEND_IOMMUFD;
-                    default -> throw new IllegalArgumentException("unknown backend '" + backend + "': legacy or iommufd");
-                };
+        Backend b = ClientCommand.wireBackend(backend);
         // Checked before acquiring: once exec has started replacing this process there is no clean way back.
         String program = command.get(0);
         boolean found = program.contains("/") ? java.nio.file.Files.isExecutable(Path.of(program))

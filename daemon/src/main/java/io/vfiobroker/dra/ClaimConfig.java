@@ -1,6 +1,6 @@
 package io.vfiobroker.dra;
 
-import io.vfiobroker.kubelet.PoolConfig;
+import io.vfiobroker.domain.Backend;
 import tools.jackson.databind.JsonNode;
 
 import java.math.BigDecimal;
@@ -18,7 +18,7 @@ import java.util.regex.Pattern;
  * @param memlockLimit bytes, null: none given
  * @param keepBound    leave the devices on vfio-pci at Unprepare instead of restoring their drivers
  */
-public record ClaimConfig(PoolConfig.DeviceBackend backend, Long memlockLimit, boolean keepBound) {
+public record ClaimConfig(Backend backend, Long memlockLimit, boolean keepBound) {
 
     public static final String API_VERSION = "vfio-broker.io/v1";
     public static final String KIND = "VfioDeviceConfig";
@@ -49,17 +49,17 @@ public record ClaimConfig(PoolConfig.DeviceBackend backend, Long memlockLimit, b
                 throw new DraException(where + ": unknown field " + f + " (known: apiVersion, kind, backend, memlockLimit, keepBound)");
             }
         }
-        PoolConfig.DeviceBackend b = backend;
+        Backend b = backend;
         Long mem = memlockLimit;
         boolean keep = keepBound;
         if (p.has("backend")) {
             JsonNode v = p.get("backend");
             String s = v.isString() ? v.asString().toLowerCase(Locale.ROOT) : "";
-            b = switch (s) {
-                case "legacy" -> PoolConfig.DeviceBackend.LEGACY;
-                case "iommufd" -> PoolConfig.DeviceBackend.IOMMUFD;
-                default -> throw new DraException(where + ": field backend must be \"legacy\" or \"iommufd\", got " + v);
-            };
+            try {
+                b = Backend.parse(s);
+            } catch (IllegalArgumentException e) {
+                throw new DraException(where + ": field backend must be \"legacy\" or \"iommufd\", got " + v);
+            }
         }
         if (p.has("memlockLimit")) mem = memlock(p.get("memlockLimit"), where);
         if (p.has("keepBound")) {

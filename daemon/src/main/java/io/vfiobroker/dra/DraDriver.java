@@ -5,6 +5,7 @@ import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
 import io.vfiobroker.cdi.CdiSpec;
 import io.vfiobroker.cdi.CdiSpecWriter;
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.PciAddress;
@@ -15,7 +16,7 @@ import io.vfiobroker.kubelet.Exposure;
 import io.vfiobroker.kubelet.KubeletAllocationHook;
 import io.vfiobroker.kubelet.PoolConfig;
 import io.vfiobroker.kubelet.PoolDevice;
-import io.vfiobroker.kubelet.PoolSelector;
+import io.vfiobroker.policy.HostSelectorFacts;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,7 +48,6 @@ public final class DraDriver {
     private final ClaimSource claims;
     private final PreparedClaims checkpoint;
     private final CdiSpecWriter cdi;
-    private final PoolSelector selector;
     private final Map<String, PoolConfig> poolsByName = new LinkedHashMap<>();
 
     public DraDriver(DraProperties props, SysfsHost host, InventoryScanner scanner, BindingService binding, DeviceAccess access,
@@ -61,7 +61,6 @@ public final class DraDriver {
         this.claims = claims;
         this.checkpoint = new PreparedClaims(stateDir);
         this.cdi = new CdiSpecWriter(host.daemonPath(props.cdiDir()));
-        this.selector = new PoolSelector(host);
         for (PoolConfig p : props.pools()) poolsByName.put(props.poolName(p), p);
     }
 
@@ -146,7 +145,7 @@ public final class DraDriver {
             }
             Device d = inv.device(a).orElseThrow(() -> new DraException("claim " + ref.describe() + ": device " + r.device()
                     + " (" + a + ") is gone from the host"));
-            if (!selector.matches(pool.selectors(), d, inv, original)) {
+            if (!pool.selectors().matches(d, new HostSelectorFacts(host, inv, original), null)) {
                 throw new DraException("claim " + ref.describe() + ": " + a + " does not belong to pool " + r.pool());
             }
             if (d.iommuGroup() == null) {
@@ -155,8 +154,8 @@ public final class DraDriver {
             String other = inUse.get(a);
             if (other != null) throw new DraException("claim " + ref.describe() + ": " + a + " is prepared for claim " + other);
             ClaimConfig cfg = config(claim, r.request());
-            PoolConfig.DeviceBackend backend = cfg.backend() != null ? cfg.backend() : pool.backend();
-            if (pool.mode() == PoolConfig.Mode.DEVICE_NODES && backend == PoolConfig.DeviceBackend.IOMMUFD && !host.exists("dev/iommu")) {
+            Backend backend = cfg.backend() != null ? cfg.backend() : pool.backend();
+            if (pool.mode() == PoolConfig.Mode.DEVICE_NODES && backend == Backend.IOMMUFD && !host.exists("dev/iommu")) {
                 throw new DraException("claim " + ref.describe() + ": backend iommufd, but the node has no /dev/iommu"
                         + " (kernel without CONFIG_IOMMUFD)");
             }
@@ -187,16 +186,16 @@ public final class DraDriver {
             if (!brokered.isEmpty()) env.putAll(hook.allocated(principal, PoolConfig.Mode.BROKER, brokered));
             List<PreparedClaims.PreparedDevice> devices = new ArrayList<>();
             for (Planned p : plan) {
-                PoolConfig.DeviceBackend backend = p.config().backend() != null ? p.config().backend() : p.pool().backend();
+                Backend backend = p.config().backend() != null ? p.config().backend() : p.pool().backend();
                 Exposure exp = exposure(p.pool(), backend);
                 if (p.pool().mode() == PoolConfig.Mode.DEVICE_NODES && exp.deviceNodes(poolDevice(p.device().address(), p.device().iommuGroup())).isEmpty()) {
                     throw new DraException("claim " + ref.describe() + ": " + p.device().address() + " has no "
-                            + (backend == PoolConfig.DeviceBackend.IOMMUFD ? "vfio cdev after binding (kernel without VFIO_DEVICE_CDEV?)"
+                            + (backend == Backend.IOMMUFD ? "vfio cdev after binding (kernel without VFIO_DEVICE_CDEV?)"
                             : "IOMMU group node after binding"));
                 }
                 String cdiName = ref.uid() + "-" + p.result().device();
                 devices.add(new PreparedClaims.PreparedDevice(p.result().request(), p.result().pool(), p.result().device(),
-                        p.device().address().toString(), p.device().iommuGroup(), backend.name().toLowerCase(Locale.ROOT),
+                        p.device().address().toString(), p.device().iommuGroup(), backend.wireName(),
                         p.config().memlockLimit(), p.config().keepBound(), List.of(cdiKind() + "=" + cdiName)));
             }
             PreparedClaims.Prepared prepared = new PreparedClaims.Prepared(ref.namespace(), ref.name(), ref.uid(), principal, env,
@@ -240,7 +239,7 @@ public final class DraDriver {
         return c;
     }
 
-    private Exposure exposure(PoolConfig pool, PoolConfig.DeviceBackend backend) {
+    private Exposure exposure(PoolConfig pool, Backend backend) {
         return Exposure.of(new PoolConfig(pool.name(), pool.mode(), backend, pool.selectors()), host, props.brokerSocketDir());
     }
 
@@ -300,8 +299,8 @@ public final class DraDriver {
             for (PreparedClaims.PreparedDevice d : p.devices()) {
                 PoolConfig pool = poolsByName.get(d.pool());
                 PoolConfig.Mode mode = pool == null ? PoolConfig.Mode.DEVICE_NODES : pool.mode();
-                PoolConfig.DeviceBackend backend = PoolConfig.DeviceBackend.valueOf(d.backend().toUpperCase(Locale.ROOT));
-                Exposure exp = pool == null ? (backend == PoolConfig.DeviceBackend.IOMMUFD ? new Exposure.Iommufd(host) : new Exposure.LegacyVfio())
+                Backend backend = Backend.parse(d.backend());
+                Exposure exp = pool == null ? (backend == Backend.IOMMUFD ? new Exposure.Iommufd(host) : new Exposure.LegacyVfio())
                         : exposure(pool, backend);
                 PciAddress a = PciAddress.parse(d.pciAddress());
                 List<String> nodes = new ArrayList<>(exp.sharedNodes());

@@ -8,7 +8,7 @@ import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.kubelet.DeviceHealth;
 import io.vfiobroker.kubelet.PoolConfig;
-import io.vfiobroker.kubelet.PoolSelector;
+import io.vfiobroker.policy.HostSelectorFacts;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -45,12 +45,10 @@ public final class SliceDevices {
 
     private final DraProperties props;
     private final SysfsHost host;
-    private final PoolSelector selector;
 
     public SliceDevices(DraProperties props, SysfsHost host) {
         this.props = props;
         this.host = host;
-        this.selector = new PoolSelector(host);
     }
 
     /** The devices of every configured pool, keyed by DRA pool name ({@code <node>-<pool>}), pools in config order. */
@@ -63,10 +61,11 @@ public final class SliceDevices {
         for (IommuUnit u : inv.iommuUnits()) units.put(u.name(), u);
         Map<String, List<Entry>> out = new LinkedHashMap<>();
         Map<String, String> withdrawn = new LinkedHashMap<>();
+        HostSelectorFacts facts = new HostSelectorFacts(host, inv, originalDrivers);
         for (PoolConfig pool : props.pools()) {
             List<Entry> devices = new ArrayList<>();
             for (Device d : inv.devices()) {
-                if (!selector.matches(pool.selectors(), d, inv, originalDrivers)) continue;
+                if (!pool.selectors().matches(d, facts, null)) continue;
                 String problem = DeviceHealth.problem(pool, d, inv, host);
                 if (problem != null) {
                     withdrawn.put(props.poolName(pool) + "/" + DraDriver.deviceName(d.address()), problem);

@@ -70,7 +70,7 @@ public sealed interface BrokerEvent {
         public Map<String, Object> fields() {
             return map("leaseId", lease.id(), "state", lease.state().name(), "uid", lease.holder().uid(), "pid", lease.holder().pid(),
                     "devices", lease.devices().stream().map(d -> d.address().toString()).toList(), "rule", lease.rule(),
-                    "backend", lease.backend(), "memlockLimitBytes", lease.memlockLimitBytes(), "reason", lease.endReason());
+                    "backend", lease.backend().wireName(), "memlockLimitBytes", lease.memlockLimitBytes(), "reason", lease.endReason());
         }
     }
 

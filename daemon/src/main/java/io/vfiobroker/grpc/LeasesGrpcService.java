@@ -6,7 +6,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import io.vfiobroker.api.v1.AcquireRequest;
 import io.vfiobroker.api.v1.AcquireResponse;
-import io.vfiobroker.api.v1.Backend;
 import io.vfiobroker.api.v1.GetLeaseRequest;
 import io.vfiobroker.api.v1.LeaseState;
 import io.vfiobroker.api.v1.LeasedDevice;
@@ -57,14 +56,7 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
                 // Longer than any DDDD:BB:DD.F: refused without echoing it into logs and audit records.
                 if (d.length() > 16) throw GrpcErrors.invalid("device address of " + d.length() + " characters: expected DDDD:BB:DD.F", "devices");
             }
-            String backend = switch (req.getBackend()) {
-                case BACKEND_LEGACY -> "legacy";
-                case BACKEND_IOMMUFD -> "iommufd";
-                case BACKEND_UNSPECIFIED -> null;
-                // A number this daemon does not know is refused, not read as "daemon chooses".
-                default -> throw GrpcErrors.invalid("unknown backend " + req.getBackendValue() + ": BACKEND_LEGACY (1), BACKEND_IOMMUFD (2) or "
-                        + "BACKEND_UNSPECIFIED (0)", "backend");
-            };
+            io.vfiobroker.domain.Backend backend = ProtoMapping.backend(req.getBackend(), req.getBackendValue());
             // Tokens are 43 base64url characters; a long one is refused before it reaches a log line.
             if (req.getAllocation().length() > 64) throw GrpcErrors.invalid("allocation of " + req.getAllocation().length() + " characters", "allocation");
             String allocation = req.getAllocation().isEmpty() ? null : req.getAllocation();
@@ -141,7 +133,7 @@ public final class LeasesGrpcService extends LeasesGrpc.LeasesImplBase {
     public static io.vfiobroker.api.v1.Lease toProto(Lease l) {
         io.vfiobroker.api.v1.Lease.Builder b = io.vfiobroker.api.v1.Lease.newBuilder()
                 .setId(l.id()).setUid(l.holder().uid()).setGid(l.holder().gid()).setPid(l.holder().pid())
-                .setBackend("iommufd".equals(l.backend()) ? Backend.BACKEND_IOMMUFD : Backend.BACKEND_LEGACY)
+                .setBackend(ProtoMapping.backend(l.backend()))
                 .setUnsafeInterrupts(l.unsafeInterrupts()).setRule(l.rule() == null ? "" : l.rule())
                 .setMemlockLimitBytes(Math.max(0, l.memlockLimitBytes()))
                 .setState(switch (l.state()) {

@@ -103,7 +103,7 @@ public final class PolicyGrpcService extends PolicyGrpc.PolicyImplBase {
         if (d instanceof Decision.Allowed a) {
             b.setUnsafeInterrupts(a.unsafeInterrupts());
             b.setLimits(Limits.newBuilder().setMaxDevices(a.maxDevices()).setMemlockBytesPerLease(a.memlockBytesPerLease())
-                    .setMemlockBytesPerPrincipal(a.memlockBytesPerPrincipal()).setBackend(a.backend() == null || a.backend() == io.vfiobroker.policy.Backend.EITHER ? "" : a.backend().wireName()));
+                    .setMemlockBytesPerPrincipal(a.memlockBytesPerPrincipal()).setBackend(a.backend() == io.vfiobroker.domain.Backend.EITHER ? "" : a.backend().wireName()));
         }
         for (Explanation.RuleTrace r : e.chain()) {
             b.addChain(RuleTrace.newBuilder().setRule(r.rule()).setAction(r.action().name().toLowerCase()).setLine(r.line())

@@ -16,6 +16,7 @@ import io.vfiobroker.api.v1.MemlockThreshold;
 import io.vfiobroker.api.v1.PolicyChange;
 import io.vfiobroker.api.v1.PrincipalMemlock;
 import io.vfiobroker.api.v1.SriovInfo;
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.events.BrokerEvent;
 import io.vfiobroker.events.Published;
@@ -31,6 +32,25 @@ final class ProtoMapping {
 
     static Timestamp ts(Instant i) {
         return Timestamp.newBuilder().setSeconds(i.getEpochSecond()).setNanos(i.getNano()).build();
+    }
+
+    /** The wire's backend, null for UNSPECIFIED (policy and kernel choose); a number this daemon does not know is refused. */
+    static Backend backend(io.vfiobroker.api.v1.Backend b, int number) {
+        return switch (b) {
+            case BACKEND_LEGACY -> Backend.LEGACY;
+            case BACKEND_IOMMUFD -> Backend.IOMMUFD;
+            case BACKEND_UNSPECIFIED -> null;
+            default -> throw GrpcErrors.invalid("unknown backend " + number + ": BACKEND_LEGACY (1), BACKEND_IOMMUFD (2) or "
+                    + "BACKEND_UNSPECIFIED (0)", "backend");
+        };
+    }
+
+    static io.vfiobroker.api.v1.Backend backend(Backend b) {
+        return switch (b) {
+            case LEGACY -> io.vfiobroker.api.v1.Backend.BACKEND_LEGACY;
+            case IOMMUFD -> io.vfiobroker.api.v1.Backend.BACKEND_IOMMUFD;
+            case EITHER -> io.vfiobroker.api.v1.Backend.BACKEND_UNSPECIFIED;
+        };
     }
 
     static String nz(String s) {

@@ -1,5 +1,6 @@
 package io.vfiobroker.interrupts;
 
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.KernelSupport;
 
 /**
@@ -8,16 +9,26 @@ import io.vfiobroker.domain.KernelSupport;
  */
 public enum UnsafeInterruptSwitch {
     /** Legacy container path: VFIO_SET_IOMMU fails. */
-    TYPE1("vfio_iommu_type1", "VFIO_SET_IOMMU"),
+    TYPE1(Backend.LEGACY, "vfio_iommu_type1", "VFIO_SET_IOMMU"),
     /** iommufd path: binding the device to the iommufd fails. */
-    IOMMUFD("iommufd", "VFIO_DEVICE_BIND_IOMMUFD");
+    IOMMUFD(Backend.IOMMUFD, "iommufd", "VFIO_DEVICE_BIND_IOMMUFD");
 
+    private final Backend backend;
     private final String module;
     private final String ioctl;
 
-    UnsafeInterruptSwitch(String module, String ioctl) {
+    UnsafeInterruptSwitch(Backend backend, String module, String ioctl) {
+        this.backend = backend;
         this.module = module;
         this.ioctl = ioctl;
+    }
+
+    /** The backend whose open this switch gates. */
+    public Backend backend() { return backend; }
+
+    /** The switch that gates a LEGACY or IOMMUFD open. */
+    public static UnsafeInterruptSwitch of(Backend b) {
+        return b == Backend.IOMMUFD ? IOMMUFD : TYPE1;
     }
 
     public String module() { return module; }

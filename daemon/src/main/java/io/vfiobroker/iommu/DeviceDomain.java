@@ -1,5 +1,7 @@
 package io.vfiobroker.iommu;
 
+import io.vfiobroker.domain.Backend;
+
 import java.util.List;
 
 /**
@@ -8,7 +10,7 @@ import java.util.List;
  */
 public interface DeviceDomain extends AutoCloseable {
 
-    String backend();
+    Backend backend();
 
     List<HandoverFd> fds();
 
@@ -22,10 +24,10 @@ public interface DeviceDomain extends AutoCloseable {
      * A domain whose end needs no VFIO call (the demo host's files, stand-ins, a domain taken back): resetting
      * reports {@code resets}, closing closes the fds and then runs {@code onClose}.
      */
-    static DeviceDomain of(String backend, List<HandoverFd> fds, java.util.function.Supplier<List<String>> resets, Runnable onClose) {
+    static DeviceDomain of(Backend backend, List<HandoverFd> fds, java.util.function.Supplier<List<String>> resets, Runnable onClose) {
         return new DeviceDomain() {
             @Override
-            public String backend() {
+            public Backend backend() {
                 return backend;
             }
 
@@ -51,7 +53,7 @@ public interface DeviceDomain extends AutoCloseable {
      * A domain taken back after a daemon restart: the client holds the fds, the daemon none, so there is nothing
      * to close and no device fd to reset through.
      */
-    static DeviceDomain adopted(String backend) {
+    static DeviceDomain adopted(Backend backend) {
         return of(backend, List.of(), () -> List.of("no reset: the daemon restarted during this lease and holds no device fd"), () -> { });
     }
 }

@@ -1,5 +1,6 @@
 package io.vfiobroker.iommu;
 
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.interrupts.UnsafeInterruptSwitch;
 import io.vfiobroker.nativeshim.Errno;
@@ -39,24 +40,24 @@ public final class VfioDomainOpener implements DomainOpener {
     }
 
     @Override
-    public List<String> availableBackends() {
-        List<String> out = new ArrayList<>();
-        if (host.exists("dev/vfio/vfio")) out.add("legacy");
+    public List<Backend> availableBackends() {
+        List<Backend> out = new ArrayList<>();
+        if (host.exists("dev/vfio/vfio")) out.add(Backend.LEGACY);
         // /dev/vfio/devices/ only appears once a device is on vfio-pci; the vfio-dev class says cdevs are built in.
-        if (host.exists("dev/iommu") && host.exists("sys/class/vfio-dev")) out.add("iommufd");
+        if (host.exists("dev/iommu") && host.exists("sys/class/vfio-dev")) out.add(Backend.IOMMUFD);
         return out;
     }
 
     @Override
-    public DeviceDomain open(List<Member> devices, String backend) {
+    public DeviceDomain open(List<Member> devices, Backend backend) {
         Undo undo = new Undo(kernel);
         try {
             DeviceDomain d = switch (backend) {
-                case "legacy" -> openLegacy(devices, undo);
-                case "iommufd" -> openIommufd(devices, undo);
-                default -> throw new IllegalArgumentException("unknown IOMMU backend '" + backend + "'");
+                case LEGACY -> openLegacy(devices, undo);
+                case IOMMUFD -> openIommufd(devices, undo);
+                case EITHER -> throw new IllegalArgumentException("the domain opener needs legacy or iommufd, not either");
             };
-            log.info("event=domain-opened backend={} groups={} devices={}", backend, devices.stream().map(Member::group).distinct().toList(),
+            log.info("event=domain-opened backend={} groups={} devices={}", backend.wireName(), devices.stream().map(Member::group).distinct().toList(),
                     devices.size());
             return d;
         } catch (NativeException e) {
@@ -107,7 +108,7 @@ public final class VfioDomainOpener implements DomainOpener {
             undo.devices.add(d);
             undo.handover(HandoverFd.Kind.DEVICE, d.fd(), m.address().toString(), m.group(), -1, regions(d));
         }
-        return new Domain("legacy", kernel, undo);
+        return new Domain(Backend.LEGACY, kernel, undo);
     }
 
     private DeviceDomain openIommufd(List<Member> devices, Undo undo) {
@@ -133,7 +134,7 @@ public final class VfioDomainOpener implements DomainOpener {
             kernel.deviceAttachIommufdPt(d, ioas);
             undo.handover(HandoverFd.Kind.DEVICE, d.fd(), m.address().toString(), m.group(), ioas, regions(d));
         }
-        return new Domain("iommufd", kernel, undo);
+        return new Domain(Backend.IOMMUFD, kernel, undo);
     }
 
     /** The kernel's EPERM at an interrupt gate, with why and the switch that changes it; other errors as they are. */
@@ -197,7 +198,7 @@ public final class VfioDomainOpener implements DomainOpener {
         }
     }
 
-    private record Domain(String backend, VfioKernel kernel, Undo undo) implements DeviceDomain {
+    private record Domain(Backend backend, VfioKernel kernel, Undo undo) implements DeviceDomain {
         @Override
         public List<HandoverFd> fds() {
             return undo.fds;

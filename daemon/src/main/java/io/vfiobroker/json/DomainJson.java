@@ -1,5 +1,6 @@
 package io.vfiobroker.json;
 
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.InterruptRemapping;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.domain.PciClass;
@@ -21,12 +22,9 @@ public final class DomainJson {
         m.addSerializer(PciAddress.class, new ToText<>(PciAddress.class, PciAddress::toString));
         m.addSerializer(PciClass.class, new ToText<>(PciClass.class, PciClass::hex));
         m.addSerializer(InterruptRemapping.class, new ToText<>(InterruptRemapping.class, InterruptRemapping::wireName));
-        m.addDeserializer(PciAddress.class, new tools.jackson.databind.ValueDeserializer<PciAddress>() {
-            @Override
-            public PciAddress deserialize(tools.jackson.core.JsonParser p, tools.jackson.databind.DeserializationContext ctxt) {
-                return PciAddress.parse(p.getValueAsString());
-            }
-        });
+        m.addSerializer(Backend.class, new ToText<>(Backend.class, Backend::wireName));
+        m.addDeserializer(PciAddress.class, new FromText<>(PciAddress::parse));
+        m.addDeserializer(Backend.class, new FromText<>(Backend::parse));
         return m;
     }
 
@@ -37,6 +35,19 @@ public final class DomainJson {
 
     public static JsonMapper mapper() {
         return JsonMapper.builder().addModule(module()).enable(SerializationFeature.INDENT_OUTPUT).build();
+    }
+
+    private static final class FromText<T> extends tools.jackson.databind.ValueDeserializer<T> {
+        private final java.util.function.Function<String, T> parse;
+
+        FromText(java.util.function.Function<String, T> parse) {
+            this.parse = parse;
+        }
+
+        @Override
+        public T deserialize(tools.jackson.core.JsonParser p, tools.jackson.databind.DeserializationContext ctxt) {
+            return parse.apply(p.getValueAsString());
+        }
     }
 
     private static final class ToText<T> extends ValueSerializer<T> {

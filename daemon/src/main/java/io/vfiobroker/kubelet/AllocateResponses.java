@@ -7,6 +7,7 @@ import io.vfiobroker.api.deviceplugin.v1beta1.ContainerAllocateResponse;
 import io.vfiobroker.api.deviceplugin.v1beta1.DeviceSpec;
 import io.vfiobroker.api.deviceplugin.v1beta1.Mount;
 import io.vfiobroker.cdi.CdiSpecWriter;
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.PciAddress;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,7 +40,7 @@ final class AllocateResponses {
             List<String> own = p.exposure.deviceNodes(d);
             if (own.isEmpty() && p.pool.mode() == PoolConfig.Mode.DEVICE_NODES) {
                 throw Status.FAILED_PRECONDITION.withDescription(p.resourceName + ": " + d.id() + " has no "
-                        + (p.pool.backend() == PoolConfig.DeviceBackend.IOMMUFD
+                        + (p.pool.backend() == Backend.IOMMUFD
                         ? "vfio cdev (sys/bus/pci/devices/" + d.id() + "/vfio-dev/ is empty): the kernel lacks VFIO_DEVICE_CDEV"
                         : "IOMMU group node")).asException();
             }

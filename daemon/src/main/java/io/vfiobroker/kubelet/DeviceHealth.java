@@ -1,6 +1,7 @@
 package io.vfiobroker.kubelet;
 
 import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.IommuGroup;
@@ -27,7 +28,7 @@ public final class DeviceHealth {
                 return "IOMMU group " + g.id() + " of " + d.address() + " is not viable: " + String.join("; ", g.blockers());
             }
         }
-        if (pool.mode() == PoolConfig.Mode.DEVICE_NODES && pool.backend() == PoolConfig.DeviceBackend.IOMMUFD && !host.exists("dev/iommu")) {
+        if (pool.mode() == PoolConfig.Mode.DEVICE_NODES && pool.backend() == Backend.IOMMUFD && !host.exists("dev/iommu")) {
             return "pool " + pool.name() + " uses iommufd but the host has no /dev/iommu (kernel without CONFIG_IOMMUFD)";
         }
         return null;

@@ -1,5 +1,6 @@
 package io.vfiobroker.kubelet;
 
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SysfsHost;
 
@@ -40,7 +41,7 @@ public sealed interface Exposure permits Exposure.LegacyVfio, Exposure.Iommufd, 
 
     static Exposure of(PoolConfig pool, SysfsHost host, String brokerSocketDir) {
         if (pool.mode() == PoolConfig.Mode.BROKER) return new Broker(brokerSocketDir);
-        return pool.backend() == PoolConfig.DeviceBackend.IOMMUFD ? new Iommufd(host) : new LegacyVfio();
+        return pool.backend() == Backend.IOMMUFD ? new Iommufd(host) : new LegacyVfio();
     }
 
     /** The type1 container: /dev/vfio/vfio plus each group's node. */

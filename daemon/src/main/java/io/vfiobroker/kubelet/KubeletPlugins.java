@@ -78,7 +78,7 @@ public final class KubeletPlugins implements AutoCloseable {
         this.hook = hook;
         this.pluginDir = host.daemonPath(props.pluginDir());
         this.cdi = props.cdi() ? new CdiSpecWriter(host.daemonPath(props.cdiDir())) : null;
-        this.lists = new PoolLists(new PoolSelector(host), host, access, cdi);
+        this.lists = new PoolLists(host, access, cdi);
         for (PoolConfig p : props.pools()) {
             plugins.add(new PoolPlugin(p, props.resourceName(p), Exposure.of(p, host, props.brokerSocketDir()), this::allocate));
         }

@@ -6,6 +6,7 @@ import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SysfsHost;
+import io.vfiobroker.policy.HostSelectorFacts;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,15 +23,13 @@ final class PoolLists {
 
     private static final Logger log = LoggerFactory.getLogger(PoolLists.class);
 
-    private final PoolSelector selector;
     private final SysfsHost host;
     private final DeviceAccess access;
     private final CdiSpecWriter cdi;
     // Every device a pool ever listed: a device that vanishes stays listed, unhealthy, until it returns.
     private final Map<String, Map<PciAddress, PoolDevice>> known = new ConcurrentHashMap<>();
 
-    PoolLists(PoolSelector selector, SysfsHost host, DeviceAccess access, CdiSpecWriter cdi) {
-        this.selector = selector;
+    PoolLists(SysfsHost host, DeviceAccess access, CdiSpecWriter cdi) {
         this.host = host;
         this.access = access;
         this.cdi = cdi;
@@ -40,8 +39,9 @@ final class PoolLists {
     List<PoolDevice> compute(PoolPlugin p, HostInventory inv, Map<PciAddress, String> original) {
         Map<PciAddress, PoolDevice> seen = known.computeIfAbsent(p.resourceName, k -> new ConcurrentHashMap<>());
         Map<PciAddress, PoolDevice> out = new TreeMap<>();
+        HostSelectorFacts facts = new HostSelectorFacts(host, inv, original);
         for (Device d : inv.devices()) {
-            if (!selector.matches(p.pool.selectors(), d, inv, original)) continue;
+            if (!p.pool.selectors().matches(d, facts, null)) continue;
             PoolDevice pd = new PoolDevice(d.address(), d.iommuGroup(), d.numaNode(), unhealthyReason(p, d, inv));
             out.put(d.address(), pd);
         }

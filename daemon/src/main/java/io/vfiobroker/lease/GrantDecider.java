@@ -8,7 +8,7 @@ import io.vfiobroker.domain.IommuGroup;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.inventory.InventoryScanner;
 import io.vfiobroker.iommu.DomainOpener;
-import io.vfiobroker.policy.Backend;
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.policy.Decision;
 import io.vfiobroker.policy.PolicyService;
 import io.vfiobroker.policy.Principal;
@@ -33,7 +33,7 @@ final class GrantDecider {
 
     /** What Acquire decided: the devices asked for, their group members the grant covers, and the limits. */
     record Grant(Caller caller, Principal principal, AllocationGate.Allocation allocation, List<Device> devices, List<Device> members,
-                 List<Decision.Allowed> decisions, Set<Integer> readyGroups, String backend, long memlockLimit, long memlockPerPrincipal,
+                 List<Decision.Allowed> decisions, Set<Integer> readyGroups, Backend backend, long memlockLimit, long memlockPerPrincipal,
                  int maxDevices, boolean unsafeInterrupts, boolean keepBound) {
 
         String rule() {
@@ -71,7 +71,7 @@ final class GrantDecider {
         return new Lease.Device(d.address(), d.iommuGroup(), d.vendorDevice());
     }
 
-    Grant decide(Caller caller, Principal who, AllocationGate.Allocation alloc, List<String> addresses, String backendWanted, long memlockWanted) {
+    Grant decide(Caller caller, Principal who, AllocationGate.Allocation alloc, List<String> addresses, Backend backendWanted, long memlockWanted) {
         if (alloc != null && addresses.isEmpty()) addresses = alloc.devices().stream().sorted().map(PciAddress::toString).toList();
         if (addresses.isEmpty()) throw new LeaseException(LeaseException.Kind.INVALID, "no devices requested");
         if (addresses.size() > MAX_DEVICES_PER_ACQUIRE) {
@@ -85,9 +85,7 @@ final class GrantDecider {
                 throw new LeaseException(LeaseException.Kind.INVALID, e.getMessage());
             }
         }
-        if (backendWanted != null && Backend.parseWire(backendWanted) == null) {
-            throw new LeaseException(LeaseException.Kind.INVALID, "unknown backend '" + backendWanted + "': legacy or iommufd");
-        }
+        if (backendWanted == Backend.EITHER) backendWanted = null;
         if (alloc != null) {
             for (PciAddress a : wanted) {
                 if (!alloc.devices().contains(a)) {
@@ -116,11 +114,11 @@ final class GrantDecider {
             groups.putIfAbsent(d.iommuGroup(), around);
             devices.add(d);
         }
-        String backend = chooseBackend(backendWanted, decisions);
+        Backend backend = chooseBackend(backendWanted, decisions);
 
         // The legacy group fd opens every member of its group: each must be granted too, and counts as a device.
         List<Device> members = new ArrayList<>();
-        if (backend.equals(Backend.LEGACY.wire())) {
+        if (backend == Backend.LEGACY) {
             for (Map.Entry<Integer, HostInventory> e : groups.entrySet()) {
                 HostInventory around = e.getValue();
                 for (PciAddress m : around.group(e.getKey()).orElseThrow().devices()) {
@@ -163,24 +161,29 @@ final class GrantDecider {
         audit.append("acquire-refused", kv.toArray());
     }
 
-    private String chooseBackend(String wanted, List<Decision.Allowed> grants) {
-        List<String> offered = domains.availableBackends();
-        Set<String> allowed = new LinkedHashSet<>(List.of(Backend.IOMMUFD.wire(), Backend.LEGACY.wire()));
+    private Backend chooseBackend(Backend wanted, List<Decision.Allowed> grants) {
+        List<String> offered = names(domains.availableBackends());
+        Set<String> allowed = new LinkedHashSet<>(names(List.of(Backend.IOMMUFD, Backend.LEGACY)));
         for (Decision.Allowed g : grants) {
-            if (g.backend() == Backend.LEGACY || g.backend() == Backend.IOMMUFD) allowed.retainAll(Set.of(g.backend().wire()));
+            if (g.backend() != Backend.EITHER) allowed.retainAll(Set.of(g.backend().wireName()));
         }
         if (wanted != null) {
-            if (!allowed.contains(wanted)) {
-                throw new LeaseException(LeaseException.Kind.DENIED, "backend " + wanted + " is not allowed by rule '" + grants.get(0).rule()
+            if (!allowed.contains(wanted.wireName())) {
+                throw new LeaseException(LeaseException.Kind.DENIED, "backend " + wanted.wireName() + " is not allowed by rule '" + grants.get(0).rule()
                         + "' (allowed: " + allowed + ")", grants.get(0).rule(), null);
             }
-            if (!offered.contains(wanted)) {
-                throw new LeaseException(LeaseException.Kind.PRECONDITION, "backend " + wanted + " is not offered by this kernel (offered: " + offered + ")");
+            if (!offered.contains(wanted.wireName())) {
+                throw new LeaseException(LeaseException.Kind.PRECONDITION, "backend " + wanted.wireName() + " is not offered by this kernel (offered: " + offered + ")");
             }
             return wanted;
         }
         // Legacy first when both are allowed: it is what every kernel and client speaks.
-        for (String b : List.of(Backend.LEGACY.wire(), Backend.IOMMUFD.wire())) if (allowed.contains(b) && offered.contains(b)) return b;
+        for (Backend b : List.of(Backend.LEGACY, Backend.IOMMUFD)) if (allowed.contains(b.wireName()) && offered.contains(b.wireName())) return b;
         throw new LeaseException(LeaseException.Kind.PRECONDITION, "no IOMMU backend both allowed " + allowed + " and offered by this kernel " + offered);
+    }
+
+    // Wire names, so refusals read "[iommufd, legacy]" as before.
+    private static List<String> names(List<Backend> backends) {
+        return backends.stream().map(Backend::wireName).toList();
     }
 }

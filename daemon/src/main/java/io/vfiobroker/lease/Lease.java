@@ -1,5 +1,6 @@
 package io.vfiobroker.lease;
 
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.PciAddress;
 
 import java.time.Instant;
@@ -11,7 +12,7 @@ import java.util.List;
  * the grant also covers (the legacy group fd opens any of them), so policy decided them too and they are reset at
  * the end. {@code stuckHolders} names the processes still holding its fds while it is ENDING or STUCK.
  */
-public record Lease(String id, Caller holder, List<Device> devices, List<Device> groupMembers, String backend, boolean unsafeInterrupts,
+public record Lease(String id, Caller holder, List<Device> devices, List<Device> groupMembers, Backend backend, boolean unsafeInterrupts,
                     String rule, long memlockLimitBytes, State state, Instant created, Instant ended, String endReason,
                     List<String> stuckHolders) {
 
@@ -30,7 +31,7 @@ public record Lease(String id, Caller holder, List<Device> devices, List<Device>
         stuckHolders = stuckHolders == null ? List.of() : List.copyOf(stuckHolders);
     }
 
-    public static Lease granted(String id, Caller holder, List<Device> devices, List<Device> groupMembers, String backend,
+    public static Lease granted(String id, Caller holder, List<Device> devices, List<Device> groupMembers, Backend backend,
                                 boolean unsafeInterrupts, String rule, long memlockLimitBytes) {
         return new Lease(id, holder, devices, groupMembers, backend, unsafeInterrupts, rule, memlockLimitBytes, State.GRANTED,
                 Instant.now(), null, null, List.of());

@@ -3,6 +3,7 @@ package io.vfiobroker.lease;
 import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.audit.AuditLog;
 import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.inventory.InventoryScanner;
@@ -137,10 +138,10 @@ public final class LeaseService implements AutoCloseable {
     // ---- acquire ----------------------------------------------------------------------------------------------
 
     /**
-     * Grants {@code addresses} to {@code caller}. {@code backendWanted} is "legacy", "iommufd" or null (policy and kernel
+     * Grants {@code addresses} to {@code caller}. {@code backendWanted} is LEGACY, IOMMUFD or null (policy and kernel
      * choose); {@code memlockWanted} 0 takes the policy's per-lease limit.
      */
-    public Map.Entry<Lease, String> acquire(Caller caller, List<String> addresses, String backendWanted, long memlockWanted) {
+    public Map.Entry<Lease, String> acquire(Caller caller, List<String> addresses, Backend backendWanted, long memlockWanted) {
         return acquire(caller, null, addresses, backendWanted, memlockWanted);
     }
 
@@ -148,7 +149,7 @@ public final class LeaseService implements AutoCloseable {
      * As above, under a broker-mode allocation token when {@code allocation} is not null: only its devices (all of
      * them when none are listed), and policy decides for the allocation's Kubernetes resource, never for the caller's uid.
      */
-    public Map.Entry<Lease, String> acquire(Caller caller, String allocation, List<String> addresses, String backendWanted, long memlockWanted) {
+    public Map.Entry<Lease, String> acquire(Caller caller, String allocation, List<String> addresses, Backend backendWanted, long memlockWanted) {
         acquireGate.accept(caller.uid());
         try {
             AllocationGate.Allocation alloc = allocation == null ? null : allocations.claimable(allocation);
@@ -201,12 +202,12 @@ public final class LeaseService implements AutoCloseable {
         Caller caller = g.caller();
         List<Object> kv = new ArrayList<>(java.util.Arrays.asList("lease", lease.id(), "uid", caller.uid(), "pid", caller.pid(), "devices",
                 lease.devices().stream().map(x -> x.address().toString()).toList(), "groupMembers",
-                lease.groupMembers().stream().map(x -> x.address().toString()).toList(), "backend", g.backend(), "rule", g.rule(),
+                lease.groupMembers().stream().map(x -> x.address().toString()).toList(), "backend", g.backend().wireName(), "rule", g.rule(),
                 "memlock", g.memlockLimit(), "unsafeInterrupts", g.unsafeInterrupts()));
         if (g.allocation() != null) kv.addAll(List.of("kubernetesResource", g.allocation().resource()));
         audit.append("lease-granted", kv.toArray());
         log.info("event=lease-granted lease={} uid={} pid={} devices={} members={} backend={} unsafe-interrupts={}", lease.id(), caller.uid(),
-                caller.pid(), lease.devices().size(), lease.groupMembers().size(), g.backend(), g.unsafeInterrupts());
+                caller.pid(), lease.devices().size(), lease.groupMembers().size(), g.backend().wireName(), g.unsafeInterrupts());
     }
 
     // ---- kubelet allocations ----------------------------------------------------------------------------------

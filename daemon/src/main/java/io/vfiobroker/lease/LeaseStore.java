@@ -1,5 +1,6 @@
 package io.vfiobroker.lease;
 
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.iommu.DeviceDomain;
 import io.vfiobroker.nativeshim.Rlimits;
 import io.vfiobroker.policy.Principal;
@@ -32,11 +33,11 @@ import java.util.Map;
 public final class LeaseStore {
 
     /** What a restart needs to watch a client again and to restore its devices when it goes. */
-    public record Stored(String id, int pid, long startTime, int uid, int gid, List<Lease.Device> devices, String backend,
+    public record Stored(String id, int pid, long startTime, int uid, int gid, List<Lease.Device> devices, Backend backend,
                          boolean unsafeInterrupts, String rule, long memlockLimitBytes, boolean keepBound, String created,
                          List<Lease.Device> members, Long memlockBeforeCur, Long memlockBeforeMax, Boolean redeemed) {
 
-        public Stored(String id, int pid, long startTime, int uid, int gid, List<Lease.Device> devices, String backend,
+        public Stored(String id, int pid, long startTime, int uid, int gid, List<Lease.Device> devices, Backend backend,
                       boolean unsafeInterrupts, String rule, long memlockLimitBytes, boolean keepBound, String created) {
             this(id, pid, startTime, uid, gid, devices, backend, unsafeInterrupts, rule, memlockLimitBytes, keepBound, created, null, null,
                     null, true);

@@ -1,5 +1,7 @@
 package io.vfiobroker.policy;
 
+import io.vfiobroker.domain.Backend;
+
 /** The answer to "may this principal have this device?". */
 public sealed interface Decision permits Decision.Allowed, Decision.Refused {
 

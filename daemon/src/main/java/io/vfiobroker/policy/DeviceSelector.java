@@ -9,8 +9,9 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * Which devices a rule (or a binding list) covers. Every criterion given must hold (AND); a criterion's list
- * matches when any entry does (OR). {@code any} alone selects every device.
+ * Which devices a rule, a binding list or a pool covers: vfio-broker's one selector language (docs/selectors.md).
+ * Every criterion given must hold (AND); a criterion's list matches when any entry does (OR). {@code any} alone
+ * selects every device.
  *
  * @param any           select every device
  * @param addresses     exact PCI addresses
@@ -21,15 +22,46 @@ import java.util.regex.Pattern;
  * @param iommuGroups   IOMMU group numbers
  * @param names         globs ('*', '?') over "vendor name device name" from pci.ids, case-insensitive
  * @param labels        names from the file's {@code labels:} section, each a selector of its own
+ * @param drivers       (pools only) the driver before vfio-broker bound the device, else its current one
+ * @param pfNames       (pools only) the VF's parent PF by netdev name or PCI address, optionally with a VF index range
  */
 public record DeviceSelector(boolean any, List<PciAddress> addresses, List<String> vendorDevices, List<String> classes,
                              List<Role> roles, List<Integer> numaNodes, List<Integer> iommuGroups, List<String> names,
-                             List<String> labels) {
+                             List<String> labels, List<String> drivers, List<PfName> pfNames) {
 
     public enum Role { PF, VF, PLAIN }
 
     public static final DeviceSelector ANY = new DeviceSelector(true, List.of(), List.of(), List.of(), List.of(), List.of(),
-            List.of(), List.of(), List.of());
+            List.of(), List.of(), List.of(), List.of(), List.of());
+
+    /** "ens1f0" or "0000:3b:00.0", and "ens1f0#0-3" (or "#2") for those VF indices only. */
+    public record PfName(String name, int firstVf, int lastVf) {
+        public static PfName parse(String s) {
+            int hash = s.indexOf('#');
+            if (hash < 0) return new PfName(s, 0, Integer.MAX_VALUE);
+            String[] range = s.substring(hash + 1).split("-", 2);
+            try {
+                int lo = Integer.parseInt(range[0].strip());
+                int hi = range.length > 1 ? Integer.parseInt(range[1].strip()) : lo;
+                if (hash > 0 && lo >= 0 && hi >= lo) return new PfName(s.substring(0, hash), lo, hi);
+            } catch (NumberFormatException e) {
+                // reported below
+            }
+            throw new IllegalArgumentException("'" + s + "' is not a PF name or address, optionally with #first-last VF indices");
+        }
+
+        boolean matches(Device vf, SelectorFacts facts) {
+            if (!facts.namesPf(vf.physicalFunction(), name)) return false;
+            if (firstVf == 0 && lastVf == Integer.MAX_VALUE) return true;
+            int i = facts.vfIndex(vf);
+            return i >= firstVf && i <= lastVf;
+        }
+
+        @Override
+        public String toString() {
+            return lastVf == Integer.MAX_VALUE && firstVf == 0 ? name : name + "#" + firstVf + "-" + lastVf;
+        }
+    }
 
     public DeviceSelector {
         addresses = List.copyOf(addresses);
@@ -40,10 +72,25 @@ public record DeviceSelector(boolean any, List<PciAddress> addresses, List<Strin
         iommuGroups = List.copyOf(iommuGroups);
         names = List.copyOf(names);
         labels = List.copyOf(labels);
+        drivers = List.copyOf(drivers);
+        pfNames = List.copyOf(pfNames);
+    }
+
+    /**
+     * A pool's selector as configuration binding hands it over (criterion → values, the keys of the policy's
+     * selectors); every problem in one {@link IllegalArgumentException} naming {@code where}.
+     */
+    public static DeviceSelector pool(Map<String, ? extends List<String>> criteria, String where) {
+        return SelectorParser.pool(criteria, where);
+    }
+
+    /** As below, with the policy's labels as the only facts beyond the device. */
+    public boolean matches(Device d, Map<String, DeviceSelector> labelSets, List<String> why) {
+        return matches(d, SelectorFacts.of(labelSets), why);
     }
 
     /** Whether the selector covers the device; {@code why} (if not null) gets one clause per criterion checked. */
-    public boolean matches(Device d, Map<String, DeviceSelector> labelSets, List<String> why) {
+    public boolean matches(Device d, SelectorFacts facts, List<String> why) {
         if (any) {
             note(why, "any device");
             return true;
@@ -69,11 +116,20 @@ public record DeviceSelector(boolean any, List<PciAddress> addresses, List<Strin
         if (!labels.isEmpty()) {
             List<String> hit = new ArrayList<>();
             for (String l : labels) {
-                DeviceSelector s = labelSets.get(l);
+                DeviceSelector s = facts.labels().get(l);
                 // Labels cannot refer to labels (the parser refuses it), so this recursion is one level deep.
-                if (s != null && s.matches(d, labelSets, null)) hit.add(l);
+                if (s != null && s.matches(d, facts, null)) hit.add(l);
             }
             ok &= check(why, "label", hit.isEmpty() ? "none of " + labels : String.join(",", hit), !hit.isEmpty());
+        }
+        if (!drivers.isEmpty()) {
+            String before = facts.driverBefore(d);
+            ok &= check(why, "driver", String.valueOf(before), before != null && drivers.contains(before));
+        }
+        // Reads sysfs: skipped once the answer is no, unless the caller wants every clause.
+        if (!pfNames.isEmpty() && (ok || why != null)) {
+            ok &= check(why, "pfName", String.valueOf(d.physicalFunction()),
+                    d.physicalFunction() != null && pfNames.stream().anyMatch(p -> p.matches(d, facts)));
         }
         return ok;
     }

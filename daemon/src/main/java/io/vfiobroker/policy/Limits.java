@@ -1,5 +1,7 @@
 package io.vfiobroker.policy;
 
+import io.vfiobroker.domain.Backend;
+
 /**
  * What a grant allows. Byte counts of {@link #UNLIMITED} mean no limit (RLIM_INFINITY, as prlimit takes it).
  *

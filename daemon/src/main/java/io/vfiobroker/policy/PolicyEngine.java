@@ -1,11 +1,12 @@
 package io.vfiobroker.policy;
 
-import io.vfiobroker.host.Accounts;
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.InterruptRemapping;
 import io.vfiobroker.domain.KernelSupport;
 import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.host.Accounts;
 import io.vfiobroker.interrupts.InterruptChips;
 import io.vfiobroker.interrupts.InterruptSafety;
 import io.vfiobroker.interrupts.InterruptSafetyCheck;
@@ -106,7 +107,7 @@ public final class PolicyEngine {
         }
         Limits granted = limits;
         if (limits.backend() == Backend.EITHER && open.size() == 1) {
-            granted = limits.withBackend(open.get(0) == UnsafeInterruptSwitch.TYPE1 ? Backend.LEGACY : Backend.IOMMUFD);
+            granted = limits.withBackend(open.get(0).backend());
         }
         String narrowed = granted.backend() != limits.backend()
                 ? " (backend " + granted.backend().wireName() + " only: " + open.get(0).module() + " is the one that allows it)" : "";
@@ -116,8 +117,7 @@ public final class PolicyEngine {
 
     private static List<UnsafeInterruptSwitch> switches(Backend b, KernelSupport k) {
         return switch (b) {
-            case LEGACY -> List.of(UnsafeInterruptSwitch.TYPE1);
-            case IOMMUFD -> List.of(UnsafeInterruptSwitch.IOMMUFD);
+            case LEGACY, IOMMUFD -> List.of(UnsafeInterruptSwitch.of(b));
             // A kernel without iommufd leaves only type1 to talk about.
             case EITHER -> k.iommufd() || k.iommufdNode()
                     ? List.of(UnsafeInterruptSwitch.TYPE1, UnsafeInterruptSwitch.IOMMUFD) : List.of(UnsafeInterruptSwitch.TYPE1);

@@ -1,5 +1,6 @@
 package io.vfiobroker.policy;
 
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.PciAddress;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
@@ -15,7 +16,6 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -31,20 +31,17 @@ public final class PolicyParser {
     private static final Set<String> LEASES = Set.of("revokeGraceSeconds", "onWithdrawnGrant");
     private static final Set<String> LIMITS = Set.of("maxDevices", "memlockPerLease", "memlockPerPrincipal", "backend",
             "keepBound", "allowUnsafeInterrupts");
-    private static final Set<String> SELECTOR = Set.of("any", "address", "vendorDevice", "class", "role", "numaNode",
-            "iommuGroup", "name", "label");
     private static final Set<String> PRINCIPALS = Set.of("any", "uid", "gid", "user", "group", "kubernetesResource");
     private static final Set<String> RULE = Set.of("name", "action", "devices", "principals", "limits");
     private static final Set<String> BINDING = Set.of("allow", "deny", "protectedOverrides");
 
-    private static final Pattern VENDOR_DEVICE = Pattern.compile("[0-9a-fA-F]{4}:([0-9a-fA-F]{4}|\\*)");
-    private static final Pattern CLASS = Pattern.compile("[0-9a-fA-F]{2}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}");
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
     // Kubernetes extended resource names: domain/name.
     private static final Pattern RESOURCE = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?/[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?");
     private static final Pattern ACCOUNT = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]*\\$?");
 
     private final PolicyNodes nodes = new PolicyNodes();
+    private final SelectorParser selectors = new SelectorParser(nodes);
 
     private PolicyParser() {
     }
@@ -103,7 +100,7 @@ public final class PolicyParser {
                 ls.forEach((name, t) -> {
                     String key = "labels." + name;
                     if (!NAME.matcher(name).matches()) nodes.error(t.getKeyNode(), key, "label names are letters, digits, '.', '_' and '-'");
-                    DeviceSelector s = selector(t.getValueNode(), key, null);
+                    DeviceSelector s = selectors.selector(t.getValueNode(), key, Set.of(), SelectorParser.Scope.LABEL);
                     if (s != null) labels.put(name, s);
                 });
             }
@@ -166,7 +163,7 @@ public final class PolicyParser {
         else action = nodes.enumValue(m.get("action").getValueNode(), path + ".action", Rule.Action.class);
         DeviceSelector devices = null;
         if (!m.containsKey("devices")) nodes.error(n, path + ".devices", "missing; name the devices, or write 'devices: {any: true}'");
-        else devices = selector(m.get("devices").getValueNode(), path + ".devices", labels);
+        else devices = selectors.selector(m.get("devices").getValueNode(), path + ".devices", labels, SelectorParser.Scope.POLICY);
         PrincipalSelector principals = null;
         if (!m.containsKey("principals")) nodes.error(n, path + ".principals", "missing; name who, or write 'principals: {any: true}'");
         else principals = principals(m.get("principals").getValueNode(), path + ".principals");
@@ -206,48 +203,10 @@ public final class PolicyParser {
         List<DeviceSelector> out = new ArrayList<>();
         List<Node> items = nodes.sequence(t.getValueNode(), path);
         for (int i = 0; i < items.size(); i++) {
-            DeviceSelector s = selector(items.get(i), path + "[" + i + "]", labels);
+            DeviceSelector s = selectors.selector(items.get(i), path + "[" + i + "]", labels, SelectorParser.Scope.POLICY);
             if (s != null) out.add(s);
         }
         return out;
-    }
-
-    /** A device selector; {@code labels} null where labels may not be used (inside a label). */
-    private DeviceSelector selector(Node n, String path, Set<String> labels) {
-        Map<String, NodeTuple> m = nodes.mapping(n, path, SELECTOR);
-        if (m == null) return null;
-        if (m.isEmpty()) {
-            // An unknown key has been reported already; one error per mistake.
-            if (((MappingNode) n).getValue().isEmpty()) nodes.error(n, path, "selects nothing; give at least one criterion, or 'any: true'");
-            return null;
-        }
-        boolean any = nodes.anyFlag(m, path);
-        if (any && m.size() > 1) nodes.error(n, path, "'any: true' selects every device; other criteria beside it would be ignored, so remove them");
-        List<PciAddress> addresses = nodes.list(m, "address", path, nodes::address);
-        List<String> vds = nodes.list(m, "vendorDevice", path, (node, key) ->
-                nodes.matching(node, key, VENDOR_DEVICE, "'vvvv:dddd' in hex, or 'vvvv:*'", s -> s.toLowerCase(Locale.ROOT)));
-        List<String> classes = nodes.list(m, "class", path, (node, key) ->
-                nodes.matching(node, key, CLASS, "2, 4 or 6 hex digits (class, class+subclass, or the full code)", s -> s.toLowerCase(Locale.ROOT)));
-        List<DeviceSelector.Role> roles = nodes.list(m, "role", path, (node, key) -> nodes.enumValue(node, key, DeviceSelector.Role.class));
-        List<Integer> numa = nodes.list(m, "numaNode", path, (node, key) -> nodes.integer(node, key, -1, 1023));
-        List<Integer> groups = nodes.list(m, "iommuGroup", path, (node, key) -> nodes.integer(node, key, 0, Integer.MAX_VALUE));
-        List<String> names = nodes.list(m, "name", path, nodes::string);
-        List<String> ls = List.of();
-        if (m.containsKey("label")) {
-            if (labels == null) {
-                nodes.error(m.get("label").getKeyNode(), path + ".label", "a label cannot refer to another label");
-            } else {
-                ls = nodes.list(m, "label", path, (node, key) -> {
-                    String s = nodes.string(node, key);
-                    if (s != null && !labels.contains(s)) {
-                        nodes.error(node, key, "no label '" + s + "' is defined under 'labels:'" + (labels.isEmpty() ? "" : " (defined: " + String.join(", ", labels) + ")"));
-                        return null;
-                    }
-                    return s;
-                });
-            }
-        }
-        return new DeviceSelector(any, addresses, vds, classes, roles, numa, groups, names, ls);
     }
 
     private PrincipalSelector principals(Node n, String path) {

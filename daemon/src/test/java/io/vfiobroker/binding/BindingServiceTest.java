@@ -16,7 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -144,7 +143,7 @@ class BindingServiceTest {
 
     @Test
     void anOverrideNamingTheExactAddressAllowsAProtectedDevice() {
-        rules = BindingRules.lists(List.of(), List.of(), Set.of(PciAddress.parse("0000:02:00.0"), PciAddress.parse("0000:04:00.0")));
+        rules = rules("protectedOverrides: [\"0000:02:00.0\", \"0000:04:00.0\"]");
         BindingService s = service(HostSpec.demo());
         s.bind(PciAddress.parse("0000:04:00.0"), false);
         assertThat(dev("0000:04:00.0").driver()).isEqualTo("vfio-pci");
@@ -152,13 +151,19 @@ class BindingServiceTest {
 
     @Test
     void denyWinsOverAllowAndAllowListsAreExclusive() {
-        rules = BindingRules.lists(List.of("8086:154c"), List.of("class:0300", "0000:07:02.1"), Set.of());
+        rules = rules("""
+                allow:
+                  - vendorDevice: "8086:154c"
+                deny:
+                  - class: "0300"
+                  - address: "0000:07:02.1"
+                """);
         BindingService s = service(HostSpec.demo());
-        assertThatThrownBy(() -> s.bind(PciAddress.parse("0000:07:02.1"), false)).hasMessageContaining("deny selector '0000:07:02.1'");
-        assertThatThrownBy(() -> s.bind(PciAddress.parse("0000:06:00.0"), false)).hasMessageContaining("matches no allow selector");
+        assertThatThrownBy(() -> s.bind(PciAddress.parse("0000:07:02.1"), false)).hasMessageContaining("matches binding.deny[1]");
+        assertThatThrownBy(() -> s.bind(PciAddress.parse("0000:06:00.0"), false)).hasMessageContaining("matches no binding.allow entry");
         s.bind(PciAddress.parse("0000:07:02.0"), false);
         assertThat(dev("0000:07:02.0").driver()).isEqualTo("vfio-pci");
-        assertThatThrownBy(() -> BindingRules.lists(List.of("../x"), List.of(), Set.of())).hasMessageContaining("'../x'");
+        assertThatThrownBy(() -> rules("deny: [{address: \"../x\"}]")).hasMessageContaining("../x");
     }
 
     @Test
@@ -362,5 +367,11 @@ class BindingServiceTest {
         Device vf = firstVf();
         assertThatThrownBy(() -> s.bind(vf.address(), false)).hasMessageContaining("vfio-pci is not loaded");
         assertThat(dev(vf.address().toString()).driver()).isEqualTo("iavf");
+    }
+
+    /** The policy file's binding section, with this text below {@code binding:}. */
+    static BindingRules rules(String binding) {
+        String indented = binding.lines().map(l -> "  " + l).collect(java.util.stream.Collectors.joining("\n"));
+        return BindingRules.of(io.vfiobroker.policy.PolicyParser.parse("version: 1\nbinding:\n" + indented + "\n", "test"));
     }
 }

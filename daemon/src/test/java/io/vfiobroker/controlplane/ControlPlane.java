@@ -189,13 +189,13 @@ public final class ControlPlane implements AutoCloseable {
 
     /** Opens no VFIO domain: the tests here are about the control plane, not the ioctls. */
     static final class NoFds implements DomainOpener {
-        public List<String> availableBackends() {
-            return List.of("legacy", "iommufd");
+        public List<io.vfiobroker.domain.Backend> availableBackends() {
+            return List.of(io.vfiobroker.domain.Backend.LEGACY, io.vfiobroker.domain.Backend.IOMMUFD);
         }
 
-        public DeviceDomain open(List<Member> devices, String backend) {
+        public DeviceDomain open(List<Member> devices, io.vfiobroker.domain.Backend backend) {
             return new DeviceDomain() {
-                public String backend() {
+                public io.vfiobroker.domain.Backend backend() {
                     return backend;
                 }
 

@@ -1,6 +1,6 @@
 package io.vfiobroker.dra;
 
-import io.vfiobroker.kubelet.PoolConfig;
+import io.vfiobroker.domain.Backend;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -19,7 +19,7 @@ class ClaimConfigTest {
     void laterConfigsOverrideFieldByFieldAndQuantitiesAreBytes() {
         ClaimConfig c = apply(ClaimConfig.DEFAULT, "{\"apiVersion\":\"vfio-broker.io/v1\",\"backend\":\"iommufd\",\"memlockLimit\":\"1.5Gi\"}");
         c = apply(c, "{\"apiVersion\":\"vfio-broker.io/v1\",\"kind\":\"VfioDeviceConfig\",\"keepBound\":true}");
-        assertThat(c).isEqualTo(new ClaimConfig(PoolConfig.DeviceBackend.IOMMUFD, 3L << 29, true));
+        assertThat(c).isEqualTo(new ClaimConfig(Backend.IOMMUFD, 3L << 29, true));
         assertThat(apply(c, "{\"apiVersion\":\"vfio-broker.io/v1\",\"memlockLimit\":\"64M\"}").memlockLimit()).isEqualTo(64_000_000L);
         assertThat(apply(c, "{\"apiVersion\":\"vfio-broker.io/v1\",\"memlockLimit\":4096}").memlockLimit()).isEqualTo(4096L);
     }

@@ -55,7 +55,7 @@ class DraPluginTest {
     };
 
     static PoolConfig x710() {
-        return new PoolConfig("x710-vf", null, null, new PoolConfig.Selectors(List.of("8086"), List.of("154c"), List.of("iavf"), null, null, null));
+        return new PoolConfig("x710-vf", null, null, java.util.Map.of("vendorDevice", List.of("8086:154c"), "driver", List.of("iavf")));
     }
 
     private void host(HostSpec spec) {

@@ -15,7 +15,7 @@ import static org.assertj.core.api.Assertions.assertThat;
         // the demo root is long; the registration socket path must fit sun_path
         "vfio-broker.dra.driver-name=vfio.example.io",
         "vfio-broker.dra.node-name=demo-node", "vfio-broker.dra.pools[0].name=edu",
-        "vfio-broker.dra.pools[0].selectors.vendors=1234"})
+        "vfio-broker.dra.pools[0].selectors.vendorDevice=1234:*"})
 class DraWiringTest {
 
     @TestConfiguration

@@ -150,7 +150,7 @@ class ResourceSlicesTest {
     void aDeviceWhoseGroupStopsBeingViableIsWithdrawnAndOfferedAgainWhenItIsViableAgain() throws Exception {
         // One PF and its two VFs share a group (no ACS); the pool is the VFs, whatever their driver.
         Path root = HostTreeGenerator.generate(HostSpec.sriovScale(1, 2).withLayout(HostSpec.GroupLayout.SHARED), dir.resolve("h"));
-        PoolConfig vfs = new PoolConfig("vf", null, null, new PoolConfig.Selectors(List.of("8086"), List.of("154c"), null, null, null, null));
+        PoolConfig vfs = new PoolConfig("vf", null, null, java.util.Map.of("vendorDevice", List.of("8086:154c")));
         assertThat(slices(root, List.of(vfs)).refresh()).isTrue();
         assertThat(published().get(0).getSpec().getDevices()).hasSize(2);
 

@@ -1,5 +1,6 @@
 package io.vfiobroker.iommu;
 
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SimulatedKernelHost;
 import io.vfiobroker.hostgen.HostSpec;
@@ -67,8 +68,8 @@ class VfioDomainOpenerTest {
         List<DomainOpener.Member> members = setUp(false);
         VfioKernelModel kernel = new VfioKernelModel(host, true);
         VfioDomainOpener opener = new VfioDomainOpener(host, kernel);
-        assertThat(opener.availableBackends()).containsExactly("legacy");
-        try (DeviceDomain d = opener.open(members, "legacy")) {
+        assertThat(opener.availableBackends()).containsExactly(Backend.LEGACY);
+        try (DeviceDomain d = opener.open(members, Backend.LEGACY)) {
             assertThat(d.fds()).extracting(HandoverFd::kind).containsExactly(HandoverFd.Kind.CONTAINER, HandoverFd.Kind.GROUP,
                     HandoverFd.Kind.GROUP, HandoverFd.Kind.DEVICE, HandoverFd.Kind.DEVICE, HandoverFd.Kind.DEVICE);
             assertThat(d.fds().get(3).regions()).extracting(HandoverFd.Region::index).containsExactly(0, 1, 2, 3, 4, 5, 6, 7);
@@ -87,8 +88,8 @@ class VfioDomainOpenerTest {
         List<DomainOpener.Member> members = setUp(true);
         VfioKernelModel kernel = new VfioKernelModel(host, true);
         VfioDomainOpener opener = new VfioDomainOpener(host, kernel);
-        assertThat(opener.availableBackends()).containsExactly("legacy", "iommufd");
-        try (DeviceDomain d = opener.open(members, "iommufd")) {
+        assertThat(opener.availableBackends()).containsExactly(Backend.LEGACY, Backend.IOMMUFD);
+        try (DeviceDomain d = opener.open(members, Backend.IOMMUFD)) {
             assertThat(d.fds()).extracting(HandoverFd::kind).containsExactly(HandoverFd.Kind.IOMMUFD, HandoverFd.Kind.DEVICE,
                     HandoverFd.Kind.DEVICE, HandoverFd.Kind.DEVICE);
             int ioas = d.fds().get(0).ioasId();
@@ -100,15 +101,15 @@ class VfioDomainOpenerTest {
 
     @Test
     void legacyUndoesEverythingAfterAFailureAtAnyStep() throws IOException {
-        everyStepRollsBack(setUp(false), "legacy");
+        everyStepRollsBack(setUp(false), Backend.LEGACY);
     }
 
     @Test
     void iommufdUndoesEverythingAfterAFailureAtAnyStep() throws IOException {
-        everyStepRollsBack(setUp(true), "iommufd");
+        everyStepRollsBack(setUp(true), Backend.IOMMUFD);
     }
 
-    private void everyStepRollsBack(List<DomainOpener.Member> members, String backend) {
+    private void everyStepRollsBack(List<DomainOpener.Member> members, Backend backend) {
         VfioKernelModel probe = new VfioKernelModel(host, true);
         new VfioDomainOpener(host, probe).open(members, backend).close();
         List<String> steps = probe.calls().subList(0, probe.calls().indexOf("VFIO_GROUP_UNSET_CONTAINER") >= 0
@@ -140,13 +141,13 @@ class VfioDomainOpenerTest {
         List<DomainOpener.Member> members = setUp(false);
         VfioKernelModel kernel = new VfioKernelModel(host, false);
         VfioDomainOpener opener = new VfioDomainOpener(host, kernel);
-        assertThatThrownBy(() -> opener.open(members, "legacy")).isInstanceOf(DomainException.class)
+        assertThatThrownBy(() -> opener.open(members, Backend.LEGACY)).isInstanceOf(DomainException.class)
                 .hasMessageStartingWith("VFIO_SET_IOMMU: EPERM")
                 .hasMessageContaining("does not remap interrupts and vfio_iommu_type1 allow_unsafe_interrupts is N")
                 .hasMessageContaining("echo Y > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts");
         assertThat(kernel.state()).isEqualTo("idle");
         host.write("sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", "Y");
-        opener.open(members, "legacy").close();
+        opener.open(members, Backend.LEGACY).close();
     }
 
     @Test
@@ -155,7 +156,7 @@ class VfioDomainOpenerTest {
         host.write("sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", "Y");
         VfioKernelModel kernel = new VfioKernelModel(host, false);
         VfioDomainOpener opener = new VfioDomainOpener(host, kernel);
-        assertThatThrownBy(() -> opener.open(members, "iommufd")).isInstanceOf(DomainException.class)
+        assertThatThrownBy(() -> opener.open(members, Backend.IOMMUFD)).isInstanceOf(DomainException.class)
                 .hasMessageStartingWith("VFIO_DEVICE_BIND_IOMMUFD: EPERM")
                 .hasMessageContaining("iommufd allow_unsafe_interrupts is N (a separate switch from vfio_iommu_type1's)")
                 .hasMessageContaining("echo Y > /sys/module/iommufd/parameters/allow_unsafe_interrupts");
@@ -166,12 +167,12 @@ class VfioDomainOpenerTest {
     void aGroupInOneDomainIsBusyForASecondUntilTheFirstCloses() throws IOException {
         List<DomainOpener.Member> members = setUp(false);
         VfioDomainOpener opener = new VfioDomainOpener(host, new VfioKernelModel(host, true));
-        DeviceDomain first = opener.open(members.subList(2, 3), "legacy");
-        assertThatThrownBy(() -> opener.open(members.subList(2, 3), "legacy"))
+        DeviceDomain first = opener.open(members.subList(2, 3), Backend.LEGACY);
+        assertThatThrownBy(() -> opener.open(members.subList(2, 3), Backend.LEGACY))
                 .isInstanceOfSatisfying(DomainException.class, e -> assertThat(e.errno()).isEqualTo("EBUSY"))
                 .hasMessageStartingWith("open " + host.root().resolve("dev/vfio/" + members.get(2).group()));
         first.close();
-        opener.open(members.subList(2, 3), "legacy").close();
+        opener.open(members.subList(2, 3), Backend.LEGACY).close();
     }
 
     @Test
@@ -183,7 +184,7 @@ class VfioDomainOpenerTest {
         Files.createDirectories(host.root().resolve("sys/bus/pci/drivers/snd_hda_intel"));
         host.write("sys/bus/pci/drivers_probe", audio);
         VfioKernelModel kernel = new VfioKernelModel(host, true);
-        assertThatThrownBy(() -> new VfioDomainOpener(host, kernel).open(members.subList(0, 1), "legacy"))
+        assertThatThrownBy(() -> new VfioDomainOpener(host, kernel).open(members.subList(0, 1), Backend.LEGACY))
                 .hasMessageContaining("group " + members.get(0).group() + " is not viable");
         assertThat(kernel.state()).isEqualTo("idle");
         if (kernel.openFds() != 0) fail("fds left open: " + kernel.openFds());

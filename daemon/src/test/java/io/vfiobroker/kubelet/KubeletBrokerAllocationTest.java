@@ -120,7 +120,7 @@ class KubeletBrokerAllocationTest {
 
         kubelet = new FakeKubelet(root.resolve("var/lib/kubelet/device-plugins")).start();
         PoolConfig pool = new PoolConfig("x710-vf", PoolConfig.Mode.BROKER, null,
-                new PoolConfig.Selectors(List.of("8086"), List.of("154c"), null, null, null, null));
+                java.util.Map.of("vendorDevice", List.of("8086:154c")));
         KubeletProperties props = new KubeletProperties(true, null, null, null, null, run.toString(), Duration.ofHours(1), List.of(pool));
         allocations = new Allocations(Duration.ofHours(1));
         plugins = new KubeletPlugins(props, host, scanner, binding, DeviceAccess.policy(policy), KubeletAllocationHook.leases(leases, allocations));

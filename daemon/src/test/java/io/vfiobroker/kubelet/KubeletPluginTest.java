@@ -17,6 +17,7 @@ import io.vfiobroker.api.deviceplugin.v1beta1.RegisterRequest;
 import io.vfiobroker.binding.BindingRules;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SimulatedKernelHost;
 import io.vfiobroker.hostgen.HostSpec;
@@ -62,9 +63,9 @@ class KubeletPluginTest {
     final List<List<PciAddress>> hookCalls = new ArrayList<>();
     DeviceAccess access = (r, d, i) -> withdrawn.contains(d) ? Optional.of("policy withdrew " + d + " from " + r) : Optional.empty();
 
-    static PoolConfig x710(PoolConfig.Mode mode, PoolConfig.DeviceBackend backend) {
+    static PoolConfig x710(PoolConfig.Mode mode, Backend backend) {
         return new PoolConfig("x710-vf", mode, backend,
-                new PoolConfig.Selectors(List.of("8086"), List.of("154c"), List.of("iavf"), null, null, null));
+                java.util.Map.of("vendorDevice", List.of("8086:154c"), "driver", List.of("iavf")));
     }
 
     private void host(HostSpec spec) {
@@ -113,7 +114,7 @@ class KubeletPluginTest {
     void eachPoolRegistersWithTheKubeletUnderItsResourceName() throws Exception {
         host(HostSpec.sriovScale(2, 2));
         PoolConfig other = new PoolConfig("x710-pf", null, null,
-                new PoolConfig.Selectors(null, List.of("1572"), null, null, null, null));
+                java.util.Map.of("vendorDevice", List.of("8086:1572")));
         start(x710(null, null), other);
         List<RegisterRequest> regs = List.of(kubelet.nextRegistration(), kubelet.nextRegistration());
         assertThat(regs).extracting(RegisterRequest::getResourceName).containsExactlyInAnyOrder(RESOURCE, "vfio-broker.io/x710-pf");
@@ -266,7 +267,7 @@ class KubeletPluginTest {
     @Test
     void anIommufdPoolAnswersDevIommuAndTheDeviceCdev() throws Exception {
         host(HostSpec.sriovScale(1, 2).withIommufd(true));
-        start(x710(PoolConfig.Mode.DEVICE_NODES, PoolConfig.DeviceBackend.IOMMUFD));
+        start(x710(PoolConfig.Mode.DEVICE_NODES, Backend.IOMMUFD));
         kubelet.nextRegistration();
         PciAddress vf = vfs().get(1);
         // The simulated kernel makes no vfio cdevs; the real one names it under vfio-dev/ once vfio-pci has the device.

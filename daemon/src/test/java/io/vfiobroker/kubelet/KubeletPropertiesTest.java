@@ -1,6 +1,8 @@
 package io.vfiobroker.kubelet;
 
 import com.marcnuri.helm.Helm;
+import io.vfiobroker.domain.Backend;
+import io.vfiobroker.policy.DeviceSelector;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.context.properties.bind.Binder;
@@ -50,15 +52,15 @@ class KubeletPropertiesTest {
                 pools:
                   - name: intel-x710-vf
                     selectors:
-                      vendors: ["8086"]
-                      devices: ["154c"]
-                      drivers: ["iavf"]
+                      vendorDevice: "8086:154c"
+                      driver: [iavf]
                   - name: edu
                     mode: broker
                     backend: iommufd
                     selectors:
-                      numaNodes: [0]
-                      pfNames: ["ens1f0#0-3"]
+                      numaNode: 0
+                      pfName: ["ens1f0#0-3"]
+                      class: "0200"
                 """);
         KubeletProperties p = bind(renderedDaemonYaml(values));
         assertThat(p.enabled()).isTrue();
@@ -70,14 +72,14 @@ class KubeletPropertiesTest {
         assertThat(p.refreshInterval()).isEqualTo(Duration.ofSeconds(5));
         assertThat(p.pools()).hasSize(2);
         assertThat(p.pools().get(0).mode()).as("the chart's default mode").isEqualTo(PoolConfig.Mode.DEVICE_NODES);
-        assertThat(p.pools().get(0).backend()).as("the chart's default backend").isEqualTo(PoolConfig.DeviceBackend.LEGACY);
-        assertThat(p.pools().get(0).selectors().vendors()).containsExactly("8086");
-        assertThat(p.pools().get(0).selectors().devices()).containsExactly("154c");
+        assertThat(p.pools().get(0).backend()).as("the chart's default backend").isEqualTo(Backend.LEGACY);
+        assertThat(p.pools().get(0).selectors().vendorDevices()).containsExactly("8086:154c");
         assertThat(p.pools().get(0).selectors().drivers()).containsExactly("iavf");
         assertThat(p.pools().get(1).mode()).isEqualTo(PoolConfig.Mode.BROKER);
-        assertThat(p.pools().get(1).backend()).isEqualTo(PoolConfig.DeviceBackend.IOMMUFD);
+        assertThat(p.pools().get(1).backend()).isEqualTo(Backend.IOMMUFD);
         assertThat(p.pools().get(1).selectors().numaNodes()).containsExactly(0);
-        assertThat(p.pools().get(1).selectors().pfNames()).containsExactly("ens1f0#0-3");
+        assertThat(p.pools().get(1).selectors().pfNames()).containsExactly(new DeviceSelector.PfName("ens1f0", 0, 3));
+        assertThat(p.pools().get(1).selectors().classes()).containsExactly("0200");
         assertThat(p.resourceName(p.pools().get(1))).isEqualTo("vfio-broker.io/edu");
     }
 
@@ -92,7 +94,21 @@ class KubeletPropertiesTest {
 
     @Test
     void aPoolWithoutSelectorsOrWithABadNameIsRefusedWithAMessage() {
-        assertThatThrownBy(() -> new PoolConfig("all", null, null, null)).hasMessageContaining("has no selectors");
-        assertThatThrownBy(() -> new PoolConfig("Bad/Name", null, null, null)).hasMessageContaining("pool name 'Bad/Name'");
+        assertThatThrownBy(() -> new PoolConfig("all", null, null, (DeviceSelector) null)).hasMessageContaining("has no selectors");
+        assertThatThrownBy(() -> new PoolConfig("Bad/Name", null, null, (DeviceSelector) null)).hasMessageContaining("pool name 'Bad/Name'");
+    }
+
+    @Test
+    void poolSelectorsAreThePolicysLanguageAndItsErrors() throws Exception {
+        assertThatThrownBy(() -> bind("""
+                vfio-broker.kubelet.pools:
+                  - name: old
+                    selectors:
+                      vendors: ["8086"]
+                """)).rootCause().hasMessageContaining("pool 'old' selectors.vendors: unknown key 'vendors'").hasMessageContaining("vendorDevice");
+        assertThatThrownBy(() -> new PoolConfig("p", null, null, Map.of("vendorDevice", List.of("8086")))).hasMessageContaining("'8086' is not 'vvvv:dddd'");
+        assertThatThrownBy(() -> new PoolConfig("p", null, null, Map.of("label", List.of("x")))).hasMessageContaining("labels");
+        assertThatThrownBy(() -> new PoolConfig("p", null, null, Map.of("pfName", List.of("ens1f0#3-1")))).hasMessageContaining("ens1f0#3-1");
+        assertThatThrownBy(() -> new PoolConfig("p", PoolConfig.Mode.BROKER, Backend.EITHER, Map.of("any", List.of("true")))).hasMessageContaining("not either");
     }
 }

@@ -20,7 +20,7 @@ class LeaseStoreTest {
     private static LeaseStore.Stored lease(int n) {
         return new LeaseStore.Stored("lease-" + n, 1000 + n, 42L + n, 65534, 65534,
                 List.of(new Lease.Device(PciAddress.parse(String.format("0000:07:02.%d", n % 8)), 10 + n, "8086:154c")),
-                "legacy", false, "rule", 1L << 20, true, "2026-11-25T00:00:00Z");
+                io.vfiobroker.domain.Backend.LEGACY, false, "rule", 1L << 20, true, "2026-11-25T00:00:00Z");
     }
 
     @Test

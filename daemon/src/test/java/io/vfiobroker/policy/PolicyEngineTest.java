@@ -1,5 +1,6 @@
 package io.vfiobroker.policy;
 
+import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.hostgen.HostSpec;

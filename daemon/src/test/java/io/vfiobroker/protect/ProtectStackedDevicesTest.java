@@ -22,7 +22,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -297,7 +296,7 @@ class ProtectStackedDevicesTest {
         SysfsHost host = new SimulatedKernelHost(root);
         PciAddress data = PciAddress.parse("0000:02:00.0");
         BindingService s = new BindingService(host, new InventoryScanner(host, PciIds.empty()), new Journal(dir.resolve("state")),
-                () -> BindingRules.lists(List.of(), List.of(), Set.of(data)), new ProtectionScanner(host, new HostView(host, "/proc/1")));
+                () -> BindingRules.of(io.vfiobroker.policy.PolicyParser.parse("version: 1\nbinding:\n  protectedOverrides: [\"" + data + "\"]\n", "test")), new ProtectionScanner(host, new HostView(host, "/proc/1")));
         assertThat(s.planBind(data).refused()).isFalse();
     }
 

@@ -74,6 +74,8 @@ final class Shim {
 
     static native int vb_kcmp_file(int pid1, int pid2, int fd1, int fd2);
 
+    static native long vb_fd_scan(String proc, byte[] targets, int skipPid, byte[] out, long cap);
+
     static native int vb_peer_pidfd(int sock);
 
     static native int vb_prlimit_get(int pid, int resource, LongByReference cur, LongByReference max);
