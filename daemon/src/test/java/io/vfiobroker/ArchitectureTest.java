@@ -72,30 +72,16 @@ class ArchitectureTest {
 
     @Test
     void packagesHaveNoCycles() {
-        slices().matching("io.vfiobroker.(*)..").should().beFreeOfCycles()
-                // lease asks authz.Namespaces whether a caller shares the daemon's namespaces, and authz takes
-                // lease.Caller: goes when namespaces are read through the host port.
-                .ignoreDependency(resideInAPackage("io.vfiobroker.lease.."), topLevelIn("io.vfiobroker.authz", "Namespaces"))
-                .check(DAEMON);
+        slices().matching("io.vfiobroker.(*)..").should().beFreeOfCycles().check(DAEMON);
     }
 
     /** Classes besides the host port's Linux side that name a host path, and why. */
     static final Map<String, String> HOST_PATH_EXCEPTIONS = new TreeMap<>(Map.ofEntries(
-            Map.entry("io.vfiobroker.accounting.Memlock", "client processes' /proc/PID/status and limits: always the real /proc"),
-            Map.entry("io.vfiobroker.authz.Authorization", "reads /etc/group for the admin group; to move behind the host port"),
-            Map.entry("io.vfiobroker.authz.Namespaces", "reads /proc/PID/ns; to move behind the host port"),
             Map.entry("io.vfiobroker.cli.BindingOptions", "defaults of --policy and --host-proc, read nothing"),
-            Map.entry("io.vfiobroker.cli.DaemonCommand", "reads its own /proc/self/status to report capabilities at start"),
-            Map.entry("io.vfiobroker.cli.PolicyCommand", "default of --policy, reads nothing"),
             Map.entry("io.vfiobroker.config.BrokerProperties", "default of vfio-broker.host-proc, reads nothing"),
             Map.entry("io.vfiobroker.hostgen.StorageAndNetwork", "writes a generated host's mount table, whose sources are /dev/ paths"),
             Map.entry("io.vfiobroker.kubelet.Exposure", "names the device nodes a container gets, reads nothing"),
-            Map.entry("io.vfiobroker.lease.Holders", "scans /proc/*/fd for holders; lease is being split, then behind the port"),
-            Map.entry("io.vfiobroker.lease.LeaseEnder", "reads its own /proc/self/fd links; lease is being split"),
-            Map.entry("io.vfiobroker.protect.HostView", "default proc directory below the host root, read through the port"),
-            Map.entry("io.vfiobroker.protect.ProtectionScanner", "recognises /dev/ sources in the host's mount table text"),
-            Map.entry("io.vfiobroker.web.HttpIdentity", "reads /proc/self and the TCP peer's /proc/PID; to move behind the port"),
-            Map.entry("io.vfiobroker.web.PolicyController", "reads /etc/passwd for user names; to move behind the host port")));
+            Map.entry("io.vfiobroker.protect.ProtectionScanner", "recognises /dev/ sources in the host's mount table text")));
 
     /** A string constant that is a path below one of these, and nothing else (messages may name them). */
     static final Pattern HOST_PATH = Pattern.compile("/(sys|proc|dev|etc)(/[^\\s]*)?");

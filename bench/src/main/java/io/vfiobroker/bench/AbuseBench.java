@@ -266,7 +266,7 @@ public final class AbuseBench {
             Files.writeString(policyFile, LeaseHost.policy("unlimited"));
             policy = new PolicyService(policyFile, scanner);
             BindingService binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
-            leases = new LeaseService(host, scanner, binding, policy, new VfioDomainOpener(host, VfioKernelModel.of(host).standInFiles(dir.resolve("fake"))), new Memlock(host),
+            leases = new LeaseService(host, scanner, binding, policy, new VfioDomainOpener(host, VfioKernelModel.of(host).standInFiles(dir.resolve("fake"))), new Memlock(),
                     new AuditLog(state), Duration.ofSeconds(10));
             EventBus bus = new EventBus(1024, 256);
             leases.addListener(l -> bus.publish(new BrokerEvent.LeaseChanged("lease-" + l.state().name().toLowerCase(java.util.Locale.ROOT), l)));

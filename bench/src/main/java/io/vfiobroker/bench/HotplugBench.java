@@ -64,7 +64,7 @@ public final class HotplugBench {
         InventoryScanner scanner = new InventoryScanner(host, PciIds.empty());
         PolicyService policy = new PolicyService(dir.resolve("policy.yaml"), scanner);
         BindingService binding = new BindingService(host, scanner, new Journal(dir.resolve("state")), () -> BindingRules.of(policy.current()));
-        LeaseService leases = new LeaseService(host, scanner, binding, policy, new NoDomains(), new Memlock(host), new AuditLog(dir.resolve("state")),
+        LeaseService leases = new LeaseService(host, scanner, binding, policy, new NoDomains(), new Memlock(), new AuditLog(dir.resolve("state")),
                 Duration.ofSeconds(10));
         EventBus bus = new EventBus();
         long t0 = System.nanoTime();

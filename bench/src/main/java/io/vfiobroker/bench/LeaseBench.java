@@ -373,7 +373,7 @@ public final class LeaseBench {
             policy = new PolicyService(policyFile, scanner);
             BindingService binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
             domains = new VfioDomainOpener(host, VfioKernelModel.of(host).standInFiles(dir.resolve("fake")));
-            leases = new LeaseService(host, scanner, binding, policy, domains, new Memlock(host), new AuditLog(state), Duration.ofSeconds(10));
+            leases = new LeaseService(host, scanner, binding, policy, domains, new Memlock(), new AuditLog(state), Duration.ofSeconds(10));
             leases.persistTo(new io.vfiobroker.lease.LeaseStore(state.resolve("leases.json"))); // as the daemon does
             leases.addListener(l -> {
                 if (l.state() != Lease.State.ENDED) return;

@@ -1,11 +1,11 @@
 package io.vfiobroker.accounting;
 
-import io.vfiobroker.host.SysfsHost;
+import io.vfiobroker.host.LinuxProcesses;
+import io.vfiobroker.host.Processes;
+import io.vfiobroker.nativeshim.Errno;
+import io.vfiobroker.nativeshim.NativeException;
 import io.vfiobroker.nativeshim.Rlimits;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Optional;
 import java.util.OptionalLong;
 
@@ -19,10 +19,15 @@ public class Memlock {
     public record Usage(long vmLckBytes, long vmPinBytes) {
     }
 
-    private final SysfsHost host;
+    // Always the real /proc, even on a generated host tree: the clients are real processes.
+    private final Processes procs;
 
-    public Memlock(SysfsHost host) {
-        this.host = host;
+    public Memlock(Processes procs) {
+        this.procs = procs;
+    }
+
+    public Memlock() {
+        this(LinuxProcesses.REAL);
     }
 
     /** Sets soft and hard limit; returns the limit the process had before. */
@@ -32,7 +37,7 @@ public class Memlock {
             // Reading another uid's limit needs the same privilege as setting it.
             before = Rlimits.getMemlock(pid);
             Rlimits.setMemlock(pid, new Rlimits.Rlimit(bytes, bytes));
-        } catch (io.vfiobroker.nativeshim.NativeException e) {
+        } catch (NativeException e) {
             if ("EPERM".equals(e.errnoName())) {
                 // Fail closed: a lease whose memlock limit cannot be enforced is not granted.
                 throw new IllegalStateException("cannot set RLIMIT_MEMLOCK of pid " + pid + " to " + bytes + " bytes: " + e.getMessage()
@@ -43,56 +48,25 @@ public class Memlock {
         return before;
     }
 
-    public void restore(int pid, Rlimits.Rlimit before) {
-        Rlimits.setMemlock(pid, before);
+    /**
+     * Sets the limit back; says why it could not (EPERM: raising it again needs CAP_SYS_RESOURCE, and the client keeps
+     * the lower one). A process gone meanwhile (ESRCH) took its limit with it: nothing to report.
+     */
+    public Optional<String> restore(int pid, Rlimits.Rlimit before) {
+        try {
+            Rlimits.setMemlock(pid, before);
+            return Optional.empty();
+        } catch (NativeException e) {
+            return e.errno() == Errno.ESRCH ? Optional.empty() : Optional.of(e.getMessage());
+        }
     }
 
     public Optional<Usage> usage(int pid) {
-        Optional<String> status = processStatus(pid);
-        if (status.isEmpty()) return Optional.empty();
-        long lck = 0;
-        long pin = 0;
-        for (String line : status.get().lines().toList()) {
-            if (line.startsWith("VmLck:")) lck = kb(line);
-            else if (line.startsWith("VmPin:")) pin = kb(line);
-        }
-        return Optional.of(new Usage(lck, pin));
+        return procs.status(pid).map(s -> new Usage(s.vmLckBytes(), s.vmPinBytes()));
     }
 
-    /**
-     * /proc/<pid>/status of a live client. Always the real /proc, even on a generated host tree: the clients are
-     * real processes.
-     */
-    public static Optional<String> processStatus(int pid) {
-        if (pid <= 0) return Optional.empty();
-        try {
-            return Optional.of(Files.readString(Path.of("/proc", Integer.toString(pid), "status")));
-        } catch (IOException e) {
-            return Optional.empty();
-        }
-    }
-
-    /** The soft RLIMIT_MEMLOCK of {@code pid} from /proc/<pid>/limits; -1 = unlimited; empty when unreadable. */
+    /** The soft RLIMIT_MEMLOCK of {@code pid}; -1 = unlimited; empty when unreadable. */
     public OptionalLong softLimit(int pid) {
-        if (pid <= 0) return OptionalLong.empty();
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc", Integer.toString(pid), "limits"))) {
-                if (!line.startsWith("Max locked memory")) continue;
-                String[] f = line.substring("Max locked memory".length()).trim().split("\\s+");
-                return OptionalLong.of(f[0].equals("unlimited") ? -1 : Long.parseLong(f[0]));
-            }
-        } catch (IOException | RuntimeException e) {
-            // the process is gone, or the file is not what we know
-        }
-        return OptionalLong.empty();
-    }
-
-    private static long kb(String line) {
-        String[] f = line.split("\\s+");
-        try {
-            return Long.parseLong(f[1]) * 1024;
-        } catch (RuntimeException e) {
-            return 0;
-        }
+        return procs.memlockSoftLimit(pid);
     }
 }

@@ -1,11 +1,12 @@
 package io.vfiobroker.authz;
 
-import io.vfiobroker.accounting.Memlock;
+import io.vfiobroker.host.Accounts;
+import io.vfiobroker.host.LinuxAccounts;
+import io.vfiobroker.host.LinuxProcesses;
+import io.vfiobroker.host.ProcessStatus;
+import io.vfiobroker.host.Processes;
 import io.vfiobroker.lease.Caller;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.OptionalInt;
 
 /**
@@ -16,16 +17,16 @@ import java.util.OptionalInt;
 public class Authorization {
 
     private final OptionalInt adminGid;
-    private final Namespaces namespaces;
+    private final Processes procs;
 
-    /** @param adminGroup a group name (from /etc/group) or number; null or blank for none */
+    /** @param adminGroup a group name (from the daemon's own group database) or number; null or blank for none */
     public Authorization(String adminGroup) {
-        this(adminGroup, Namespaces.PROC);
+        this(adminGroup, LinuxAccounts.REAL.now(), LinuxProcesses.REAL);
     }
 
-    public Authorization(String adminGroup, Namespaces namespaces) {
-        this.adminGid = resolve(adminGroup, Path.of("/etc/group"));
-        this.namespaces = namespaces;
+    public Authorization(String adminGroup, Accounts accounts, Processes procs) {
+        this.adminGid = resolve(adminGroup, accounts);
+        this.procs = procs;
     }
 
     public OptionalInt adminGid() {
@@ -40,7 +41,7 @@ public class Authorization {
     /** Root or the admin group, and a process in our own user and pid namespaces (unknown process: not an admin). */
     public boolean isAdmin(Caller c) {
         if (!inAdminGroupOrRoot(c)) return false;
-        return namespaces.sameAsDaemon(c.pid());
+        return procs.inOwnNamespaces(c.pid());
     }
 
     private boolean inAdminGroupOrRoot(Caller c) {
@@ -50,8 +51,7 @@ public class Authorization {
         if (c.gid() == g) return true;
         if (c.groups() != null) return c.groups().contains(g); // SO_PEERGROUPS, as of the connect
         // Supplementary groups are not in SO_PEERCRED; the caller's /proc status has them.
-        return Memlock.processStatus(c.pid()).map(s -> s.lines().filter(l -> l.startsWith("Groups:")).findFirst()
-                .map(l -> (" " + l.substring(7).trim() + " ").contains(" " + g + " ")).orElse(false)).orElse(false);
+        return c.pid() > 0 && procs.status(c.pid()).map(ProcessStatus::groups).map(gs -> gs.contains(g)).orElse(false);
     }
 
     /**
@@ -61,7 +61,7 @@ public class Authorization {
     public boolean owns(Caller caller, Caller holder) {
         if (caller.uid() != holder.uid()) return false;
         if (caller.uid() != 0) return true;
-        return namespaces.samePidNamespace(caller.pid(), holder.pid());
+        return procs.samePidNamespace(caller.pid(), holder.pid());
     }
 
     /** The caller for lease calls: admins act as root (see all, end any), clients as themselves. */
@@ -69,18 +69,13 @@ public class Authorization {
         return isAdmin(c) && c.uid() != 0 ? new Caller(c.pid(), 0, c.gid(), c.groups()) : c;
     }
 
-    static OptionalInt resolve(String group, Path etcGroup) {
+    static OptionalInt resolve(String group, Accounts accounts) {
         if (group == null || group.isBlank()) return OptionalInt.empty();
         String g = group.trim();
         if (g.matches("\\d{1,9}")) return OptionalInt.of(Integer.parseInt(g));
-        try {
-            for (String line : Files.readAllLines(etcGroup)) {
-                String[] f = line.split(":");
-                if (f.length >= 3 && f[0].equals(g)) return OptionalInt.of(Integer.parseInt(f[2]));
-            }
-        } catch (IOException | NumberFormatException e) {
-            throw new IllegalStateException("cannot resolve admin group '" + g + "' from " + etcGroup + ": " + e.getMessage(), e);
-        }
-        throw new IllegalStateException("admin group '" + g + "' is not in " + etcGroup + "; set vfio-broker.admin-group to an existing group or a gid");
+        OptionalInt gid = accounts.groupId(g);
+        if (gid.isPresent()) return gid;
+        throw new IllegalStateException("admin group '" + g + "' is not in the group database (/etc/group, or it cannot be read); "
+                + "set vfio-broker.admin-group to an existing group or a gid");
     }
 }

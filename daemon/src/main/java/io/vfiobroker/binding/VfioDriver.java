@@ -23,14 +23,14 @@ public final class VfioDriver {
     /** What {@link #ensureLoaded()} would do, for the dry run. */
     public String describe() {
         if (loaded()) return "vfio-pci is loaded";
-        if (!host.root().toString().equals("/")) return "vfio-pci is not loaded in host tree " + host.root() + " (a tree is never modprobed)";
+        if (!host.realHost()) return "vfio-pci is not loaded in host tree " + host + " (a tree is never modprobed)";
         return "vfio-pci is not loaded: would run 'modprobe vfio-pci'";
     }
 
     public void ensureLoaded() {
         if (loaded()) return;
-        if (!host.root().toString().equals("/")) {
-            throw new BindingException("vfio-pci is not loaded in host tree " + host.root()
+        if (!host.realHost()) {
+            throw new BindingException("vfio-pci is not loaded in host tree " + host
                     + ": the tree has no sys/bus/pci/drivers/vfio-pci", true);
         }
         String release = host.read("proc/sys/kernel/osrelease").orElse("?");

@@ -5,7 +5,7 @@ import io.vfiobroker.api.v1.Backend;
 import io.vfiobroker.api.v1.FdInfo;
 import io.vfiobroker.client.AcquiredDevices;
 import io.vfiobroker.client.VfioBrokerClient;
-import io.vfiobroker.accounting.Memlock;
+import io.vfiobroker.host.LinuxProcesses;
 import io.vfiobroker.json.DomainJson;
 import io.vfiobroker.nativeshim.DmaBackend;
 import io.vfiobroker.nativeshim.DmaBuffer;
@@ -146,7 +146,7 @@ final class ClientCommand implements Callable<Integer> {
         dev.write(VfioAbi.VFIO_PCI_CONFIG_REGION_INDEX, 4, cmd);
 
         DmaBackend dma = got.dma();
-        long lckBefore = Memlock.processStatus((int) ProcessHandle.current().pid()).map(ClientCommand::vmLckKb).orElse(-1L);
+        long lckBefore = LinuxProcesses.REAL.ownStatus().map(s -> s.vmLckBytes() / 1024).orElse(-1L);
         try (DmaBuffer buf = DmaBuffer.allocate(dmaSize)) {
             try {
                 dma.map(buf.address(), IOVA, dmaSize, true);
@@ -156,10 +156,10 @@ final class ClientCommand implements Callable<Integer> {
                 return;
             }
             out.put("dmaMap", "ok");
-            long lckMapped = Memlock.processStatus((int) ProcessHandle.current().pid()).map(ClientCommand::vmLckKb).orElse(-1L);
+            long lckMapped = LinuxProcesses.REAL.ownStatus().map(s -> s.vmLckBytes() / 1024).orElse(-1L);
             out.put("vmLckBeforeKb", lckBefore);
             out.put("vmLckMappedKb", lckMapped);
-            Memlock.processStatus((int) ProcessHandle.current().pid()).ifPresent(s -> out.put("vmPinMappedKb", kb(s, "VmPin:")));
+            LinuxProcesses.REAL.ownStatus().ifPresent(s -> out.put("vmPinMappedKb", s.vmPinBytes() / 1024));
 
             // The DMA engine: RAM -> edu buffer -> RAM (a second page), then compare.
             int n = 256;
@@ -182,7 +182,7 @@ final class ClientCommand implements Callable<Integer> {
             }
             long unmapped = dma.unmap(IOVA, dmaSize);
             out.put("dmaUnmapped", unmapped);
-            out.put("vmLckAfterUnmapKb", Memlock.processStatus((int) ProcessHandle.current().pid()).map(ClientCommand::vmLckKb).orElse(-1L));
+            out.put("vmLckAfterUnmapKb", LinuxProcesses.REAL.ownStatus().map(s -> s.vmLckBytes() / 1024).orElse(-1L));
         }
     }
 
@@ -202,14 +202,6 @@ final class ClientCommand implements Callable<Integer> {
     private static void write64(VfioDevice dev, int off, long v) {
         dev.write32(VfioAbi.VFIO_PCI_BAR0_REGION_INDEX, off, (int) v);
         dev.write32(VfioAbi.VFIO_PCI_BAR0_REGION_INDEX, off + 4, (int) (v >>> 32));
-    }
-
-    private static long vmLckKb(String status) {
-        return kb(status, "VmLck:");
-    }
-
-    private static long kb(String status, String key) {
-        return status.lines().filter(l -> l.startsWith(key)).findFirst().map(l -> Long.parseLong(l.split("\\s+")[1])).orElse(-1L);
     }
 
     private void print(Map<String, Object> out) {

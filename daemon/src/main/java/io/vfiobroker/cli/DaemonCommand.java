@@ -1,6 +1,7 @@
 package io.vfiobroker.cli;
 
 import io.vfiobroker.DaemonApplication;
+import io.vfiobroker.host.LinuxProcesses;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -85,14 +86,8 @@ final class DaemonCommand implements Callable<Integer> {
     }
 
     private static boolean hasCapSysResource() {
-        try {
-            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (l.startsWith("CapEff:")) return (Long.parseUnsignedLong(l.substring(7).trim(), 16) & (1L << 24)) != 0;
-            }
-        } catch (java.io.IOException | NumberFormatException e) {
-            // unknown: keep the limit, and a lease that cannot be limited is refused with a message naming the capability
-        }
-        return true;
+        // Unknown: keep the limit, and a lease that cannot be limited is refused with a message naming the capability.
+        return LinuxProcesses.REAL.ownStatus().map(s -> s.hasCapability(24)).orElse(true);
     }
 
     private static void deleteTree(Path dir) {

@@ -3,7 +3,7 @@ package io.vfiobroker.cli;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.interrupts.InterruptChips;
 import io.vfiobroker.json.DomainJson;
-import io.vfiobroker.policy.Accounts;
+import io.vfiobroker.host.Accounts;
 import io.vfiobroker.policy.ExplanationView;
 import io.vfiobroker.policy.Explanation;
 import io.vfiobroker.policy.Policy;
@@ -93,7 +93,7 @@ final class PolicyCommand implements Runnable {
         String resource;
 
         @Option(names = "--policy", paramLabel = "FILE", description = "policy file (default: /etc/vfio-broker/policy.yaml)")
-        Path policy = Path.of("/etc/vfio-broker/policy.yaml");
+        Path policy = BindingOptions.DEFAULT_POLICY;
 
         @Parameters(paramLabel = "ADDR", description = "device address DDDD:BB:DD.F")
         String address;
@@ -105,10 +105,9 @@ final class PolicyCommand implements Runnable {
         public Integer call() throws IOException {
             PciAddress a = PciAddress.parse(address);
             var scanner = host.scanner();
-            Path root = scanner.host().root();
-            Accounts accounts = Accounts.fromHost(root);
+            Accounts accounts = scanner.host().accounts();
             int g = gid != null ? gid : accounts.primaryGid(uid).orElseThrow(() -> new CommandLine.ParameterException(
-                    spec.commandLine(), "uid " + uid + " is not in " + root.resolve("etc/passwd") + "; give --gid"));
+                    spec.commandLine(), "uid " + uid + " is not in the passwd of host " + scanner.host() + "; give --gid"));
             Policy p;
             String note = null;
             try {
@@ -118,7 +117,7 @@ final class PolicyCommand implements Runnable {
                 note = policy + " does not exist: default deny";
             }
             Explanation e = PolicyEngine.evaluate(p, new Principal(uid, g, groups, null, resource), a, scanner.scan(),
-                    InterruptChips.read(root), accounts);
+                    InterruptChips.read(scanner.host()), accounts);
             ExplanationView v = ExplanationView.of(e);
             var out = spec.commandLine().getOut();
             if (host.json) {

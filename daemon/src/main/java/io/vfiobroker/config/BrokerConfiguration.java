@@ -33,7 +33,7 @@ public class BrokerConfiguration {
     /** The run directory: {@code vfio-broker.run-dir}, else run/vfio-broker below the host root. */
     public static Path runDir(String configured, SysfsHost host) {
         if (configured != null && !configured.isBlank()) return Path.of(configured);
-        return host.root().resolve("run/vfio-broker");
+        return host.daemonPath("run/vfio-broker");
     }
 
     @Bean
@@ -55,7 +55,7 @@ public class BrokerConfiguration {
 
     @Bean
     Memlock memlock(SysfsHost host) {
-        return new Memlock(host);
+        return new Memlock();
     }
 
     @Bean(destroyMethod = "close")

@@ -1,5 +1,6 @@
 package io.vfiobroker.config;
 
+import io.vfiobroker.host.SysfsHost;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 
 import java.nio.file.Path;
@@ -24,5 +25,9 @@ public record BrokerProperties(Path root, boolean demo, Path stateDir, boolean s
 
     public static Path defaultStateDir(Path root) {
         return root.toAbsolutePath().normalize().resolve("var/lib/vfio-broker");
+    }
+
+    public static Path defaultStateDir(SysfsHost host) {
+        return host.daemonPath("var/lib/vfio-broker");
     }
 }

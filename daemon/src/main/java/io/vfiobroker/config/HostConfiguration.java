@@ -92,7 +92,7 @@ public class HostConfiguration {
 
     @Bean
     Journal bindingJournal(BrokerProperties props, SysfsHost host) {
-        return new Journal(props.stateDir() != null ? props.stateDir() : BrokerProperties.defaultStateDir(host.root()));
+        return new Journal(props.stateDir() != null ? props.stateDir() : BrokerProperties.defaultStateDir(host));
     }
 
     /**

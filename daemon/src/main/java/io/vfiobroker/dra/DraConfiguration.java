@@ -36,7 +36,7 @@ public class DraConfiguration {
         ClaimSource source = claims.getIfAvailable(() -> apiServer.isBlank() ? ApiServerClaims.inCluster(props.driverName(), apiTimeout)
                 : new ApiServerClaims(java.net.URI.create(apiServer), null, null, props.driverName(), apiTimeout));
         return new DraDriver(props, host, scanner, binding, access, hook, source,
-                broker.stateDir() != null ? broker.stateDir() : BrokerProperties.defaultStateDir(host.root()));
+                broker.stateDir() != null ? broker.stateDir() : BrokerProperties.defaultStateDir(host));
     }
 
     /**
@@ -63,6 +63,6 @@ public class DraConfiguration {
 
     @Bean(initMethod = "start", destroyMethod = "close")
     DraPlugin draPlugin(DraProperties props, SysfsHost host, DraDriver driver) {
-        return new DraPlugin(props, host.root(), driver);
+        return new DraPlugin(props, host, driver);
     }
 }

@@ -60,7 +60,7 @@ public final class DraDriver {
         this.hook = hook;
         this.claims = claims;
         this.checkpoint = new PreparedClaims(stateDir);
-        this.cdi = new CdiSpecWriter(host.root().resolve(props.cdiDir()));
+        this.cdi = new CdiSpecWriter(host.daemonPath(props.cdiDir()));
         for (PoolConfig p : props.pools()) poolsByName.put(props.poolName(p), p);
     }
 

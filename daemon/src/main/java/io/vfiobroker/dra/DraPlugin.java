@@ -1,5 +1,6 @@
 package io.vfiobroker.dra;
 
+import io.vfiobroker.host.SysfsHost;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.grpc.Server;
 import io.grpc.Status;
@@ -41,7 +42,7 @@ public final class DraPlugin implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(DraPlugin.class);
 
     private final DraProperties props;
-    private final Path root;
+    private final SysfsHost host;
     private final DraDriver driver;
     private UnixGrpc grpc;
     private Server registration;
@@ -49,18 +50,18 @@ public final class DraPlugin implements AutoCloseable {
     private volatile Boolean registered;
     private volatile String registrationError;
 
-    public DraPlugin(DraProperties props, Path hostRoot, DraDriver driver) {
+    public DraPlugin(DraProperties props, SysfsHost host, DraDriver driver) {
         this.props = props;
-        this.root = hostRoot;
+        this.host = host;
         this.driver = driver;
     }
 
     public Path registrationSocket() {
-        return root.resolve(props.registrationSocket());
+        return host.daemonPath(props.registrationSocket());
     }
 
     public Path serviceSocket() {
-        return root.resolve(props.draSocket());
+        return host.daemonPath(props.draSocket());
     }
 
     /** What the kubelet last said in NotifyRegistrationStatus: null before it spoke. */

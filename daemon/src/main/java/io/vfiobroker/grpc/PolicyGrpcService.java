@@ -1,7 +1,8 @@
 package io.vfiobroker.grpc;
 
 import io.grpc.stub.StreamObserver;
-import io.vfiobroker.accounting.Memlock;
+import io.vfiobroker.host.LinuxProcesses;
+import io.vfiobroker.host.ProcessStatus;
 import io.vfiobroker.api.v1.ExplainRequest;
 import io.vfiobroker.api.v1.GetPolicyRequest;
 import io.vfiobroker.api.v1.Limits;
@@ -20,7 +21,6 @@ import io.vfiobroker.policy.LoadStatus;
 import io.vfiobroker.policy.PolicyService;
 import io.vfiobroker.policy.Principal;
 
-import java.util.ArrayList;
 import java.util.List;
 
 /** vfiobroker.v1.Policy: status for everyone, the text and reload for admins, explain for oneself (admins: anyone). */
@@ -76,11 +76,7 @@ public final class PolicyGrpcService extends PolicyGrpc.PolicyImplBase {
     }
 
     private static List<Integer> groups(int pid) {
-        List<Integer> out = new ArrayList<>();
-        Memlock.processStatus(pid).flatMap(s -> s.lines().filter(l -> l.startsWith("Groups:")).findFirst()).ifPresent(l -> {
-            for (String g : l.substring(7).trim().split("\\s+")) if (!g.isEmpty()) out.add(Integer.parseInt(g));
-        });
-        return out;
+        return LinuxProcesses.REAL.status(pid).map(ProcessStatus::groups).orElse(List.of());
     }
 
     static PolicyStatus status(LoadStatus s, String text) {

@@ -22,6 +22,8 @@ public class LinuxSysfsHost implements SysfsHost {
     private static final ThreadLocal<ByteBuffer> BUFFER = ThreadLocal.withInitial(() -> ByteBuffer.allocate(MAX_ATTRIBUTE));
 
     private final Path root;
+    private final Processes processes;
+    private final LinuxAccounts accounts;
 
     public LinuxSysfsHost(Path root) {
         Path abs = root.toAbsolutePath().normalize();
@@ -32,11 +34,43 @@ public class LinuxSysfsHost implements SysfsHost {
             throw new HostPathException("host root " + abs + " has no sys/ directory: not a host tree");
         }
         this.root = abs;
+        this.processes = new LinuxProcesses(abs.resolve("proc"));
+        this.accounts = new LinuxAccounts(abs);
+    }
+
+    /** The directory everything is read below: for this implementation and configuration only, not the port's. */
+    public Path root() {
+        return root;
     }
 
     @Override
-    public Path root() {
-        return root;
+    public boolean realHost() {
+        return root.toString().equals("/");
+    }
+
+    @Override
+    public Path deviceNode(String name) {
+        return resolve("dev/" + name);
+    }
+
+    @Override
+    public Path daemonPath(String relative) {
+        return resolve(relative);
+    }
+
+    @Override
+    public Processes processes() {
+        return processes;
+    }
+
+    @Override
+    public Accounts accounts() {
+        return accounts.now();
+    }
+
+    @Override
+    public String toString() {
+        return root.toString();
     }
 
     /** Resolves a relative path, refusing absolute paths and any ".." or empty component. */

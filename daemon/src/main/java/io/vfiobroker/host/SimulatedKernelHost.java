@@ -22,7 +22,7 @@ public class SimulatedKernelHost extends LinuxSysfsHost {
 
     public SimulatedKernelHost(Path root) {
         super(root);
-        if (root().toString().equals("/")) throw new HostPathException("the simulated kernel never runs on the real root /");
+        if (realHost()) throw new HostPathException("the simulated kernel never runs on the real root /");
     }
 
     @Override

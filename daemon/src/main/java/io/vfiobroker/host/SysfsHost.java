@@ -11,8 +11,28 @@ import java.util.Optional;
  */
 public interface SysfsHost {
 
-    /** The directory everything is read below. */
-    Path root();
+    /** Whether this is the running kernel's own host ("/"), not a generated tree no kernel acts on. */
+    boolean realHost();
+
+    /** The node below dev/ to open ("vfio/3", "vfio/devices/vfio0", "iommu"): device fds are opened, not read. */
+    Path deviceNode(String name);
+
+    /**
+     * Where a file the daemon itself keeps on this host lives (its sockets, state, CDI specs, kubelet registration):
+     * below the host root, so a generated tree keeps them too. Host facts are never read through it.
+     */
+    Path daemonPath(String relative);
+
+    /** The processes of this host's procfs (a generated tree's own proc/, whose "self" stands for the daemon). */
+    Processes processes();
+
+    /** This host's users and groups now (etc/passwd, etc/group), parsed again only when they changed. */
+    Accounts accounts();
+
+    /** /proc/interrupts whole: it outgrows a page on many-core hosts. Empty when unreadable. */
+    default Optional<String> interrupts() {
+        return readText("proc/interrupts", 16 << 20);
+    }
 
     /** The trimmed text of a file, or empty when it does not exist or cannot be read. */
     Optional<String> read(String path);

@@ -17,8 +17,8 @@ public final class Hotplug implements AutoCloseable {
         NetlinkUeventListener l = null;
         if (!enabled) {
             log.info("event=hotplug-off reason=\"vfio-broker.hotplug.enabled=false\"");
-        } else if (!host.root().toAbsolutePath().normalize().equals(Path.of("/"))) {
-            log.info("event=hotplug-off reason=\"host root {} is a generated tree: no kernel sends its uevents\"", host.root());
+        } else if (!host.realHost()) {
+            log.info("event=hotplug-off reason=\"host root {} is a generated tree: no kernel sends its uevents\"", host);
         } else {
             try {
                 l = new NetlinkUeventListener(handler::handle);

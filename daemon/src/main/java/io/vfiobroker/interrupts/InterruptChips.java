@@ -1,9 +1,7 @@
 package io.vfiobroker.interrupts;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import io.vfiobroker.host.SysfsHost;
+
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -31,13 +29,9 @@ public record InterruptChips(boolean readable, Set<String> irChips) {
         return new InterruptChips(false, Set.of());
     }
 
-    /** Reads {@code proc/interrupts} below a host root; whole file, which outgrows a page on many-core hosts. */
-    public static InterruptChips read(Path hostRoot) {
-        try {
-            return parse(Files.readString(hostRoot.resolve("proc/interrupts"), StandardCharsets.UTF_8));
-        } catch (IOException | java.io.UncheckedIOException e) {
-            return unreadable();
-        }
+    /** The host's chips now. */
+    public static InterruptChips read(SysfsHost host) {
+        return host.interrupts().map(InterruptChips::parse).orElse(unreadable());
     }
 
     public static InterruptChips parse(String text) {

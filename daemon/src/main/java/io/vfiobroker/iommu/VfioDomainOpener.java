@@ -36,7 +36,7 @@ public final class VfioDomainOpener implements DomainOpener {
     }
 
     private Path dev(String rel) {
-        return host.root().resolve(rel);
+        return host.deviceNode(rel.substring("dev/".length()));
     }
 
     @Override

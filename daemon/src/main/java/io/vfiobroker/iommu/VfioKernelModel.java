@@ -49,15 +49,14 @@ public final class VfioKernelModel implements VfioKernel {
 
     /** {@code interruptsIsolated}: whether the platform remaps MSIs, which both gates below check first. */
     public VfioKernelModel(SysfsHost host, boolean interruptsIsolated) {
-        String root = host.root().toAbsolutePath().normalize().toString();
-        if (root.equals("/")) throw new IllegalArgumentException("the VFIO kernel model never runs on the real root /");
+        if (host.realHost()) throw new IllegalArgumentException("the VFIO kernel model never runs on the real root /");
         this.host = host;
         this.interruptsIsolated = interruptsIsolated;
     }
 
     /** A model of the kernel the generated tree describes: MSIs isolated when its /proc/interrupts shows IR- chips. */
     public static VfioKernelModel of(SysfsHost host) {
-        return new VfioKernelModel(host, Boolean.TRUE.equals(InterruptChips.read(host.root()).kernelRemaps()));
+        return new VfioKernelModel(host, Boolean.TRUE.equals(InterruptChips.read(host).kernelRemaps()));
     }
 
     /** Fds open files in {@code dir} that say what they stand for ("device 0000:07:02.0"), not the tree's nodes. */
@@ -112,7 +111,8 @@ public final class VfioKernelModel implements VfioKernel {
 
     /** The tree's own node read-only, or with {@link #standInFiles} a file whose text says what it stands for. */
     private OwnedFd openNode(Path node, String what) {
-        if (!node.toAbsolutePath().startsWith(host.root().toAbsolutePath())) throw new IllegalArgumentException(node + " is outside " + host.root());
+        Path dev = host.deviceNode("iommu").getParent(); // the tree's dev/: the model opens nothing of the real host
+        if (!node.toAbsolutePath().normalize().startsWith(dev)) throw new IllegalArgumentException(node + " is outside " + dev);
         return standIns == null ? Posix.open(node, LibcAbi.O_RDONLY) : ModelObjects.standIn(standIns, what);
     }
 

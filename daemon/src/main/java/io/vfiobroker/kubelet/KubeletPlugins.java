@@ -76,8 +76,8 @@ public final class KubeletPlugins implements AutoCloseable {
         this.binding = binding;
         this.access = access;
         this.hook = hook;
-        this.pluginDir = host.root().resolve(props.pluginDir());
-        this.cdi = props.cdi() ? new CdiSpecWriter(host.root().resolve(props.cdiDir())) : null;
+        this.pluginDir = host.daemonPath(props.pluginDir());
+        this.cdi = props.cdi() ? new CdiSpecWriter(host.daemonPath(props.cdiDir())) : null;
         this.lists = new PoolLists(host, access, cdi);
         for (PoolConfig p : props.pools()) {
             plugins.add(new PoolPlugin(p, props.resourceName(p), Exposure.of(p, host, props.brokerSocketDir()), this::allocate));

@@ -1,5 +1,8 @@
 package io.vfiobroker.lease;
 
+import io.vfiobroker.host.LinuxProcesses;
+import io.vfiobroker.host.ProcessStatus;
+import io.vfiobroker.host.Processes;
 import io.vfiobroker.nativeshim.Kcmp;
 import io.vfiobroker.nativeshim.LibcAbi;
 import io.vfiobroker.nativeshim.NativeException;
@@ -7,10 +10,6 @@ import io.vfiobroker.nativeshim.Pidfd;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.IOException;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -40,16 +39,16 @@ public final class Holders {
         }
     }
 
-    private final Path proc;
+    private final Processes proc;
     private final int self = (int) ProcessHandle.current().pid();
     private volatile boolean kcmpWarned;
 
-    public Holders(Path proc) {
+    public Holders(Processes proc) {
         this.proc = proc;
     }
 
     public Holders() {
-        this(Path.of("/proc"));
+        this(LinuxProcesses.REAL);
     }
 
     /** One lease end's question: who holds these paths, or these open files of the daemon's. */
@@ -67,7 +66,7 @@ public final class Holders {
     public List<Holder> find(Collection<String> exclusivePaths, Collection<Integer> daemonFds) {
         Map<String, List<Integer>> shared = new HashMap<>();
         for (int fd : daemonFds) {
-            link(proc.resolve("self/fd/" + fd)).ifPresent(l -> shared.computeIfAbsent(l, k -> new ArrayList<>()).add(fd));
+            proc.ownFdLink(fd).ifPresent(l -> shared.computeIfAbsent(l, k -> new ArrayList<>()).add(fd));
         }
         Request r = new Request(Set.copyOf(exclusivePaths), shared, new CompletableFuture<>());
         startScanner();
@@ -110,56 +109,38 @@ public final class Holders {
     private List<List<Holder>> scan(List<Request> batch) {
         List<List<Holder>> found = new ArrayList<>();
         for (int i = 0; i < batch.size(); i++) found.add(new ArrayList<>());
-        try (DirectoryStream<Path> pids = Files.newDirectoryStream(proc, p -> isPid(p.getFileName().toString()))) {
-            for (Path p : pids) {
-                int pid = Integer.parseInt(p.getFileName().toString());
-                if (pid == self) continue;
-                String[] held = holds(p, pid, batch);
-                Holder h = null;
-                for (int i = 0; i < batch.size(); i++) {
-                    if (held[i] == null) continue;
-                    if (h == null) h = describe(pid, held[i]);
-                    found.get(i).add(new Holder(h.pid(), h.uid(), h.comm(), h.startTime(), held[i]));
-                }
+        for (int pid : proc.pids()) {
+            if (pid == self) continue;
+            String[] held = holds(pid, batch);
+            Holder h = null;
+            for (int i = 0; i < batch.size(); i++) {
+                if (held[i] == null) continue;
+                if (h == null) h = describe(pid, held[i]);
+                found.get(i).add(new Holder(h.pid(), h.uid(), h.comm(), h.startTime(), held[i]));
             }
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot scan " + proc + " for holders: " + e.getMessage(), e);
         }
         return found;
     }
 
     /** Per request, the first of its files this process holds, or null. */
-    private String[] holds(Path p, int pid, List<Request> batch) {
+    private String[] holds(int pid, List<Request> batch) {
         String[] held = new String[batch.size()];
-        try (DirectoryStream<Path> fds = Files.newDirectoryStream(p.resolve("fd"))) {
-            for (Path f : fds) {
-                String target = link(f).orElse(null);
-                if (target == null) continue;
-                for (int i = 0; i < batch.size(); i++) {
-                    if (held[i] != null) continue;
-                    Request r = batch.get(i);
-                    if (r.exclusive().contains(target)) {
+        for (Map.Entry<Integer, String> f : proc.fdLinks(pid).entrySet()) {
+            String target = f.getValue();
+            for (int i = 0; i < batch.size(); i++) {
+                if (held[i] != null) continue;
+                Request r = batch.get(i);
+                if (r.exclusive().contains(target)) {
+                    held[i] = target;
+                    continue;
+                }
+                for (int fd : r.shared().getOrDefault(target, List.of())) {
+                    if (sameFile(fd, pid, f.getKey())) {
                         held[i] = target;
-                        continue;
-                    }
-                    List<Integer> mine = r.shared().get(target);
-                    if (mine == null) continue;
-                    int theirs;
-                    try {
-                        theirs = Integer.parseInt(f.getFileName().toString());
-                    } catch (NumberFormatException e) {
-                        continue;
-                    }
-                    for (int fd : mine) {
-                        if (sameFile(fd, pid, theirs)) {
-                            held[i] = target;
-                            break;
-                        }
+                        break;
                     }
                 }
             }
-        } catch (IOException e) {
-            // Gone meanwhile, or a kernel thread: holds nothing.
         }
         return held;
     }
@@ -177,10 +158,8 @@ public final class Holders {
     }
 
     private Holder describe(int pid, String file) {
-        Path p = proc.resolve(Integer.toString(pid));
-        String comm = read(p.resolve("comm")).map(String::strip).orElse("?");
-        int uid = read(p.resolve("status")).flatMap(s -> s.lines().filter(l -> l.startsWith("Uid:")).findFirst())
-                .map(l -> Integer.parseInt(l.substring(4).trim().split("\\s+")[0])).orElse(-1);
+        String comm = proc.comm(pid).orElse("?");
+        int uid = proc.status(pid).map(ProcessStatus::uid).orElse(-1);
         return new Holder(pid, uid, comm, startTime(pid).orElse(-1L), file);
     }
 
@@ -209,43 +188,13 @@ public final class Holders {
         }
     }
 
-    /** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
+    /** What the daemon's own {@code fd} is open on, as its /proc link shows it. */
+    public Optional<String> daemonFile(int fd) {
+        return proc.ownFdLink(fd);
+    }
+
+    /** When the process started, in clock ticks since boot: tells it from a later process with its pid. */
     public Optional<Long> startTime(int pid) {
-        return read(proc.resolve(pid + "/stat")).flatMap(stat -> {
-            try {
-                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                return Optional.of(Long.parseLong(f[19]));
-            } catch (RuntimeException e) {
-                return Optional.empty();
-            }
-        });
-    }
-
-    /** The uid that owns {@code pid} now (real uid), or empty when it is gone. */
-    public Optional<Integer> uid(int pid) {
-        return read(proc.resolve(pid + "/status")).flatMap(s -> s.lines().filter(l -> l.startsWith("Uid:")).findFirst())
-                .map(l -> Integer.parseInt(l.substring(4).trim().split("\\s+")[0]));
-    }
-
-    private static Optional<String> link(Path p) {
-        try {
-            return Optional.of(Files.readSymbolicLink(p).toString());
-        } catch (IOException | UnsupportedOperationException e) {
-            return Optional.empty();
-        }
-    }
-
-    private static Optional<String> read(Path p) {
-        try {
-            return Optional.of(Files.readString(p));
-        } catch (IOException e) {
-            return Optional.empty();
-        }
-    }
-
-    private static boolean isPid(String name) {
-        if (name.isEmpty() || name.length() > 10) return false;
-        for (int i = 0; i < name.length(); i++) if (!Character.isDigit(name.charAt(i))) return false;
-        return true;
+        return proc.startTime(pid);
     }
 }

@@ -4,6 +4,7 @@ import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.audit.AuditLog;
 import io.vfiobroker.binding.BindingException;
 import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.iommu.DeviceDomain;
 import io.vfiobroker.iommu.DomainOpener;
 import io.vfiobroker.iommu.HandoverFd;
@@ -50,7 +51,7 @@ final class LeaseEnder implements AutoCloseable {
     private final DomainOpener domains;
     private final Memlock memlock;
     private final AuditLog audit;
-    private final Path hostRoot;
+    private final SysfsHost host;
     private final Supplier<Duration> grace;
     private final Consumer<Lease> changed;
     private final Consumer<String> storeEnded;
@@ -68,14 +69,14 @@ final class LeaseEnder implements AutoCloseable {
     });
 
     LeaseEnder(LeaseRegistry registry, Holders holders, BindingService binding, DomainOpener domains, Memlock memlock, AuditLog audit,
-               Path hostRoot, Supplier<Duration> grace, Consumer<Lease> changed, Consumer<String> storeEnded) {
+               SysfsHost host, Supplier<Duration> grace, Consumer<Lease> changed, Consumer<String> storeEnded) {
         this.registry = registry;
         this.holders = holders;
         this.binding = binding;
         this.domains = domains;
         this.memlock = memlock;
         this.audit = audit;
-        this.hostRoot = hostRoot;
+        this.host = host;
         this.grace = grace;
         this.changed = changed;
         this.storeEnded = storeEnded;
@@ -156,23 +157,17 @@ final class LeaseEnder implements AutoCloseable {
     /** The files only this lease's holders can have open: its group nodes and vfio cdevs (or their stand-ins). */
     private Set<String> exclusivePaths(LeaseRegistry.Held h) {
         Set<String> paths = new LinkedHashSet<>();
-        for (int g : h.lease().groups()) paths.add(hostRoot.resolve("dev/vfio/" + g).toString());
+        for (int g : h.lease().groups()) paths.add(host.deviceNode("vfio/" + g).toString());
+        Set<String> everyLeases = Set.of(host.deviceNode("vfio/vfio").toString(), host.deviceNode("iommu").toString());
         for (HandoverFd f : h.domain().fds()) {
             // A container or an iommufd node is opened by every lease: only kcmp against this lease's own open file tells.
             if (!f.fd().isOpen() || f.kind() == HandoverFd.Kind.CONTAINER || f.kind() == HandoverFd.Kind.IOMMUFD) continue;
-            try {
-                String target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + f.fd().fd())).toString();
-                if (!target.startsWith("anon_inode:") && !target.equals("/dev/vfio/vfio") && !target.equals("/dev/iommu")) paths.add(target);
-            } catch (java.io.IOException e) {
-                // closed meanwhile
-            }
+            holders.daemonFile(f.fd().fd()).filter(t -> !t.startsWith("anon_inode:") && !everyLeases.contains(t)).ifPresent(paths::add);
         }
         for (Lease.Device d : h.lease().allDevices()) {
-            Path dir = hostRoot.resolve("sys/bus/pci/devices/" + d.address() + "/vfio-dev");
-            try (var s = Files.list(dir)) {
-                s.forEach(p -> paths.add(hostRoot.resolve("dev/vfio/devices/" + p.getFileName()).toString()));
-            } catch (java.io.IOException e) {
-                // no cdev: a kernel without VFIO_DEVICE_CDEV
+            // No vfio-dev: a kernel without VFIO_DEVICE_CDEV.
+            for (String cdev : host.list("sys/bus/pci/devices/" + d.address() + "/vfio-dev")) {
+                paths.add(host.deviceNode("vfio/devices/" + cdev).toString());
             }
         }
         return paths;
@@ -197,14 +192,11 @@ final class LeaseEnder implements AutoCloseable {
         int pid = h.lease().holder().pid();
         // Only the lease's own process: a pid reused since is someone else's.
         if (holders.startTime(pid).orElse(-1L) != h.startTime()) return;
-        try {
-            memlock.restore(pid, h.memlockBefore());
-        } catch (NativeException e) {
-            if (e.errno() == io.vfiobroker.nativeshim.Errno.ESRCH) return; // gone between the check and the call
-            // EPERM: raising a limit back needs CAP_SYS_RESOURCE; the client keeps the lease's lower limit.
-            audit.append("memlock-restore-failed", "lease", h.lease().id(), "pid", pid, "error", e.getMessage());
-            log.warn("event=memlock-restore-failed lease={} pid={} error=\"{}\"", h.lease().id(), pid, e.getMessage());
-        }
+        memlock.restore(pid, h.memlockBefore()).ifPresent(why -> {
+            // The client keeps the lease's lower limit.
+            audit.append("memlock-restore-failed", "lease", h.lease().id(), "pid", pid, "error", why);
+            log.warn("event=memlock-restore-failed lease={} pid={} error=\"{}\"", h.lease().id(), pid, why);
+        });
     }
 
     /** Releases the groups; if that has not returned after {@link #UNBIND_STUCK_MS}, the lease is STUCK and says why. */

@@ -74,7 +74,7 @@ public final class LeaseService implements AutoCloseable {
         this.registry = new LeaseRegistry(memlock, procs, MAX_UNREDEEMED_PER_UID);
         this.tickets = new Tickets(ticketTtl, id -> end(id, "ticket expired before it was redeemed"));
         this.setup = new LeaseSetup(binding, domains, memlock, procs);
-        this.ender = new LeaseEnder(registry, procs, binding, domains, memlock, audit, host.root(), () -> leasePolicy().revokeGrace(),
+        this.ender = new LeaseEnder(registry, procs, binding, domains, memlock, audit, host, () -> leasePolicy().revokeGrace(),
                 this::notifyListeners, id -> {
                     LeaseStore s = store;
                     if (s != null) s.ended(id);

@@ -74,11 +74,8 @@ final class LeaseSetup {
     void undo(Caller caller, Done d) {
         if (d.domain() != null) d.domain().close();
         if (d.memlockBefore() != null) {
-            try {
-                memlock.restore(caller.pid(), d.memlockBefore());
-            } catch (NativeException e) {
-                // ESRCH: the process is gone, and its limit with it
-            }
+            memlock.restore(caller.pid(), d.memlockBefore())
+                    .ifPresent(why -> log.warn("event=memlock-restore-failed pid={} error=\"{}\"", caller.pid(), why));
         }
         for (int grp : d.boundHere()) {
             try {

@@ -1,10 +1,9 @@
 package io.vfiobroker.lease;
 
-import io.vfiobroker.accounting.Memlock;
-import io.vfiobroker.authz.Namespaces;
+import io.vfiobroker.host.LinuxProcesses;
+import io.vfiobroker.host.ProcessStatus;
 import io.vfiobroker.policy.Principal;
 
-import java.util.ArrayList;
 import java.util.List;
 
 /** Who policy judges for an Acquire. */
@@ -20,15 +19,9 @@ final class Principals {
      */
     static Principal of(Caller caller, AllocationGate.Allocation alloc) {
         if (alloc != null) return new Principal(Principal.UNMAPPED, Principal.UNMAPPED, List.of(), null, alloc.resource());
-        if (!Namespaces.PROC.sameAsDaemon(caller.pid())) return new Principal(Principal.UNMAPPED, Principal.UNMAPPED, List.of(), null, null);
+        if (!LinuxProcesses.REAL.inOwnNamespaces(caller.pid())) return new Principal(Principal.UNMAPPED, Principal.UNMAPPED, List.of(), null, null);
         if (caller.groups() != null) return new Principal(caller.uid(), caller.gid(), caller.groups(), null, null);
-        List<Integer> groups = new ArrayList<>();
-        Memlock.processStatus(caller.pid()).ifPresent(s -> s.lines().filter(l -> l.startsWith("Groups:")).findFirst()
-                .ifPresent(l -> {
-                    for (String g : l.substring(7).trim().split("\\s+")) {
-                        if (!g.isEmpty()) groups.add(Integer.parseInt(g));
-                    }
-                }));
+        List<Integer> groups = LinuxProcesses.REAL.status(caller.pid()).map(ProcessStatus::groups).orElse(List.of());
         return new Principal(caller.uid(), caller.gid(), groups, null, null);
     }
 }

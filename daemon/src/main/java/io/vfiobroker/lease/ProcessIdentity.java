@@ -1,5 +1,7 @@
 package io.vfiobroker.lease;
 
+import io.vfiobroker.host.LinuxProcesses;
+import io.vfiobroker.host.Processes;
 import io.vfiobroker.nativeshim.NativeException;
 import io.vfiobroker.nativeshim.Pidfd;
 
@@ -9,7 +11,7 @@ public final class ProcessIdentity {
     /** The peer has exited already: nothing may be granted to its pid. */
     public static final long GONE = -2;
 
-    private static final Holders PROC = new Holders();
+    private static final Processes PROC = LinuxProcesses.REAL;
 
     private ProcessIdentity() {
     }

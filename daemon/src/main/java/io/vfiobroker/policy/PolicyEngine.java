@@ -6,6 +6,7 @@ import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.InterruptRemapping;
 import io.vfiobroker.domain.KernelSupport;
 import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.host.Accounts;
 import io.vfiobroker.interrupts.InterruptChips;
 import io.vfiobroker.interrupts.InterruptSafety;
 import io.vfiobroker.interrupts.InterruptSafetyCheck;

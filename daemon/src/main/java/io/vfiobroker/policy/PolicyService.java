@@ -2,7 +2,7 @@ package io.vfiobroker.policy;
 
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.PciAddress;
-import io.vfiobroker.host.FileVersion;
+import io.vfiobroker.host.Accounts;
 import io.vfiobroker.interrupts.InterruptChips;
 import io.vfiobroker.inventory.InventoryScanner;
 import org.slf4j.Logger;
@@ -43,14 +43,10 @@ public final class PolicyService implements AutoCloseable {
     private record Chips(InterruptChips chips, long readAt) {
     }
 
-    private record AccountsRead(Optional<FileVersion> passwd, Optional<FileVersion> group, Accounts accounts) {
-    }
-
     private final Path file;
     private final InventoryScanner scanner;
     private volatile Snapshot snapshot;
     private volatile Chips chips;
-    private volatile AccountsRead accounts;
     private volatile Thread watcher;
     private volatile WatchService watchService;
     private volatile boolean closed;
@@ -97,7 +93,7 @@ public final class PolicyService implements AutoCloseable {
         Chips c = chips;
         long now = System.nanoTime();
         if (c == null || now - c.readAt() > CHIPS_TTL_NS) {
-            c = new Chips(InterruptChips.read(scanner.host().root()), now);
+            c = new Chips(InterruptChips.read(scanner.host()), now);
             chips = c;
         }
         return c.chips();
@@ -105,23 +101,7 @@ public final class PolicyService implements AutoCloseable {
 
     /** The account files parsed again only when one of them changed (size, mtime or inode). */
     private Accounts accounts() {
-        Path root = scanner.host().root();
-        Optional<FileVersion> passwd = fileVersion(root.resolve("etc/passwd"));
-        Optional<FileVersion> group = fileVersion(root.resolve("etc/group"));
-        AccountsRead a = accounts;
-        if (a == null || !a.passwd().equals(passwd) || !a.group().equals(group)) {
-            a = new AccountsRead(passwd, group, Accounts.fromHost(root));
-            accounts = a;
-        }
-        return a.accounts();
-    }
-
-    private static Optional<FileVersion> fileVersion(Path f) {
-        try {
-            return FileVersion.of(f);
-        } catch (IOException e) {
-            return Optional.empty(); // unreadable reads as absent, as Accounts.fromHost treats it
-        }
+        return scanner.host().accounts();
     }
 
     /** Reads the file again, whether or not it changed. */

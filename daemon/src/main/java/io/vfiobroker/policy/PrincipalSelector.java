@@ -1,5 +1,7 @@
 package io.vfiobroker.policy;
 
+import io.vfiobroker.host.Accounts;
+
 import java.util.List;
 
 /**

@@ -1,5 +1,6 @@
 package io.vfiobroker.protect;
 
+import io.vfiobroker.host.Processes;
 import io.vfiobroker.host.SysfsHost;
 
 import java.util.Optional;
@@ -21,7 +22,7 @@ import java.util.Optional;
 public final class HostView {
 
     /** readlink of a process in the initial PID namespace's ns/pid. */
-    static final String INIT_PID_NS = "pid:[4026531836]";
+    static final String INIT_PID_NS = Processes.initialNamespace("pid");
 
     private final SysfsHost host;
     private final String proc;
@@ -36,7 +37,7 @@ public final class HostView {
     }
 
     public static HostView own(SysfsHost host) {
-        return new HostView(host, "/proc");
+        return new HostView(host, "proc");
     }
 
     /** "proc" or "proc/1": validated components, no leading slash. */
@@ -68,9 +69,8 @@ public final class HostView {
      * pod's mounts and routes protects nothing, so the caller refuses to bind on any reason given here.
      */
     public Optional<String> blindness() {
-        String own = host.linkTarget("proc/self/ns/pid").orElse(null);
-        // A kernel without PID namespaces (no ns/pid link at all) has only the initial one.
-        if (own == null && host.exists("proc/self") && !host.exists("proc/self/ns/pid")) own = INIT_PID_NS;
+        // A kernel without PID namespaces answers the initial one.
+        String own = host.processes().ownNamespace("pid").orElse(null);
         if (own == null) {
             return Optional.of("cannot read /proc/self/ns/pid, so cannot tell whether /" + proc + " shows the host's mounts and routes");
         }

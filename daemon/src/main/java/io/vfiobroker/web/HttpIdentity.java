@@ -2,6 +2,9 @@ package io.vfiobroker.web;
 
 import io.vfiobroker.authz.Authorization;
 import io.vfiobroker.authz.BearerTokens;
+import io.vfiobroker.host.LinuxProcesses;
+import io.vfiobroker.host.ProcessStatus;
+import io.vfiobroker.host.Processes;
 import io.vfiobroker.lease.Caller;
 import io.vfiobroker.nativeshim.NativeException;
 import io.vfiobroker.nativeshim.SockDiag;
@@ -10,9 +13,6 @@ import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -40,7 +40,7 @@ public class HttpIdentity {
     private static final long CACHE_NANOS = 30_000_000_000L;
     private final Authorization authz;
     private final BearerTokens tokens;
-    private final Path proc;
+    private final Processes proc;
     // Per connection (socket inode + uid): finding the pid scans /proc, a request should not pay that twice.
     private final Map<String, Holder> holders = new LinkedHashMap<>(64, 0.75f, true) {
         @Override
@@ -50,10 +50,10 @@ public class HttpIdentity {
     };
 
     public HttpIdentity(Authorization authz, BearerTokens tokens) {
-        this(authz, tokens, Path.of("/proc"));
+        this(authz, tokens, LinuxProcesses.REAL);
     }
 
-    HttpIdentity(Authorization authz, BearerTokens tokens, Path proc) {
+    HttpIdentity(Authorization authz, BearerTokens tokens, Processes proc) {
         this.authz = authz;
         this.tokens = tokens;
         this.proc = proc;
@@ -88,15 +88,8 @@ public class HttpIdentity {
         return Optional.of(new WebCaller(caller, authz.isAdmin(caller), "unix socket"));
     }
 
-    private static final int SELF_UID = selfUid();
-
-    private static int selfUid() {
-        try {
-            return ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).intValue();
-        } catch (IOException | RuntimeException e) {
-            return -2;   // matches no socket owner: relayed requests stay unidentified
-        }
-    }
+    // -2 when unknown: matches no socket owner, so relayed requests stay unidentified.
+    private static final int SELF_UID = LinuxProcesses.REAL.ownOwner().orElse(-2);
 
     public WebCaller identify(HttpServletRequest req) throws Unidentified {
         if (req.getAttribute("jakarta.servlet.request.X509Certificate") instanceof X509Certificate[] chain && chain.length > 0) {
@@ -131,7 +124,7 @@ public class HttpIdentity {
         String key = o.inode() + "/" + o.uid();
         synchronized (holders) {
             Holder h = holders.get(key);
-            if (h != null && System.nanoTime() - h.at() < CACHE_NANOS && Files.isDirectory(proc.resolve(Integer.toString(h.pid())))) return h;
+            if (h != null && System.nanoTime() - h.at() < CACHE_NANOS && proc.alive(h.pid())) return h;
         }
         Holder found = scan(o);
         if (found != null) {
@@ -146,50 +139,20 @@ public class HttpIdentity {
     private Holder scan(SockDiag.Owner o) {
         String target = "socket:[" + o.inode() + "]";
         List<Integer> pids = new ArrayList<>();
-        try (DirectoryStream<Path> ps = Files.newDirectoryStream(proc, "[0-9]*")) {
-            for (Path p : ps) {
-                try {
-                    if (((Number) Files.getAttribute(p, "unix:uid")).intValue() != o.uid()) continue;
-                    try (DirectoryStream<Path> fds = Files.newDirectoryStream(p.resolve("fd"))) {
-                        for (Path fd : fds) {
-                            if (target.equals(readLink(fd))) {
-                                pids.add(Integer.parseInt(p.getFileName().toString()));
-                                break;
-                            }
-                        }
-                    }
-                } catch (IOException | RuntimeException gone) {
-                    // the process exited while we looked
-                }
+        try {
+            for (int pid : proc.pids()) {
+                if (proc.owner(pid).orElse(-1) != o.uid()) continue;
+                if (proc.fdLinks(pid).containsValue(target)) pids.add(pid);
             }
-        } catch (IOException e) {
+        } catch (IllegalStateException e) {
             return null;
         }
         if (pids.isEmpty()) return null;
         // Shared after fork: every holder must pass the namespace check for the connection to count as one of ours.
         int pid = pids.get(0);
         for (int other : pids) {
-            if (!io.vfiobroker.authz.Namespaces.PROC.samePidNamespace(pid, other)) return null;
+            if (!proc.samePidNamespace(pid, other)) return null;
         }
-        return new Holder(pid, gid(pid).orElse(-1), System.nanoTime());
-    }
-
-    private static String readLink(Path p) {
-        try {
-            return Files.readSymbolicLink(p).toString();
-        } catch (IOException | UnsupportedOperationException e) {
-            return null;
-        }
-    }
-
-    private Optional<Integer> gid(int pid) {
-        try {
-            for (String l : Files.readAllLines(proc.resolve(Integer.toString(pid)).resolve("status"))) {
-                if (l.startsWith("Gid:")) return Optional.of(Integer.parseInt(l.substring(4).trim().split("\\s+")[0]));
-            }
-        } catch (IOException | RuntimeException e) {
-            // gone
-        }
-        return Optional.empty();
+        return new Holder(pid, proc.status(pid).map(ProcessStatus::gid).filter(g -> g >= 0).orElse(-1), System.nanoTime());
     }
 }

@@ -57,17 +57,9 @@ public class PolicyController {
         return ExplanationView.of(policy.explain(p, a));
     }
 
-    /** The primary gid /etc/passwd gives the uid; the uid itself when it has no entry. */
+    /** The primary gid the daemon's passwd gives the uid; the uid itself when it has no entry. */
     static int primaryGid(int uid) {
-        try {
-            for (String l : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/etc/passwd"))) {
-                String[] f = l.split(":");
-                if (f.length > 3 && f[2].equals(Integer.toString(uid))) return Integer.parseInt(f[3]);
-            }
-        } catch (java.io.IOException | NumberFormatException e) {
-            // fall back below
-        }
-        return uid;
+        return io.vfiobroker.host.LinuxAccounts.REAL.now().primaryGid(uid).orElse(uid);
     }
 
     private static int id(String what, Object v) {

@@ -120,7 +120,7 @@ class FdSocketAbuseTest {
         Path state = dir.resolve("state");
         BindingService binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
         Files.createDirectories(dir.resolve("fake"));
-        leases = new LeaseService(host, scanner, binding, policy, new VfioDomainOpener(host, VfioKernelModel.of(host).standInFiles(dir.resolve("fake"))), new Memlock(host),
+        leases = new LeaseService(host, scanner, binding, policy, new VfioDomainOpener(host, VfioKernelModel.of(host).standInFiles(dir.resolve("fake"))), new Memlock(),
                 new AuditLog(state), Duration.ofSeconds(30));
         run = dir.resolve("run");
         Files.createDirectories(run);

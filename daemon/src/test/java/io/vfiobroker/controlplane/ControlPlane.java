@@ -109,13 +109,13 @@ public final class ControlPlane implements AutoCloseable {
         Path state = dir.resolve("state");
         binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
         audit = new AuditLog(state);
-        leases = new LeaseService(host, scanner, binding, policy, new NoFds(), new Memlock(host), audit, Duration.ofSeconds(30));
+        leases = new LeaseService(host, scanner, binding, policy, new NoFds(), new Memlock(), audit, Duration.ofSeconds(30));
         io.vfiobroker.config.BrokerConfiguration.nameLeaseUsers(binding, leases);
         this.bus = bus;
         cache = new InventoryCache(scanner);
         EventSources.connect(bus, leases, binding, policy, cache);
         hotplug = new UeventHandler(cache, bus, leases);
-        accounting = new AccountingService(() -> ControlPlaneConfiguration.holdings(leases), new Memlock(host),
+        accounting = new AccountingService(() -> ControlPlaneConfiguration.holdings(leases), new Memlock(),
                 c -> bus.publish(BrokerEvent.MemlockThreshold.of(c)), audit, 0.9);
         leases.addListener(l -> accounting.sampleSoon());
         metrics = new BrokerMetrics(registry, cache, leases, accounting, bus);

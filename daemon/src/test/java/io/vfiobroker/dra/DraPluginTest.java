@@ -78,7 +78,7 @@ class DraPluginTest {
             return ResourceClaims.parse(ref, c, DRIVER, serviceAccounts.get(ref.namespace() + "/" + ref.name()));
         };
         DraDriver driver = new DraDriver(props, host, scanner, binding, access, KubeletAllocationHook.NONE, source, dir.resolve("state"));
-        plugin = new DraPlugin(props, root, driver);
+        plugin = new DraPlugin(props, host, driver);
         plugin.start();
         kubelet = new FakeDraKubelet(root);
         kubelet.register();

@@ -35,7 +35,7 @@ class DraWiringTest {
 
     @Test
     void theDaemonRegistersTheDraPluginAndAnswersOnItsEndpoint() throws Exception {
-        try (FakeDraKubelet kubelet = new FakeDraKubelet(host.root())) {
+        try (FakeDraKubelet kubelet = new FakeDraKubelet(((io.vfiobroker.host.LinuxSysfsHost) host).root())) {
             assertThat(kubelet.register().getName()).isEqualTo("vfio.example.io");
             var claim = FakeDraKubelet.claim("ns", "c", "uid-1");
             assertThat(kubelet.prepare(claim).getError()).contains("claim ns/c (uid uid-1) not found");

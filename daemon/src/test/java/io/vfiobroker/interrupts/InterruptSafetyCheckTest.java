@@ -22,7 +22,7 @@ class InterruptSafetyCheckTest {
     private InterruptSafety assess(Path root, PciAddress a) {
         HostInventory inv = Hosts.inventory(root);
         Device d = inv.device(a).orElseThrow();
-        return InterruptSafetyCheck.assess(inv, d, InterruptChips.read(root));
+        return InterruptSafetyCheck.assess(inv, d, InterruptChips.read(new io.vfiobroker.host.LinuxSysfsHost(root)));
     }
 
     @Test

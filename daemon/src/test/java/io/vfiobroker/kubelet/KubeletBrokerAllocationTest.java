@@ -107,7 +107,7 @@ class KubeletBrokerAllocationTest {
         BindingService binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
         Files.createDirectories(dir.resolve("fake"));
         audit = new AuditLog(state);
-        leases = new LeaseService(host, scanner, binding, policy, new VfioDomainOpener(host, VfioKernelModel.of(host).standInFiles(dir.resolve("fake"))), new Memlock(host), audit,
+        leases = new LeaseService(host, scanner, binding, policy, new VfioDomainOpener(host, VfioKernelModel.of(host).standInFiles(dir.resolve("fake"))), new Memlock(), audit,
                 Duration.ofSeconds(5));
         leases.addListener(changes::add);
         run = dir.resolve("run");

@@ -104,7 +104,7 @@ class LeaseCyclesTest {
         BindingService binding = new BindingService(host, scanner, new Journal(state), () -> BindingRules.of(policy.current()));
         Files.createDirectories(dir.resolve("fake"));
         kernel = VfioKernelModel.of(host).standInFiles(dir.resolve("fake"));
-        leases = new LeaseService(host, scanner, binding, policy, new VfioDomainOpener(host, kernel), new Memlock(host), new AuditLog(state), Duration.ofSeconds(30));
+        leases = new LeaseService(host, scanner, binding, policy, new VfioDomainOpener(host, kernel), new Memlock(), new AuditLog(state), Duration.ofSeconds(30));
         run = dir.resolve("run");
         Files.createDirectories(run);
         Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));

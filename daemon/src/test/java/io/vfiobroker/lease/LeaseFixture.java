@@ -86,7 +86,7 @@ final class LeaseFixture implements AutoCloseable {
     }
 
     LeaseService newLeaseService() {
-        LeaseService l = new LeaseService(host, scanner, binding, policy, domains, new Memlock(host), new AuditLog(dir.resolve("state")),
+        LeaseService l = new LeaseService(host, scanner, binding, policy, domains, new Memlock(), new AuditLog(dir.resolve("state")),
                 ticketTtl);
         l.addListener(changes::add);
         return l;

@@ -106,7 +106,7 @@ class LeaseHandoverTest {
         Files.createDirectories(dir.resolve("fake"));
         kernel = VfioKernelModel.of(host).standInFiles(dir.resolve("fake"));
         domains = new VfioDomainOpener(host, kernel);
-        leases = new LeaseService(host, scanner, binding, policy, domains, new Memlock(host), new AuditLog(state), Duration.ofSeconds(5));
+        leases = new LeaseService(host, scanner, binding, policy, domains, new Memlock(), new AuditLog(state), Duration.ofSeconds(5));
         leases.addListener(changes::add);
         Path run = dir.resolve("run");
         Files.createDirectories(run);
@@ -275,7 +275,7 @@ class LeaseHandoverTest {
         store.write(stored);
         SimulatedKernelHost host = new SimulatedKernelHost(root);
         BindingService binding = new BindingService(host, scanner, new Journal(dir.resolve("state")), () -> BindingRules.of(policy.current()));
-        leases = new LeaseService(host, scanner, binding, policy, domains, new Memlock(host), new AuditLog(dir.resolve("state")), Duration.ofSeconds(5));
+        leases = new LeaseService(host, scanner, binding, policy, domains, new Memlock(), new AuditLog(dir.resolve("state")), Duration.ofSeconds(5));
         leases.addListener(changes::add);
         List<String> report = leases.persistTo(store);
 

@@ -30,7 +30,7 @@ class PolicyEngineTest {
     private Explanation explain(Path root, String yaml, Principal who, PciAddress a) {
         Policy p = PolicyParser.parse(yaml, "t");
         HostInventory inv = Hosts.inventory(root);
-        return PolicyEngine.evaluate(p, who, a, inv, InterruptChips.read(root), Accounts.fromHost(root));
+        return PolicyEngine.evaluate(p, who, a, inv, InterruptChips.read(new io.vfiobroker.host.LinuxSysfsHost(root)), new io.vfiobroker.host.LinuxAccounts(root).now());
     }
 
     private Decision decide(Path root, String yaml, Principal who, PciAddress a) {

@@ -2,6 +2,7 @@ package io.vfiobroker.policy;
 
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
+import io.vfiobroker.host.Accounts;
 import io.vfiobroker.hostgen.HostSpec;
 import io.vfiobroker.interrupts.InterruptChips;
 import org.junit.jupiter.api.BeforeAll;
@@ -49,8 +50,8 @@ class PolicyPropertyTest {
     static void host() {
         root = Hosts.generate(dir.resolve("h"), HostSpec.demo().withIommu(HostSpec.Iommu.INTEL_IR));
         inventory = Hosts.inventory(root);
-        chips = InterruptChips.read(root);
-        accounts = Accounts.fromHost(root);
+        chips = InterruptChips.read(new io.vfiobroker.host.LinuxSysfsHost(root));
+        accounts = new io.vfiobroker.host.LinuxAccounts(root).now();
     }
 
     /** A criterion as the test models it: YAML text plus an independent predicate. */

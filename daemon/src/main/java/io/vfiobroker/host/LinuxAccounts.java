@@ -1,4 +1,4 @@
-package io.vfiobroker.policy;
+package io.vfiobroker.host;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -10,33 +10,51 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 
-/** User and group names from the host's /etc/passwd and /etc/group (below the host root). */
-public interface Accounts {
+/** {@link Accounts} from etc/passwd and etc/group below a root, parsed again only when one of them changed. */
+public final class LinuxAccounts {
 
-    Optional<String> userName(int uid);
+    /** The daemon's own /etc: admin groups and callers' primary groups are the real host's. */
+    public static final LinuxAccounts REAL = new LinuxAccounts(Path.of("/"));
 
-    OptionalInt primaryGid(int uid);
+    private record Parsed(Optional<FileVersion> passwd, Optional<FileVersion> group, Accounts accounts) {
+    }
 
-    OptionalInt groupId(String groupName);
+    private final Path passwd;
+    private final Path group;
+    private volatile Parsed parsed;
 
-    /** Users /etc/group lists as supplementary members of the group. */
-    List<String> members(String groupName);
+    public LinuxAccounts(Path root) {
+        this.passwd = root.resolve("etc/passwd");
+        this.group = root.resolve("etc/group");
+    }
 
-    Accounts NONE = new Accounts() {
-        public Optional<String> userName(int uid) { return Optional.empty(); }
-        public OptionalInt primaryGid(int uid) { return OptionalInt.empty(); }
-        public OptionalInt groupId(String groupName) { return OptionalInt.empty(); }
-        public List<String> members(String groupName) { return List.of(); }
-    };
+    /** The accounts now, for one decision: an unreadable file reads as empty. */
+    public Accounts now() {
+        Optional<FileVersion> p = version(passwd);
+        Optional<FileVersion> g = version(group);
+        Parsed a = parsed;
+        if (a == null || !a.passwd().equals(p) || !a.group().equals(g)) {
+            a = new Parsed(p, g, parse());
+            parsed = a;
+        }
+        return a.accounts();
+    }
 
-    /** The files below {@code root}, parsed once per call of this method: a snapshot for one decision. */
-    static Accounts fromHost(Path root) {
+    private static Optional<FileVersion> version(Path f) {
+        try {
+            return FileVersion.of(f);
+        } catch (IOException e) {
+            return Optional.empty(); // unreadable reads as absent, as parse treats it
+        }
+    }
+
+    private Accounts parse() {
         Map<Integer, String> users = new HashMap<>();
         Map<Integer, Integer> primary = new HashMap<>();
         Map<String, Integer> groupIds = new HashMap<>();
         Map<String, List<String>> members = new HashMap<>();
         // user:x:uid:gid:gecos:home:shell — the first entry for a uid wins, as getpwuid's does.
-        for (String[] f : fields(root.resolve("etc/passwd"))) {
+        for (String[] f : fields(passwd)) {
             if (f.length < 4) continue;
             Integer uid = intOrNull(f[2]);
             Integer gid = intOrNull(f[3]);
@@ -45,7 +63,7 @@ public interface Accounts {
             if (gid != null) primary.putIfAbsent(uid, gid);
         }
         // group:x:gid:member,member
-        for (String[] f : fields(root.resolve("etc/group"))) {
+        for (String[] f : fields(group)) {
             if (f.length < 3) continue;
             Integer gid = intOrNull(f[2]);
             if (gid == null) continue;

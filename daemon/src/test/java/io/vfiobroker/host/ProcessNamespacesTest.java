@@ -1,4 +1,4 @@
-package io.vfiobroker.authz;
+package io.vfiobroker.host;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -10,7 +10,7 @@ import java.nio.file.Path;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Namespace comparison on a /proc-shaped tree: links as the kernel shows them, and kernels built without a kind. */
-class NamespacesTest {
+class ProcessNamespacesTest {
 
     @TempDir
     Path proc;
@@ -25,8 +25,8 @@ class NamespacesTest {
     void aProcessInTheDaemonsNamespacesIsTheSame() throws IOException {
         process("self", "4026531836", "4026531837");
         process("42", "4026531836", "4026531837");
-        assertThat(new Namespaces(proc).sameAsDaemon(42)).isTrue();
-        assertThat(new Namespaces(proc).samePidNamespace(42, 42)).isTrue();
+        assertThat(new LinuxProcesses(proc).inOwnNamespaces(42)).isTrue();
+        assertThat(new LinuxProcesses(proc).samePidNamespace(42, 42)).isTrue();
     }
 
     @Test
@@ -34,9 +34,9 @@ class NamespacesTest {
         process("self", "4026531836", "4026531837");
         process("42", "4026532999", "4026531837");
         process("43", "4026531836", "4026532998");
-        Namespaces ns = new Namespaces(proc);
-        assertThat(ns.sameAsDaemon(42)).isFalse();
-        assertThat(ns.sameAsDaemon(43)).isFalse();
+        Processes ns = new LinuxProcesses(proc);
+        assertThat(ns.inOwnNamespaces(42)).isFalse();
+        assertThat(ns.inOwnNamespaces(43)).isFalse();
         assertThat(ns.samePidNamespace(42, 43)).isFalse();
     }
 
@@ -44,10 +44,10 @@ class NamespacesTest {
     void aGoneOrUnreadableProcessIsNeverTheSame() throws IOException {
         process("self", "4026531836", "4026531837");
         process("44", null, null);   // the links exist for the daemon but can't be read for this one
-        Namespaces ns = new Namespaces(proc);
-        assertThat(ns.sameAsDaemon(44)).isFalse();
-        assertThat(ns.sameAsDaemon(45)).as("no such pid").isFalse();
-        assertThat(ns.sameAsDaemon(0)).isFalse();
+        Processes ns = new LinuxProcesses(proc);
+        assertThat(ns.inOwnNamespaces(44)).isFalse();
+        assertThat(ns.inOwnNamespaces(45)).as("no such pid").isFalse();
+        assertThat(ns.inOwnNamespaces(0)).isFalse();
         assertThat(ns.samePidNamespace(44, 44)).isFalse();
     }
 
@@ -56,10 +56,10 @@ class NamespacesTest {
         // CONFIG_NAMESPACES=n (the VM suite's tinyconfig kernel): /proc/PID/ns has no pid or user link at all.
         process("self", null, null);
         process("42", null, null);
-        Namespaces ns = new Namespaces(proc);
-        assertThat(ns.sameAsDaemon(42)).isTrue();
+        Processes ns = new LinuxProcesses(proc);
+        assertThat(ns.inOwnNamespaces(42)).isTrue();
         assertThat(ns.samePidNamespace(42, 42)).isTrue();
-        assertThat(ns.sameAsDaemon(45)).as("still: the pid must exist").isFalse();
+        assertThat(ns.inOwnNamespaces(45)).as("still: the pid must exist").isFalse();
         assertThat(ns.samePidNamespace(42, 45)).isFalse();
     }
 }

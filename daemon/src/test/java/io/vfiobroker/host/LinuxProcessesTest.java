@@ -1,0 +1,74 @@
+package io.vfiobroker.host;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Process facts from a /proc-shaped tree, parsed as the kernel writes them. */
+class LinuxProcessesTest {
+
+    @TempDir
+    Path proc;
+
+    private Path process(int pid) throws IOException {
+        return Files.createDirectories(proc.resolve(Integer.toString(pid)));
+    }
+
+    @Test
+    void startTimeCountsFieldsFromTheLastParenthesisSoACommCannotShiftThem() throws IOException {
+        // comm "a) S 1 (b" would shift every field for a parser that splits from the start.
+        Files.writeString(process(42).resolve("stat"), "42 (a) S 1 (b) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10\n");
+        LinuxProcesses p = new LinuxProcesses(proc);
+        assertThat(p.startTime(42)).contains(987654L);
+        assertThat(p.startTime(43)).as("gone").isEmpty();
+        assertThat(p.startTime(0)).isEmpty();
+    }
+
+    @Test
+    void statusGivesRealIdsGroupsLockedMemoryAndCapabilities() throws IOException {
+        Files.writeString(process(42).resolve("status"), """
+                Name:\tqemu
+                Uid:\t1000\t0\t0\t0
+                Gid:\t100\t100\t100\t100
+                Groups:\t10 36 1000\s
+                VmLck:\t    2048 kB
+                VmPin:\t       4 kB
+                CapEff:\t0000000001000000
+                """);
+        ProcessStatus s = new LinuxProcesses(proc).status(42).orElseThrow();
+        assertThat(s.uid()).isEqualTo(1000);
+        assertThat(s.gid()).isEqualTo(100);
+        assertThat(s.groups()).containsExactly(10, 36, 1000);
+        assertThat(s.vmLckBytes()).isEqualTo(2048 * 1024L);
+        assertThat(s.vmPinBytes()).isEqualTo(4096L);
+        assertThat(s.hasCapability(24)).isTrue();
+        assertThat(s.hasCapability(21)).isFalse();
+        assertThat(ProcessStatus.parse("Name:\tx\n").uid()).as("no Uid line: an id no process has").isEqualTo(-1);
+    }
+
+    @Test
+    void memlockLimitAndFdLinks() throws IOException {
+        Path p = process(42);
+        Files.writeString(p.resolve("limits"), """
+                Limit                     Soft Limit           Hard Limit           Units
+                Max locked memory         65536                unlimited            bytes
+                """);
+        Files.createDirectories(p.resolve("fd"));
+        Files.createSymbolicLink(p.resolve("fd/3"), Path.of("/dev/vfio/7"));
+        Files.createSymbolicLink(p.resolve("fd/4"), Path.of("socket:[99]"));
+        Files.writeString(process(43).resolve("limits"), "Max locked memory         unlimited            unlimited            bytes\n");
+        LinuxProcesses procs = new LinuxProcesses(proc);
+        assertThat(procs.memlockSoftLimit(42)).hasValue(65536);
+        assertThat(procs.memlockSoftLimit(43)).hasValue(-1);
+        assertThat(procs.fdLinks(42)).isEqualTo(Map.of(3, "/dev/vfio/7", 4, "socket:[99]"));
+        assertThat(procs.fdLinks(43)).isEmpty();
+        assertThat(procs.pids()).containsExactlyInAnyOrderElementsOf(List.of(42, 43));
+    }
+}
