@@ -15,12 +15,12 @@ import io.vfiobroker.nativeshim.VfioAbi;
 import io.vfiobroker.nativeshim.VfioDevice;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -51,17 +51,8 @@ final class ClientCommand implements Callable<Integer> {
     @Parameters(paramLabel = "ADDR", arity = "0..*", description = "devices to acquire (with --allocation: default all of its devices)")
     List<String> devices = new java.util.ArrayList<>();
 
-    @Option(names = "--run-dir", description = "daemon run directory (default: $VFIO_BROKER_SOCKET's, else /run/vfio-broker)")
-    Path runDir;
-
-    @Option(names = "--allocation", description = "broker-mode allocation token from the device plugin (default $VFIO_BROKER_ALLOCATION)")
-    String allocation;
-
-    @Option(names = "--backend", description = "legacy or iommufd (default: the daemon chooses)")
-    String backend;
-
-    @Option(names = "--memlock", description = "RLIMIT_MEMLOCK to ask for, bytes (default: the policy's)")
-    long memlock;
+    @Mixin
+    AcquireOptions acquire;
 
     @Option(names = "--edu-test", description = "exercise QEMU's edu device: BAR0, liveness, DMA map, DMA engine, MSI")
     boolean eduTest;
@@ -78,12 +69,12 @@ final class ClientCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Map<String, Object> out = new LinkedHashMap<>();
-        Backend b = wireBackend(backend);
+        Backend b = acquire.backend();
         out.put("pid", ProcessHandle.current().pid());
-        try (VfioBrokerClient client = connect(runDir, allocation, devices)) {
+        try (VfioBrokerClient client = acquire.connect(devices)) {
             AcquiredDevices got;
             try {
-                got = client.acquire(devices, b, memlock);
+                got = client.acquire(devices, b, acquire.memlock);
             } catch (StatusRuntimeException e) {
                 out.put("error", e.getStatus().getCode().toString());
                 out.put("message", e.getStatus().getDescription());
@@ -109,25 +100,6 @@ final class ClientCommand implements Callable<Integer> {
             }
             return 0;
         }
-    }
-
-    /** The broker as a pod sees it: socket and token from the device plugin's env unless given. */
-    /** The --backend option on the wire: checked by the domain's one parse, then the proto's same-named value. */
-    static Backend wireBackend(String option) {
-        return option == null ? Backend.BACKEND_UNSPECIFIED
-                : Backend.valueOf("BACKEND_" + io.vfiobroker.domain.Backend.parse(option).name());
-    }
-
-    static VfioBrokerClient connect(Path runDir, String allocation, List<String> devices) {
-        VfioBrokerClient c = runDir != null ? VfioBrokerClient.connect(runDir) : VfioBrokerClient.fromEnvironment();
-        if (allocation != null) c.withAllocation(allocation);
-        else if (runDir != null) c.withAllocation(System.getenv(VfioBrokerClient.ALLOCATION_ENV));
-        if (devices.isEmpty() && c.allocation() == null) {
-            c.close();
-            throw new IllegalArgumentException("no devices given: name them, or acquire under --allocation ($"
-                    + VfioBrokerClient.ALLOCATION_ENV + ")");
-        }
-        return c;
     }
 
     private void edu(AcquiredDevices got, Map<String, Object> out) {

@@ -2,6 +2,8 @@ package io.vfiobroker.dra;
 
 import io.vfiobroker.host.SysfsHost;
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.MessageLite;
+import com.google.protobuf.Parser;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -29,6 +31,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * The kubelet's view of the DRA driver: a pluginregistration/v1 socket in plugins_registry (type "DRAPlugin") and
@@ -201,21 +204,22 @@ public final class DraPlugin implements AutoCloseable {
         @Override
         public void nodePrepareResources(io.vfiobroker.api.dra.v1beta1.NodePrepareResourcesRequest req,
                                          StreamObserver<io.vfiobroker.api.dra.v1beta1.NodePrepareResourcesResponse> out) {
-            try {
-                var r = prepare(NodePrepareResourcesRequest.parseFrom(req.toByteString()));
-                out.onNext(io.vfiobroker.api.dra.v1beta1.NodePrepareResourcesResponse.parseFrom(r.toByteString()));
-                out.onCompleted();
-            } catch (InvalidProtocolBufferException e) {
-                out.onError(Status.INTERNAL.withDescription(e.getMessage()).asException());
-            }
+            viaV1(req, NodePrepareResourcesRequest.parser(), DraPlugin.this::prepare,
+                    io.vfiobroker.api.dra.v1beta1.NodePrepareResourcesResponse.parser(), out);
         }
 
         @Override
         public void nodeUnprepareResources(io.vfiobroker.api.dra.v1beta1.NodeUnprepareResourcesRequest req,
                                            StreamObserver<io.vfiobroker.api.dra.v1beta1.NodeUnprepareResourcesResponse> out) {
+            viaV1(req, NodeUnprepareResourcesRequest.parser(), DraPlugin.this::unprepare,
+                    io.vfiobroker.api.dra.v1beta1.NodeUnprepareResourcesResponse.parser(), out);
+        }
+
+        /** The v1 handler on a v1beta1 request: its bytes parsed as v1, the answer's bytes parsed back as v1beta1. */
+        private <Q, R> void viaV1(MessageLite req, Parser<Q> v1, Function<Q, ? extends MessageLite> handler, Parser<R> v1beta1,
+                                  StreamObserver<R> out) {
             try {
-                var r = unprepare(NodeUnprepareResourcesRequest.parseFrom(req.toByteString()));
-                out.onNext(io.vfiobroker.api.dra.v1beta1.NodeUnprepareResourcesResponse.parseFrom(r.toByteString()));
+                out.onNext(v1beta1.parseFrom(handler.apply(v1.parseFrom(req.toByteString())).toByteString()));
                 out.onCompleted();
             } catch (InvalidProtocolBufferException e) {
                 out.onError(Status.INTERNAL.withDescription(e.getMessage()).asException());

@@ -1,5 +1,7 @@
 package io.vfiobroker.grpc;
 
+import io.grpc.BindableService;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.stub.StreamObserver;
 import io.vfiobroker.host.LinuxProcesses;
 import io.vfiobroker.host.ProcessStatus;
@@ -24,17 +26,7 @@ import io.vfiobroker.policy.Principal;
 import java.util.List;
 
 /** vfiobroker.v1.Policy: status for everyone, the text and reload for admins, explain for oneself (admins: anyone). */
-public final class PolicyGrpcService extends PolicyGrpc.PolicyImplBase {
-
-    private final PolicyService policy;
-    private final InventoryCache cache;
-    private final Authz authz;
-
-    public PolicyGrpcService(PolicyService policy, InventoryCache cache, Authz authz) {
-        this.policy = policy;
-        this.cache = cache;
-        this.authz = authz;
-    }
+public record PolicyGrpcService(PolicyService policy, InventoryCache cache, Authz authz) implements PolicyGrpc.AsyncService, BindableService {
 
     @Override
     public void get(GetPolicyRequest req, StreamObserver<PolicyStatus> out) {
@@ -117,5 +109,10 @@ public final class PolicyGrpcService extends PolicyGrpc.PolicyImplBase {
         if (e.interrupts() != null) b.setInterrupts(e.interrupts().summary());
         if (e.binding() != null) b.setBinding(ProtoMapping.nz(e.binding().reason()));
         return b.build();
+    }
+
+    @Override
+    public ServerServiceDefinition bindService() {
+        return PolicyGrpc.bindService(this);
     }
 }

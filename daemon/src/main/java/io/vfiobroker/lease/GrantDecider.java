@@ -27,7 +27,7 @@ import java.util.Set;
  * hands over the group fd, which opens any member of the group, so policy must grant every member (each counted
  * in maxDevices); an iommufd lease hands over only the requested devices' cdevs.
  */
-final class GrantDecider {
+record GrantDecider(InventoryScanner scanner, PolicyService policy, DomainOpener domains, AuditLog audit) {
 
     static final int MAX_DEVICES_PER_ACQUIRE = 16;
 
@@ -53,18 +53,6 @@ final class GrantDecider {
         List<Lease.Device> leasedMembers() {
             return members.stream().map(GrantDecider::leaseDevice).toList();
         }
-    }
-
-    private final InventoryScanner scanner;
-    private final PolicyService policy;
-    private final DomainOpener domains;
-    private final AuditLog audit;
-
-    GrantDecider(InventoryScanner scanner, PolicyService policy, DomainOpener domains, AuditLog audit) {
-        this.scanner = scanner;
-        this.policy = policy;
-        this.domains = domains;
-        this.audit = audit;
     }
 
     static Lease.Device leaseDevice(Device d) {

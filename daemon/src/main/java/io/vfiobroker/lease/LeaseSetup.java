@@ -20,24 +20,12 @@ import java.util.stream.Stream;
  * Carries out a decided grant, outside every lock (its groups are reserved): binds the groups not yet on vfio-pci, opens
  * the IOMMU domain, and sets the client's RLIMIT_MEMLOCK. What a failed step leaves is undone before the error goes up.
  */
-final class LeaseSetup {
+record LeaseSetup(BindingService binding, DomainOpener domains, Memlock memlock, Holders procs) {
 
     private static final Logger log = LoggerFactory.getLogger(LeaseSetup.class);
 
     /** What a grant changed: undone if the lease is not committed after all. */
     record Done(DeviceDomain domain, Rlimits.Rlimit memlockBefore, long startTime, List<Integer> boundHere) {
-    }
-
-    private final BindingService binding;
-    private final DomainOpener domains;
-    private final Memlock memlock;
-    private final Holders procs;
-
-    LeaseSetup(BindingService binding, DomainOpener domains, Memlock memlock, Holders procs) {
-        this.binding = binding;
-        this.domains = domains;
-        this.memlock = memlock;
-        this.procs = procs;
     }
 
     Done apply(GrantDecider.Grant g) {
