@@ -5,6 +5,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
+import java.util.ArrayList;
+import java.util.Set;
 
 /**
  * Facts about processes (/proc): who they are, when they started, what they hold, which namespaces they are in.
@@ -32,6 +34,26 @@ public interface Processes {
 
     /** Fd number to link target ("/dev/vfio/3", "socket:[123]"); empty when gone or not ours to read. */
     Map<Integer, String> fdLinks(int pid);
+
+    /** Fd {@code fd} of {@code pid} links to {@code target}. */
+    record FdLink(int pid, int fd, String target) {
+    }
+
+    /**
+     * Every fd of every process but {@code skipPid} whose link reads as one of {@code targets}: one pass over all
+     * processes, which is what a lease end pays for.
+     */
+    default List<FdLink> fdsLinkingTo(Set<String> targets, int skipPid) {
+        List<FdLink> out = new ArrayList<>();
+        if (targets.isEmpty()) return out;
+        for (int pid : pids()) {
+            if (pid == skipPid) continue;
+            for (Map.Entry<Integer, String> f : fdLinks(pid).entrySet()) {
+                if (targets.contains(f.getValue())) out.add(new FdLink(pid, f.getKey(), f.getValue()));
+            }
+        }
+        return out;
+    }
 
     /**
      * The process's namespace of {@code kind} ("pid", "user") as readlink shows it. A kernel built without the kind

@@ -19,6 +19,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 
 /**
  * Finds the processes that hold a lease's files, and kills them. vfio-pci's remove does not return while any fd of
@@ -107,42 +109,41 @@ public final class Holders {
     }
 
     private List<List<Holder>> scan(List<Request> batch) {
-        List<List<Holder>> found = new ArrayList<>();
-        for (int i = 0; i < batch.size(); i++) found.add(new ArrayList<>());
-        for (int pid : proc.pids()) {
-            if (pid == self) continue;
-            String[] held = holds(pid, batch);
-            Holder h = null;
-            for (int i = 0; i < batch.size(); i++) {
-                if (held[i] == null) continue;
-                if (h == null) h = describe(pid, held[i]);
-                found.get(i).add(new Holder(h.pid(), h.uid(), h.comm(), h.startTime(), held[i]));
-            }
+        Set<String> texts = new HashSet<>();
+        for (Request r : batch) {
+            texts.addAll(r.exclusive());
+            texts.addAll(r.shared().keySet());
         }
-        return found;
-    }
-
-    /** Per request, the first of its files this process holds, or null. */
-    private String[] holds(int pid, List<Request> batch) {
-        String[] held = new String[batch.size()];
-        for (Map.Entry<Integer, String> f : proc.fdLinks(pid).entrySet()) {
-            String target = f.getValue();
+        // Per request, per pid: the first of its files that pid holds (kcmp decides for a shared link text).
+        List<Map<Integer, String>> held = new ArrayList<>();
+        for (int i = 0; i < batch.size(); i++) held.add(new LinkedHashMap<>());
+        for (Processes.FdLink f : proc.fdsLinkingTo(texts, self)) {
             for (int i = 0; i < batch.size(); i++) {
-                if (held[i] != null) continue;
                 Request r = batch.get(i);
-                if (r.exclusive().contains(target)) {
-                    held[i] = target;
+                if (held.get(i).containsKey(f.pid())) continue;
+                if (r.exclusive().contains(f.target())) {
+                    held.get(i).put(f.pid(), f.target());
                     continue;
                 }
-                for (int fd : r.shared().getOrDefault(target, List.of())) {
-                    if (sameFile(fd, pid, f.getKey())) {
-                        held[i] = target;
+                for (int fd : r.shared().getOrDefault(f.target(), List.of())) {
+                    if (sameFile(fd, f.pid(), f.fd())) {
+                        held.get(i).put(f.pid(), f.target());
                         break;
                     }
                 }
             }
         }
-        return held;
+        Map<Integer, Holder> described = new HashMap<>();
+        List<List<Holder>> found = new ArrayList<>();
+        for (Map<Integer, String> h : held) {
+            List<Holder> list = new ArrayList<>();
+            h.forEach((pid, file) -> {
+                Holder d = described.computeIfAbsent(pid, p -> describe(p, file));
+                list.add(new Holder(d.pid(), d.uid(), d.comm(), d.startTime(), file));
+            });
+            found.add(list);
+        }
+        return found;
     }
 
     private boolean sameFile(int ours, int pid, int theirs) {

@@ -71,4 +71,45 @@ class LinuxProcessesTest {
         assertThat(procs.fdLinks(43)).isEmpty();
         assertThat(procs.pids()).containsExactlyInAnyOrderElementsOf(List.of(42, 43));
     }
+
+    @Test
+    void theNativePassFindsWhatThePerProcessReadsFindInAFakeTreeAndOnTheRealProc() throws Exception {
+        // A /proc-shaped tree: pid 42 holds the group node on fd 9, pid 43 holds something else, pid 44 is skipped.
+        for (int pid : List.of(42, 43, 44)) Files.createDirectories(process(pid).resolve("fd"));
+        Files.createSymbolicLink(proc.resolve("42/fd/9"), Path.of("/dev/vfio/7"));
+        Files.createSymbolicLink(proc.resolve("43/fd/3"), Path.of("/dev/null"));
+        Files.createSymbolicLink(proc.resolve("44/fd/9"), Path.of("/dev/vfio/7"));
+        LinuxProcesses tree = new LinuxProcesses(proc);
+        Processes perProcess = new Processes() { // the port's default pass, over the same tree
+            public List<Integer> pids() { return tree.pids(); }
+            public boolean alive(int pid) { return tree.alive(pid); }
+            public java.util.OptionalInt owner(int pid) { return tree.owner(pid); }
+            public java.util.Optional<String> comm(int pid) { return tree.comm(pid); }
+            public java.util.Optional<Long> startTime(int pid) { return tree.startTime(pid); }
+            public java.util.Optional<ProcessStatus> status(int pid) { return tree.status(pid); }
+            public java.util.OptionalLong memlockSoftLimit(int pid) { return tree.memlockSoftLimit(pid); }
+            public Map<Integer, String> fdLinks(int pid) { return tree.fdLinks(pid); }
+            public java.util.Optional<String> namespace(int pid, String kind) { return tree.namespace(pid, kind); }
+            public java.util.OptionalInt ownOwner() { return tree.ownOwner(); }
+            public java.util.Optional<ProcessStatus> ownStatus() { return tree.ownStatus(); }
+            public java.util.Optional<String> ownFdLink(int fd) { return tree.ownFdLink(fd); }
+            public java.util.Optional<String> ownNamespace(String kind) { return tree.ownNamespace(kind); }
+        };
+        java.util.Set<String> targets = java.util.Set.of("/dev/vfio/7", "/dev/vfio/vfio");
+
+        assertThat(tree.fdsLinkingTo(targets, 44)).containsExactly(new Processes.FdLink(42, 9, "/dev/vfio/7"));
+        assertThat(perProcess.fdsLinkingTo(targets, 44)).containsExactly(new Processes.FdLink(42, 9, "/dev/vfio/7"));
+
+        // The real /proc: a child holding a file on fd 7 is found by both, the caller (skipped) is not.
+        Path held = Files.createFile(proc.resolve("held"));
+        Process child = new ProcessBuilder("bash", "-c", "exec 7<'" + held + "'; echo ready; exec sleep 30").start();
+        try (var mine = Files.newInputStream(held)) {
+            assertThat(new String(child.getInputStream().readNBytes(6))).isEqualTo("ready\n");
+            int self = (int) ProcessHandle.current().pid();
+            Processes.FdLink expected = new Processes.FdLink((int) child.pid(), 7, held.toString());
+            assertThat(LinuxProcesses.REAL.fdsLinkingTo(java.util.Set.of(held.toString()), self)).containsExactly(expected);
+        } finally {
+            child.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
 }
