@@ -95,19 +95,20 @@ public final class AccountingService implements AutoCloseable {
 
     /** Samples soon on the sampler thread (a lease started or ended): never in the caller's locks. */
     public void sampleSoon() {
-        // A burst of lease changes (four per lease, many leases at once) is one sample, not one per change.
+        // The lease changes of the next 100 ms (four per lease, many leases at once) are one sample, not one each.
         if (sampler.isShutdown() || !samplePending.compareAndSet(false, true)) return;
         try {
-            sampler.execute(() -> {
+            sampler.schedule(() -> {
                 samplePending.set(false);
                 sampleQuietly();
-            });
+            }, SOON_MS, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException stopping) {
             samplePending.set(false);
         }
     }
 
     private final java.util.concurrent.atomic.AtomicBoolean samplePending = new java.util.concurrent.atomic.AtomicBoolean();
+    private static final long SOON_MS = 100;
 
     /** Called with every report (WatchMemlock, metrics). */
     public void addListener(Consumer<Report> l) {
