@@ -240,7 +240,17 @@ public final class PolicyService implements AutoCloseable {
                 log.info("event=policy-sighup source={}", file);
                 reload();
             };
-            previousSighup = sun.misc.Signal.handle(new sun.misc.Signal("HUP"), mine);
+            sun.misc.Signal hup = new sun.misc.Signal("HUP");
+            sun.misc.SignalHandler before = sun.misc.Signal.handle(hup, mine);
+            if (before == sun.misc.SignalHandler.SIG_IGN) {
+                // Ignored when the JVM started (nohup, a parent's SIG_IGN): the JVM then installs nothing and a
+                // SIGHUP never arrives, so say so instead of promising a reload.
+                sun.misc.Signal.handle(hup, before);
+                log.warn("event=policy-sighup-unavailable reason=\"SIGHUP is ignored by this process (inherited, e.g. from nohup)\" "
+                        + "reload=\"the file watch, or POST /api/v1/policy/reload\"");
+                return false;
+            }
+            previousSighup = before;
             sighup = mine;
             return true;
         } catch (IllegalArgumentException | UnsupportedOperationException e) {

@@ -165,7 +165,7 @@ class PolicyServiceTest {
         sun.misc.Signal hup = new sun.misc.Signal("HUP");
         sun.misc.SignalHandler previous = sun.misc.Signal.handle(hup, sun.misc.SignalHandler.SIG_DFL);
         try {
-            assertThat(service.installSighup()).isTrue();
+            assertThat(service.installSighup()).as("SIGHUP handler installed; false when this JVM was started with SIGHUP ignored (nohup)").isTrue();
             write(GOOD.replace("uid: 1000", "uid: 1001"));
             assertThat(service.current().text()).contains("uid: 1000"); // nothing watches: only the signal reloads
             sun.misc.Signal.raise(hup);
