@@ -129,10 +129,14 @@ public final class LinuxProcesses implements Processes {
     @Override
     public List<FdLink> fdsLinkingTo(Set<String> targets, int skipPid) {
         if (targets.isEmpty()) return List.of();
-        List<String> texts = List.copyOf(targets);
+        List<String> all = List.copyOf(targets);
         List<FdLink> out = new ArrayList<>();
-        for (FdLinks.Match m : FdLinks.find(proc.toString(), texts, skipPid)) {
-            out.add(new FdLink(m.pid(), m.fd(), texts.get(m.target())));
+        // A pass takes at most FdLinks.MAX_TARGETS texts; a batch of many lease ends may ask for more (rare: a pass each).
+        for (int from = 0; from < all.size(); from += FdLinks.MAX_TARGETS) {
+            List<String> texts = all.subList(from, Math.min(all.size(), from + FdLinks.MAX_TARGETS));
+            for (FdLinks.Match m : FdLinks.find(proc.toString(), texts, skipPid)) {
+                out.add(new FdLink(m.pid(), m.fd(), texts.get(m.target())));
+            }
         }
         return out;
     }

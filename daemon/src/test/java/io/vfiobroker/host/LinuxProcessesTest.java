@@ -98,6 +98,9 @@ class LinuxProcessesTest {
         java.util.Set<String> targets = java.util.Set.of("/dev/vfio/7", "/dev/vfio/vfio");
 
         assertThat(tree.fdsLinkingTo(targets, 44)).containsExactly(new Processes.FdLink(42, 9, "/dev/vfio/7"));
+        java.util.Set<String> many = new java.util.HashSet<>(targets); // more texts than one native pass takes
+        for (int g = 100; g < 100 + 2 * io.vfiobroker.nativeshim.FdLinks.MAX_TARGETS; g++) many.add("/dev/vfio/" + g);
+        assertThat(tree.fdsLinkingTo(many, 44)).containsExactly(new Processes.FdLink(42, 9, "/dev/vfio/7"));
         assertThat(perProcess.fdsLinkingTo(targets, 44)).containsExactly(new Processes.FdLink(42, 9, "/dev/vfio/7"));
 
         // The real /proc: a child holding a file on fd 7 is found by both, the caller (skipped) is not.

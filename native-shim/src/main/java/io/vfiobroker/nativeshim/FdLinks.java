@@ -11,7 +11,8 @@ public final class FdLinks {
     public record Match(int pid, int fd, int target) {
     }
 
-    private static final int MAX_TARGETS = 64;
+    /** What one pass takes (the C side's table). */
+    public static final int MAX_TARGETS = 64;
     private static final ThreadLocal<byte[]> BUFFER = ThreadLocal.withInitial(() -> new byte[16 * 1024]);
 
     private FdLinks() {
