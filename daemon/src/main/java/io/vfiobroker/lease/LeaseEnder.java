@@ -4,6 +4,7 @@ import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.audit.AuditLog;
 import io.vfiobroker.binding.BindingException;
 import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.concurrent.Daemons;
 import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.iommu.DeviceDomain;
 import io.vfiobroker.iommu.DomainOpener;
@@ -22,7 +23,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -55,18 +55,9 @@ final class LeaseEnder implements AutoCloseable {
     private final Supplier<Duration> grace;
     private final Consumer<Lease> changed;
     private final Consumer<String> storeEnded;
-    private final AtomicInteger threads = new AtomicInteger();
     private volatile boolean closed;
-    private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "lease-end-watchdog");
-        t.setDaemon(true);
-        return t;
-    });
-    private final ExecutorService workers = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "lease-end-" + threads.incrementAndGet());
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService watchdog = Daemons.scheduler("lease-end-watchdog");
+    private final ExecutorService workers = Executors.newCachedThreadPool(Daemons.numbered("lease-end"));
 
     LeaseEnder(LeaseRegistry registry, Holders holders, BindingService binding, DomainOpener domains, Memlock memlock, AuditLog audit,
                SysfsHost host, Supplier<Duration> grace, Consumer<Lease> changed, Consumer<String> storeEnded) {
