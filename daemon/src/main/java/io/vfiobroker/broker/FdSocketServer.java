@@ -119,19 +119,18 @@ public final class FdSocketServer implements AutoCloseable {
         return path;
     }
 
-    /** fd.sock connections open right now: waiting for a ticket or being served. */
-    public int openConnections() {
-        return quota.openTotal();
+    /**
+     * What fd.sock has seen, read at once.
+     *
+     * @param openConnections  connections open right now: waiting for a ticket or being served
+     * @param droppedIdle      connections dropped for sending no ticket in time
+     * @param refusedOverQuota connections refused at accept for being over a quota
+     */
+    public record Stats(int openConnections, long droppedIdle, long refusedOverQuota) {
     }
 
-    /** Connections dropped for sending no ticket in time. */
-    public long droppedIdle() {
-        return dropped.get();
-    }
-
-    /** Connections refused at accept for being over a quota. */
-    public long refusedOverQuota() {
-        return refused.get();
+    public Stats stats() {
+        return new Stats(quota.openTotal(), dropped.get(), refused.get());
     }
 
     private void loop() {
