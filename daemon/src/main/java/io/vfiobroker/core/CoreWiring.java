@@ -17,6 +17,7 @@ import io.vfiobroker.protect.HostView;
 import io.vfiobroker.protect.ProtectionScanner;
 
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.function.Supplier;
 
 /**
@@ -79,6 +80,6 @@ public final class CoreWiring {
         BindingService binding = binding(host, scanner, new Journal(stateDir), () -> policy, protection(host, hostProc));
         BindingRequests requests = new BindingRequests(binding, audited ? new AuditLog(stateDir) : null);
         // Offline nothing is handed to a consumer: prepare is the daemon's, so policy is not consulted here.
-        return new Local(new DeviceProvisioning(scanner, requests, (w, d, i) -> java.util.Optional.of("offline: only the daemon hands devices out")), rulesNote);
+        return new Local(new DeviceProvisioning(scanner, requests, (w, d, i) -> Optional.of("offline: only the daemon hands devices out")), rulesNote);
     }
 }

@@ -15,10 +15,12 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -33,8 +35,6 @@ public final class DeviceProvisioning {
 
     /** What a prepare changed: the binds that made a group vfio-broker's, in order. Groups already ours or on vfio-pci are not in it. */
     public record Prepared(List<BindingPlan> bound) {
-        public static final Prepared NOTHING = new Prepared(List.of());
-
         public Prepared {
             bound = List.copyOf(bound);
         }
@@ -86,7 +86,7 @@ public final class DeviceProvisioning {
     }
 
     /** Policy's reason to refuse {@code device} to {@code who}, if any, against the inventory the caller read. */
-    public java.util.Optional<String> refusal(Principal who, PciAddress device, HostInventory inventory) {
+    public Optional<String> refusal(Principal who, PciAddress device, HostInventory inventory) {
         return access.refusal(who, device, inventory);
     }
 
@@ -133,7 +133,7 @@ public final class DeviceProvisioning {
     /** Gives back what a prepare bound, newest first; a failure is logged (the journal still holds the group). */
     public void undo(Prepared prepared) {
         List<Integer> groups = new ArrayList<>(prepared.boundGroups());
-        java.util.Collections.reverse(groups);
+        Collections.reverse(groups);
         for (int g : groups) {
             try {
                 binding.release(g, true, false);
