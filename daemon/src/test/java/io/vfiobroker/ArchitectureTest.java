@@ -40,7 +40,7 @@ class ArchitectureTest {
             "io.vfiobroker.inventory..", "io.vfiobroker.accounting..", "io.vfiobroker.quota..", "io.vfiobroker.audit..",
             "io.vfiobroker.events..", "io.vfiobroker.protect..", "io.vfiobroker.interrupts..", "io.vfiobroker.hostgen..",
             "io.vfiobroker.json..", "io.vfiobroker.cdi..", "io.vfiobroker.authz..", "io.vfiobroker.lease..",
-            "io.vfiobroker.iommu..", "io.vfiobroker.host.."};
+            "io.vfiobroker.iommu..", "io.vfiobroker.host..", "io.vfiobroker.core.."};
 
     static final String[] ADAPTERS = {"grpc", "web", "kubelet", "dra", "cli", "broker"};
 
@@ -59,15 +59,29 @@ class ArchitectureTest {
             for (String b : ADAPTERS) {
                 if (a.equals(b)) continue;
                 DescribedPredicate<JavaClass> other = resideInAPackage("io.vfiobroker." + b + "..");
-                // The DRA driver shares the device plugin's pools, exposures, health, allocation hook and registry until
-                // they move to a package of their own (selectors are the policy's already); nothing else of kubelet.
-                if (a.equals("dra") && b.equals("kubelet")) other = other.and(DescribedPredicate.not(topLevelIn("io.vfiobroker.kubelet",
-                        "PoolConfig", "PoolDevice", "Exposure", "DeviceAccess", "DeviceHealth", "KubeletAllocationHook",
-                        "UnixGrpc", "Allocations")));
                 noClasses().that().resideInAPackage("io.vfiobroker." + a + "..").should().dependOnClassesThat(other)
                         .check(DAEMON);
             }
+            // What the device plugin and the DRA driver share sits below both of them.
+            noClasses().that().resideInAPackage("io.vfiobroker.nodeplugin..").should().dependOnClassesThat()
+                    .resideInAPackage("io.vfiobroker." + a + "..").check(DAEMON);
         }
+    }
+
+    /** The services behind the core facade (core/DeviceProvisioning); Journal's records (Journal.Owned) are results, not calls. */
+    static final Set<String> SERVICES = Set.of("io.vfiobroker.binding.BindingService", "io.vfiobroker.binding.BindingRequests",
+            "io.vfiobroker.binding.Journal", "io.vfiobroker.policy.PolicyService", "io.vfiobroker.inventory.InventoryScanner");
+
+    @Test
+    void kubeletDraAndTheCliCallTheCoreNotItsServices() {
+        noClasses().that().resideInAnyPackage("io.vfiobroker.kubelet..", "io.vfiobroker.dra..", "io.vfiobroker.nodeplugin..",
+                        "io.vfiobroker.cli..")
+                // Read-only reports and diagnostics: they read a host tree or evaluate a policy file, bind nothing, need no daemon.
+                .and(DescribedPredicate.not(topLevelIn("io.vfiobroker.cli", "HostOptions", "HostReport", "DevicesCommand",
+                        "PolicyCommand", "DomainCheckCommand")))
+                .should().dependOnClassesThat(DescribedPredicate.describe("a service behind the core facade",
+                        c -> SERVICES.contains(c.getName())))
+                .check(DAEMON);
     }
 
     @Test
@@ -80,7 +94,7 @@ class ArchitectureTest {
             Map.entry("io.vfiobroker.cli.BindingOptions", "defaults of --policy and --host-proc, read nothing"),
             Map.entry("io.vfiobroker.config.BrokerProperties", "default of vfio-broker.host-proc, reads nothing"),
             Map.entry("io.vfiobroker.hostgen.StorageAndNetwork", "writes a generated host's mount table, whose sources are /dev/ paths"),
-            Map.entry("io.vfiobroker.kubelet.Exposure", "names the device nodes a container gets, reads nothing"),
+            Map.entry("io.vfiobroker.nodeplugin.Exposure", "names the device nodes a container gets, reads nothing"),
             Map.entry("io.vfiobroker.protect.ProtectionScanner", "recognises /dev/ sources in the host's mount table text")));
 
     /** A string constant that is a path below one of these, and nothing else (messages may name them). */

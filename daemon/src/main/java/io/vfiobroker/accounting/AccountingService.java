@@ -1,6 +1,7 @@
 package io.vfiobroker.accounting;
 
 import io.vfiobroker.audit.AuditLog;
+import io.vfiobroker.concurrent.Daemons;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -14,7 +15,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -72,11 +72,10 @@ public final class AccountingService implements AutoCloseable {
     private long hostPeak;
     private volatile Report latest = new Report(Instant.EPOCH, List.of(), List.of(), new HostUse(0, 0, 0, 0));
     private final List<Consumer<Report>> listeners = new CopyOnWriteArrayList<>();
-    private final ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "memlock-sampler");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService sampler = Daemons.scheduler("memlock-sampler");
+    /** A sample on the sampler thread: a failure is logged and the next one still runs. */
+    private final Runnable sampleQuietly = Daemons.guarded(this::sample,
+            e -> log.warn("event=memlock-sample-failed error=\"{}\"", e.getMessage()));
 
     public AccountingService(Supplier<List<Holding>> activeLeases, Memlock memlock, Consumer<Crossing> crossings, AuditLog audit,
                              double nearRatio) {
@@ -90,7 +89,7 @@ public final class AccountingService implements AutoCloseable {
 
     /** Samples every {@code period} from now on. */
     public void start(Duration period) {
-        sampler.scheduleWithFixedDelay(this::sampleQuietly, 0, period.toMillis(), TimeUnit.MILLISECONDS);
+        sampler.scheduleWithFixedDelay(sampleQuietly, 0, period.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** Samples soon on the sampler thread (a lease started or ended): never in the caller's locks. */
@@ -100,7 +99,7 @@ public final class AccountingService implements AutoCloseable {
         try {
             sampler.schedule(() -> {
                 samplePending.set(false);
-                sampleQuietly();
+                sampleQuietly.run();
             }, SOON_MS, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException stopping) {
             samplePending.set(false);
@@ -121,14 +120,6 @@ public final class AccountingService implements AutoCloseable {
 
     public Report latest() {
         return latest;
-    }
-
-    private void sampleQuietly() {
-        try {
-            sample();
-        } catch (RuntimeException e) {
-            log.warn("event=memlock-sample-failed error=\"{}\"", e.getMessage());
-        }
     }
 
     /** Reads every active lease's use now. */

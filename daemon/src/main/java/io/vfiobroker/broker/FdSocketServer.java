@@ -2,6 +2,7 @@ package io.vfiobroker.broker;
 
 import io.vfiobroker.api.v1.FdBundle;
 import io.vfiobroker.authz.SocketAccess;
+import io.vfiobroker.concurrent.Daemons;
 import io.vfiobroker.broker.TicketWaits.Conn;
 import io.vfiobroker.lease.Caller;
 import io.vfiobroker.lease.LeaseException;
@@ -30,7 +31,6 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
 
@@ -99,16 +99,10 @@ public final class FdSocketServer implements AutoCloseable {
         this.wake = EventFd.create(0, LibcAbi.EFD_NONBLOCK);
         epoll.add(listener.fd(), LibcAbi.EPOLLIN, LISTENER);
         epoll.add(wake.fd(), LibcAbi.EPOLLIN, WAKE);
-        AtomicInteger n = new AtomicInteger();
         // Each connection submits at most one task and connections are capped, so the queue is bounded by the quota.
-        this.workers = new ThreadPoolExecutor(settings.workers(), settings.workers(), 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, "fd-socket-worker-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
-        this.loop = new Thread(this::loop, "fd-socket-loop");
-        loop.setDaemon(true);
-        loop.start();
+        this.workers = new ThreadPoolExecutor(settings.workers(), settings.workers(), 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(),
+                Daemons.numbered("fd-socket-worker"));
+        this.loop = Daemons.start("fd-socket-loop", this::loop);
         log.info("event=fd-socket-listening path={} ticket-timeout={}ms per-uid={} total={} admin-reserve={}", path, ticketTimeout.toMillis(),
                 this.quota.perUid(), this.quota.total(), this.quota.adminReserve());
     }
@@ -125,19 +119,18 @@ public final class FdSocketServer implements AutoCloseable {
         return path;
     }
 
-    /** fd.sock connections open right now: waiting for a ticket or being served. */
-    public int openConnections() {
-        return quota.openTotal();
+    /**
+     * What fd.sock has seen, read at once.
+     *
+     * @param openConnections  connections open right now: waiting for a ticket or being served
+     * @param droppedIdle      connections dropped for sending no ticket in time
+     * @param refusedOverQuota connections refused at accept for being over a quota
+     */
+    public record Stats(int openConnections, long droppedIdle, long refusedOverQuota) {
     }
 
-    /** Connections dropped for sending no ticket in time. */
-    public long droppedIdle() {
-        return dropped.get();
-    }
-
-    /** Connections refused at accept for being over a quota. */
-    public long refusedOverQuota() {
-        return refused.get();
+    public Stats stats() {
+        return new Stats(quota.openTotal(), dropped.get(), refused.get());
     }
 
     private void loop() {
@@ -317,17 +310,8 @@ public final class FdSocketServer implements AutoCloseable {
         } catch (RuntimeException e) {
             log.warn("event=fd-socket-shutdown-failed error=\"{}\"", e.getMessage());
         }
-        try {
-            loop.join(2000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        workers.shutdown();
-        try {
-            workers.awaitTermination(2, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        Daemons.join(loop, Duration.ofSeconds(2));
+        Daemons.stop(workers, Duration.ofSeconds(2));
         for (Conn c : waiting.drain()) finish(c);
         epoll.close();
         wake.close();

@@ -11,11 +11,8 @@ import picocli.CommandLine.Option;
 final class BindCommand extends GroupChange {
 
     @Option(names = "--dry-run", description = "print the exact sysfs writes and the protection verdicts, change nothing")
-    boolean dryRun;
-
-    @Override
-    boolean dryRun() {
-        return dryRun;
+    void dryRun(boolean on) {
+        dryRun = on;
     }
 
     @Override

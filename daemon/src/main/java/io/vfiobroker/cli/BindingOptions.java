@@ -15,28 +15,17 @@ import io.vfiobroker.api.v1.BoundDevice;
 import io.vfiobroker.api.v1.PlannedMember;
 import io.vfiobroker.api.v1.ReleaseBindingRequest;
 import io.vfiobroker.api.v1.SysfsWrite;
-import io.vfiobroker.audit.AuditLog;
 import io.vfiobroker.binding.BindingPlan;
-import io.vfiobroker.binding.BindingRequests;
-import io.vfiobroker.binding.BindingRules;
-import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
 import io.vfiobroker.binding.OwnerLock;
 import io.vfiobroker.binding.SysfsStep;
 import io.vfiobroker.client.UnixChannels;
 import io.vfiobroker.client.VfioBrokerClient;
 import io.vfiobroker.config.BrokerProperties;
+import io.vfiobroker.core.CoreWiring;
+import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.domain.PciAddress;
-import io.vfiobroker.host.LinuxSysfsHost;
-import io.vfiobroker.host.SimulatedKernelHost;
-import io.vfiobroker.host.SysfsHost;
-import io.vfiobroker.inventory.InventoryScanner;
-import io.vfiobroker.inventory.PciIds;
 import io.vfiobroker.json.DomainJson;
-import io.vfiobroker.policy.LoadStatus;
-import io.vfiobroker.policy.PolicyService;
-import io.vfiobroker.protect.HostView;
-import io.vfiobroker.protect.ProtectionScanner;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
@@ -140,26 +129,8 @@ public final class BindingOptions {
             note = "(offline, read-only: " + why + ")";
         }
         try {
-            SysfsHost host = simulateKernel ? new SimulatedKernelHost(root) : new LinuxSysfsHost(root);
-            InventoryScanner scanner = new InventoryScanner(host, PciIds.system());
-            BindingRules rules;
-            String rulesNote;
-            // As the daemon builds them: the policy file's binding section, read once for this run.
-            try (PolicyService ps = new PolicyService(policy, scanner)) {
-                LoadStatus st = ps.status();
-                if (st.state() == LoadStatus.State.REJECTED) {
-                    throw new IllegalArgumentException("policy file " + policy + " is invalid (" + st.message() + "); its binding rules "
-                            + "cannot be applied, so nothing is bound or released: fix it, or name another with --policy");
-                }
-                rules = BindingRules.of(ps.current());
-                rulesNote = st.state() == LoadStatus.State.MISSING ? "no policy file at " + policy + ", so no binding rules"
-                        : "binding rules of " + policy;
-            }
-            Journal journal = new Journal(state);
-            BindingService service = new BindingService(host, scanner, journal, () -> rules,
-                    new ProtectionScanner(host, new HostView(host, hostProc)));
-            BindingRequests requests = new BindingRequests(service, changes ? new AuditLog(state) : null);
-            return new Offline(requests, lock, note.substring(0, note.length() - 1) + "; " + rulesNote + ")");
+            CoreWiring.Local local = CoreWiring.local(root, simulateKernel, state, policy, hostProc, changes);
+            return new Offline(local.core(), lock, note.substring(0, note.length() - 1) + "; " + local.rulesNote() + ")");
         } catch (RuntimeException e) {
             if (lock != null) lock.close();
             throw e;
@@ -171,18 +142,18 @@ public final class BindingOptions {
         return "CLI offline, pid " + ProcessHandle.current().pid() + ", user " + System.getProperty("user.name");
     }
 
-    private record Offline(BindingRequests requests, OwnerLock lock, String path) implements Bindings {
+    private record Offline(DeviceProvisioning core, OwnerLock lock, String path) implements Bindings {
         public BindingPlan bind(String address, Integer group, boolean dryRun) {
-            return requests.bind(address, group, dryRun, self());
+            return core.bind(address, group, dryRun, self());
         }
 
         public BindingPlan release(String address, Integer group, boolean restore, boolean dryRun) {
-            return requests.release(address, group, restore, dryRun, self());
+            return core.release(address, group, restore, dryRun, self());
         }
 
         public Collection<Journal.Owned> status(boolean reconcile, List<String> reconciled) {
-            if (reconcile) reconciled.addAll(requests.reconcile(self()));
-            return requests.status();
+            if (reconcile) reconciled.addAll(core.reconcile(self()));
+            return core.owned().values();
         }
 
         public void close() {

@@ -13,7 +13,6 @@ import io.vfiobroker.nativeshim.EventFd;
 import io.vfiobroker.nativeshim.NativeException;
 import io.vfiobroker.nativeshim.VfioAbi;
 import io.vfiobroker.nativeshim.VfioDevice;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -25,14 +24,13 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 
 /**
  * A client of the broker, as an unprivileged program would be: acquires devices, and with {@code --edu-test}
  * drives QEMU's edu device through the received fds (BAR0, DMA, MSI). Prints one JSON object.
  */
 @Command(name = "client", description = "Acquire devices from a running daemon as the calling user (and optionally exercise QEMU's edu device).")
-final class ClientCommand implements Callable<Integer> {
+final class ClientCommand extends CliCommand {
 
     // QEMU edu register map (docs/specs/edu.rst).
     private static final int EDU_ID = 0x00;
@@ -62,9 +60,6 @@ final class ClientCommand implements Callable<Integer> {
 
     @Option(names = "--hold", description = "print the result, then hold the lease until stdin closes or says 'release'")
     boolean hold;
-
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
@@ -177,7 +172,7 @@ final class ClientCommand implements Callable<Integer> {
     }
 
     private void print(Map<String, Object> out) {
-        spec.commandLine().getOut().println(DomainJson.compactMapper().writeValueAsString(out));
-        spec.commandLine().getOut().flush();
+        out().println(DomainJson.compactMapper().writeValueAsString(out));
+        out().flush();
     }
 }

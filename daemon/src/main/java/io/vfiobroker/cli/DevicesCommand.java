@@ -4,25 +4,20 @@ import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.json.DomainJson;
 import io.vfiobroker.inventory.InventoryScanner;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 import java.util.List;
-import java.util.concurrent.Callable;
 
 @Command(name = "devices", description = "List PCI devices with driver, IOMMU group, NUMA node and SR-IOV role.")
-final class DevicesCommand implements Callable<Integer> {
+final class DevicesCommand extends CliCommand {
 
     @Mixin
     HostOptions host;
 
     @Parameters(paramLabel = "ADDR", arity = "0..*", description = "only these addresses (DDDD:BB:DD.F)")
     List<String> addresses = List.of();
-
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() {
@@ -34,7 +29,7 @@ final class DevicesCommand implements Callable<Integer> {
             devices = addresses.stream().map(PciAddress::parse).map(a -> scanner.device(a)
                     .orElseThrow(() -> new IllegalArgumentException("no PCI device " + a + " under " + host.root))).toList();
         }
-        var out = spec.commandLine().getOut();
+        var out = out();
         if (host.json) {
             out.println(DomainJson.mapper().writeValueAsString(devices));
             out.flush();

@@ -10,17 +10,15 @@ import io.vfiobroker.iommu.DeviceDomain;
 import io.vfiobroker.iommu.DomainException;
 import io.vfiobroker.iommu.DomainOpener;
 import io.vfiobroker.iommu.VfioDomainOpener;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
 
 /** Opens (and closes) an IOMMU domain for a device bound to vfio-pci, without policy: what the kernel says. */
 @Command(name = "domain-check", description = "Root only: open the IOMMU domain for a vfio-pci device and report the kernel's answer.")
-final class DomainCheckCommand implements Callable<Integer> {
+final class DomainCheckCommand extends CliCommand {
 
     @Parameters(paramLabel = "ADDR")
     String address;
@@ -31,9 +29,6 @@ final class DomainCheckCommand implements Callable<Integer> {
     @Option(names = "--root", description = "host root (default /)")
     Path root = Path.of("/");
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
-
     @Override
     public Integer call() {
         LinuxSysfsHost host = new LinuxSysfsHost(root);
@@ -43,13 +38,13 @@ final class DomainCheckCommand implements Callable<Integer> {
         if (d.iommuGroup() == null) throw new IllegalArgumentException(a + " is in no IOMMU group");
         Backend b = Backend.parse(backend);
         try (DeviceDomain dom = new VfioDomainOpener(host).open(java.util.List.of(new DomainOpener.Member(a, d.iommuGroup())), b)) {
-            spec.commandLine().getOut().println("ok: " + b.wireName() + " domain opened for " + a + " (" + dom.fds().size() + " fds)");
+            out().println("ok: " + b.wireName() + " domain opened for " + a + " (" + dom.fds().size() + " fds)");
             return 0;
         } catch (DomainException e) {
-            spec.commandLine().getOut().println("refused: " + e.getMessage());
+            out().println("refused: " + e.getMessage());
             return 1;
         } finally {
-            spec.commandLine().getOut().flush();
+            out().flush();
         }
     }
 }

@@ -2,16 +2,14 @@ package io.vfiobroker.cli;
 
 import io.vfiobroker.hostgen.HostSpec;
 import io.vfiobroker.hostgen.HostTreeGenerator;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
 
 @Command(name = "generate-host", description = "Write a synthetic host tree (sysfs, /dev, /proc) for tests, demos and benchmarks.")
-final class GenerateHostCommand implements Callable<Integer> {
+final class GenerateHostCommand extends CliCommand {
 
     @Parameters(paramLabel = "DIR", description = "empty or new directory to write the tree into")
     Path dir;
@@ -31,9 +29,6 @@ final class GenerateHostCommand implements Callable<Integer> {
     @Option(names = "--iommu", description = "platform IOMMU: ${COMPLETION-CANDIDATES}")
     HostSpec.Iommu iommu;
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
-
     @Override
     public Integer call() {
         HostSpec s = demo ? HostSpec.demo() : HostSpec.sriovScale(4, 8);
@@ -44,7 +39,7 @@ final class GenerateHostCommand implements Callable<Integer> {
         if (layout != null) s = s.withLayout(layout);
         if (iommu != null) s = s.withIommu(iommu);
         HostTreeGenerator.generate(s, dir);
-        spec.commandLine().getOut().println("wrote host tree " + dir.toAbsolutePath());
+        out().println("wrote host tree " + dir.toAbsolutePath());
         return 0;
     }
 }

@@ -1,8 +1,7 @@
 package io.vfiobroker.cli;
 
-import io.vfiobroker.host.LinuxSysfsHost;
+import io.vfiobroker.core.CoreWiring;
 import io.vfiobroker.inventory.InventoryScanner;
-import io.vfiobroker.inventory.PciIds;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -21,6 +20,6 @@ public final class HostOptions {
         if (!Files.isDirectory(root)) {
             throw new IllegalArgumentException("host root " + root + " does not exist or is not a directory");
         }
-        return new InventoryScanner(new LinuxSysfsHost(root), PciIds.system());
+        return CoreWiring.scanner(CoreWiring.host(root, false));
     }
 }

@@ -24,7 +24,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.Callable;
 
 @Command(name = "policy", description = "Check a policy file, or explain what it decides for a principal and a device.",
         subcommands = {PolicyCommand.Check.class, PolicyCommand.Explain.class})
@@ -39,36 +38,31 @@ final class PolicyCommand implements Runnable {
     }
 
     @Command(name = "check", description = "Validate a policy file. Exit 0 when valid, 1 when not (each error with line and key).")
-    static final class Check implements Callable<Integer> {
+    static final class Check extends CliCommand {
         @Parameters(paramLabel = "FILE", description = "policy YAML")
         Path file;
 
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
         @Override
         public Integer call() throws IOException {
-            var out = spec.commandLine().getOut();
-            var err = spec.commandLine().getErr();
             String text;
             try {
                 text = Files.readString(file, StandardCharsets.UTF_8);
             } catch (NoSuchFileException e) {
-                err.println("vfio-broker: " + file + " does not exist");
+                err().println("vfio-broker: " + file + " does not exist");
                 return 1;
             }
             try {
                 Policy p = PolicyParser.parse(text, file.toString());
-                out.println(file + ": valid, " + p.rules().size() + (p.rules().size() == 1 ? " rule" : " rules")
+                out().println(file + ": valid, " + p.rules().size() + (p.rules().size() == 1 ? " rule" : " rules")
                         + " (" + p.rules().stream().filter(r -> r.isDeny()).count() + " deny)");
-                out.flush();
+                out().flush();
                 return 0;
             } catch (PolicyException e) {
                 // file:line:column: key: message — the form editors and CI annotate.
                 for (PolicyError pe : e.errors()) {
-                    err.println(file + ":" + pe.line() + ":" + pe.column() + ": " + (pe.key().isEmpty() ? "" : pe.key() + ": ") + pe.message());
+                    err().println(file + ":" + pe.line() + ":" + pe.column() + ": " + (pe.key().isEmpty() ? "" : pe.key() + ": ") + pe.message());
                 }
-                err.flush();
+                err().flush();
                 return 1;
             }
         }
@@ -76,7 +70,7 @@ final class PolicyCommand implements Runnable {
 
     @Command(name = "explain", description = "Decide for a principal and a device, read-only, and show the rule chain."
             + " Exit 0 when allowed, 1 when refused.")
-    static final class Explain implements Callable<Integer> {
+    static final class Explain extends CliCommand {
         @Mixin
         HostOptions host;
 
@@ -98,9 +92,6 @@ final class PolicyCommand implements Runnable {
         @Parameters(paramLabel = "ADDR", description = "device address DDDD:BB:DD.F")
         String address;
 
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
         @Override
         public Integer call() throws IOException {
             PciAddress a = PciAddress.parse(address);
@@ -119,7 +110,7 @@ final class PolicyCommand implements Runnable {
             Explanation e = PolicyEngine.evaluate(p, new Principal(uid, g, groups, null, resource), a, scanner.scan(),
                     InterruptChips.read(scanner.host()), accounts);
             ExplanationView v = ExplanationView.of(e);
-            var out = spec.commandLine().getOut();
+            var out = out();
             if (host.json) {
                 out.println(DomainJson.mapper().writeValueAsString(v));
             } else {

@@ -10,15 +10,12 @@ import picocli.CommandLine.Option;
 final class ReleaseCommand extends GroupChange {
 
     @Option(names = "--dry-run", description = "print the exact sysfs writes, change nothing")
-    boolean dryRun;
+    void dryRun(boolean on) {
+        dryRun = on;
+    }
 
     @Option(names = "--keep-bound", description = "leave the devices on vfio-pci, only clear driver_override")
     boolean keepBound;
-
-    @Override
-    boolean dryRun() {
-        return dryRun;
-    }
 
     @Override
     BindingPlan change(BindingOptions.Bindings b) {

@@ -6,7 +6,6 @@ import io.vfiobroker.api.v1.FdInfo;
 import io.vfiobroker.client.AcquiredDevices;
 import io.vfiobroker.client.VfioBrokerClient;
 import io.vfiobroker.nativeshim.Exec;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -17,14 +16,13 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 
 /**
  * Acquires devices, then becomes PROGRAM with the lease's fds as 3, 4, ... announced the systemd way
  * (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES). The pid does not change, so the lease ends when the program exits.
  */
 @Command(name = "run", description = "Acquire devices as the calling user, then exec PROGRAM with their fds (LISTEN_FDS) and the memlock limit set.")
-final class RunCommand implements Callable<Integer> {
+final class RunCommand extends CliCommand {
 
     @Option(names = "--device", paramLabel = "ADDR", description = "a device to acquire (repeatable; with --allocation: default all of its devices)")
     List<String> devices = new ArrayList<>();
@@ -34,9 +32,6 @@ final class RunCommand implements Callable<Integer> {
 
     @Parameters(arity = "1..*", paramLabel = "PROGRAM", description = "the program and its arguments (after --)")
     List<String> command;
-
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() {

@@ -2,7 +2,6 @@ package io.vfiobroker.cli;
 
 import io.vfiobroker.binding.Journal;
 import io.vfiobroker.json.DomainJson;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -10,12 +9,11 @@ import picocli.CommandLine.Option;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.concurrent.Callable;
 
 @Command(name = "status", mixinStandardHelpOptions = true,
         description = {"Devices bound by vfio-broker, with the drivers they will get back.",
                 "While a daemon runs it is asked (admins only); otherwise the binding journal is read."})
-final class StatusCommand implements Callable<Integer> {
+final class StatusCommand extends CliCommand {
 
     @Mixin
     BindingOptions options;
@@ -23,17 +21,14 @@ final class StatusCommand implements Callable<Integer> {
     @Option(names = "--reconcile", description = "first finish or undo what a crashed run left half done")
     boolean reconcile;
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
-
     @Override
     public Integer call() {
-        var out = spec.commandLine().getOut();
+        var out = out();
         try (BindingOptions.Bindings b = options.open(reconcile)) {
-            options.announce(out, spec.commandLine().getErr(), b);
+            options.announce(out, err(), b);
             List<String> reconciled = new ArrayList<>();
             Collection<Journal.Owned> owned = b.status(reconcile, reconciled);
-            var notes = options.json ? spec.commandLine().getErr() : out;
+            var notes = options.json ? err() : out;
             for (String line : reconciled) notes.println("reconciled: " + line);
             notes.flush();
             if (options.json) {

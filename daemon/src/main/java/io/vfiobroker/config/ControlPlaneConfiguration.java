@@ -7,6 +7,8 @@ import io.vfiobroker.accounting.AccountingService;
 import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.audit.AuditLog;
 import io.vfiobroker.binding.BindingRequests;
+import io.vfiobroker.core.CoreWiring;
+import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.events.BrokerEvent;
 import io.vfiobroker.events.EventBus;
@@ -116,6 +118,12 @@ public class ControlPlaneConfiguration {
     @Bean
     BindingRequests bindingRequests(BindingService binding, AuditLog audit) {
         return new BindingRequests(binding, audit);
+    }
+
+    /** The core the kubelet device plugin and the DRA driver call. */
+    @Bean
+    DeviceProvisioning deviceProvisioning(InventoryScanner scanner, BindingRequests requests, PolicyService policy) {
+        return CoreWiring.provisioning(scanner, requests, policy);
     }
 
     @Bean

@@ -1,19 +1,15 @@
 package io.vfiobroker.config;
 
-import io.vfiobroker.host.LinuxSysfsHost;
-import io.vfiobroker.host.SimulatedKernelHost;
 import io.vfiobroker.host.SysfsHost;
-import io.vfiobroker.binding.BindingRules;
 import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.core.CoreWiring;
 import io.vfiobroker.binding.Journal;
 import io.vfiobroker.binding.OwnerLock;
 import io.vfiobroker.policy.PolicyService;
-import io.vfiobroker.protect.HostView;
 import io.vfiobroker.protect.ProtectionScanner;
 import io.vfiobroker.hostgen.HostSpec;
 import io.vfiobroker.hostgen.HostTreeGenerator;
 import io.vfiobroker.inventory.InventoryScanner;
-import io.vfiobroker.inventory.PciIds;
 import io.vfiobroker.json.DomainJson;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -82,12 +78,12 @@ public class HostConfiguration {
     SysfsHost sysfsHost(BrokerProperties props, DemoTree demo) throws IOException {
         Path root = props.demo() ? demo.host() : props.root();
         log.info("event=host-root root={} simulated-kernel={}", root, props.demo() || props.simulateKernel());
-        return props.demo() || props.simulateKernel() ? new SimulatedKernelHost(root) : new LinuxSysfsHost(root);
+        return CoreWiring.host(root, props.demo() || props.simulateKernel());
     }
 
     @Bean
     InventoryScanner inventoryScanner(SysfsHost host) {
-        return new InventoryScanner(host, PciIds.system());
+        return CoreWiring.scanner(host);
     }
 
     @Bean
@@ -150,11 +146,10 @@ public class HostConfiguration {
     @Bean
     BindingService bindingService(SysfsHost host, InventoryScanner scanner, Journal journal, PolicyService policy,
                                   BrokerProperties props, HeldOwnerLock owner) {
-        ProtectionScanner protection = new ProtectionScanner(host, new HostView(host, props.hostProc()));
+        ProtectionScanner protection = CoreWiring.protection(host, props.hostProc());
         // Said at start, not at the first refused bind: a blind daemon refuses every bind until it is redeployed.
         protection.blindness();
-        // Read per bind, so a policy reload applies to the next bind without a restart.
-        BindingService service = new BindingService(host, scanner, journal, () -> BindingRules.of(policy.current()), protection);
+        BindingService service = CoreWiring.binding(host, scanner, journal, policy::current, protection);
         // Whatever a crashed predecessor left half done is settled before anything else is served.
         service.reconcile();
         return service;

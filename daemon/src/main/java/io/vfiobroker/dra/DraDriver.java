@@ -1,22 +1,20 @@
 package io.vfiobroker.dra;
 
-import io.vfiobroker.binding.BindingException;
-import io.vfiobroker.binding.BindingService;
-import io.vfiobroker.binding.Journal;
 import io.vfiobroker.cdi.CdiSpec;
 import io.vfiobroker.cdi.CdiSpecWriter;
+import io.vfiobroker.core.DeviceProvisioning;
+import io.vfiobroker.core.PrepareException;
 import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SysfsHost;
-import io.vfiobroker.inventory.InventoryScanner;
-import io.vfiobroker.kubelet.DeviceAccess;
-import io.vfiobroker.kubelet.Exposure;
-import io.vfiobroker.kubelet.KubeletAllocationHook;
-import io.vfiobroker.kubelet.PoolConfig;
-import io.vfiobroker.kubelet.PoolDevice;
+import io.vfiobroker.nodeplugin.Exposure;
+import io.vfiobroker.nodeplugin.KubeletAllocationHook;
+import io.vfiobroker.nodeplugin.PoolConfig;
+import io.vfiobroker.nodeplugin.PoolDevice;
 import io.vfiobroker.policy.HostSelectorFacts;
+import io.vfiobroker.policy.Principal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,11 +22,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * The node side of the DRA driver, without the wire: prepares a claim (checks, policy, bind, CDI spec, checkpoint)
@@ -41,26 +37,22 @@ public final class DraDriver {
 
     private final DraProperties props;
     private final SysfsHost host;
-    private final InventoryScanner scanner;
-    private final BindingService binding;
-    private final DeviceAccess access;
+    private final DeviceProvisioning core;
     private final KubeletAllocationHook hook;
     private final ClaimSource claims;
     private final PreparedClaims checkpoint;
     private final CdiSpecWriter cdi;
     private final Map<String, PoolConfig> poolsByName = new LinkedHashMap<>();
 
-    public DraDriver(DraProperties props, SysfsHost host, InventoryScanner scanner, BindingService binding, DeviceAccess access,
-                     KubeletAllocationHook hook, ClaimSource claims, Path stateDir) {
+    public DraDriver(DraProperties props, SysfsHost host, DeviceProvisioning core, KubeletAllocationHook hook, ClaimSource claims,
+                     Path stateDir) {
         this.props = props;
         this.host = host;
-        this.scanner = scanner;
-        this.binding = binding;
-        this.access = access;
+        this.cdi = new CdiSpecWriter(host.daemonPath(props.cdiDir()));
+        this.core = core;
         this.hook = hook;
         this.claims = claims;
         this.checkpoint = new PreparedClaims(stateDir);
-        this.cdi = new CdiSpecWriter(host.daemonPath(props.cdiDir()));
         for (PoolConfig p : props.pools()) poolsByName.put(props.poolName(p), p);
     }
 
@@ -119,9 +111,8 @@ public final class DraDriver {
             throw new DraException("claim " + ref.describe() + " has no device of driver " + props.driverName() + " allocated");
         }
         String principal = principal(claim);
-        HostInventory inv = scanner.scan();
-        Map<PciAddress, String> original = new HashMap<>();
-        for (Map.Entry<PciAddress, Journal.Owned> e : binding.status().entrySet()) original.put(e.getKey(), e.getValue().originalDriver());
+        HostInventory inv = core.inventory();
+        Map<PciAddress, String> original = core.originalDrivers();
         Map<PciAddress, String> inUse = new HashMap<>();
         for (PreparedClaims.Prepared p : checkpoint.all().values()) {
             for (PreparedClaims.PreparedDevice d : p.devices()) inUse.put(PciAddress.parse(d.pciAddress()), p.namespace() + "/" + p.name());
@@ -159,28 +150,19 @@ public final class DraDriver {
                 throw new DraException("claim " + ref.describe() + ": backend iommufd, but the node has no /dev/iommu"
                         + " (kernel without CONFIG_IOMMUFD)");
             }
-            var refusal = access.refusal(principal, a, inv);
-            if (refusal.isPresent()) throw new DraException("claim " + ref.describe() + ": policy refuses " + a + " to " + principal
-                    + ": " + refusal.get());
             plan.add(new Planned(r, pool, d, cfg));
         }
 
-        // Bind group by group; a failure undoes the groups this Prepare bound.
-        List<Integer> bound = new ArrayList<>();
-        Set<Integer> groups = new LinkedHashSet<>();
+        // Policy for every device, then the binds (broker mode: the lease binds at Acquire); a failure after them undoes them.
+        DeviceProvisioning.Prepared bound;
         try {
-            for (Planned p : plan) {
-                if (p.pool().mode() != PoolConfig.Mode.DEVICE_NODES) continue; // broker mode: the lease binds at Acquire
-                int g = p.device().iommuGroup();
-                if (!groups.add(g)) continue;
-                boolean ownedBefore = binding.owns(g);
-                try {
-                    binding.bind(p.device().address(), false);
-                } catch (BindingException e) {
-                    throw new DraException("claim " + ref.describe() + ": cannot bind " + p.device().address() + ": " + e.getMessage(), e);
-                }
-                if (!ownedBefore && binding.owns(g)) bound.add(g);
-            }
+            bound = core.prepare(Principal.resource(principal), plan.stream().map(p -> p.device().address()).toList(),
+                    plan.stream().filter(p -> p.pool().mode() == PoolConfig.Mode.DEVICE_NODES).map(p -> p.device().address()).toList(), inv);
+        } catch (PrepareException e) {
+            throw new DraException("claim " + ref.describe() + ": " + (e.kind() == PrepareException.Kind.POLICY
+                    ? "policy refuses " + e.device() + " to " + principal + ": " : "") + e.getMessage(), e);
+        }
+        try {
             Map<String, String> env = new LinkedHashMap<>();
             List<PciAddress> brokered = plan.stream().filter(p -> p.pool().mode() == PoolConfig.Mode.BROKER).map(p -> p.device().address()).toList();
             if (!brokered.isEmpty()) env.putAll(hook.allocated(principal, PoolConfig.Mode.BROKER, brokered));
@@ -199,22 +181,16 @@ public final class DraDriver {
                         p.config().memlockLimit(), p.config().keepBound(), List.of(cdiKind() + "=" + cdiName)));
             }
             PreparedClaims.Prepared prepared = new PreparedClaims.Prepared(ref.namespace(), ref.name(), ref.uid(), principal, env,
-                    devices, bound);
+                    devices, bound.boundGroups());
             Map<String, PreparedClaims.Prepared> next = new LinkedHashMap<>(checkpoint.all());
             next.put(ref.uid(), prepared);
             writeCdi(next);
             checkpoint.put(prepared);
             log.info("event=dra-claim-prepared claim={}/{} uid={} principal={} devices={} bound-groups={}", ref.namespace(), ref.name(),
-                    ref.uid(), principal, devices.stream().map(PreparedClaims.PreparedDevice::pciAddress).toList(), bound);
+                    ref.uid(), principal, devices.stream().map(PreparedClaims.PreparedDevice::pciAddress).toList(), bound.boundGroups());
             return devices;
         } catch (RuntimeException e) {
-            for (int g : bound) {
-                try {
-                    binding.release(g, true, false);
-                } catch (RuntimeException re) {
-                    log.warn("event=dra-prepare-undo-failed group={} error=\"{}\"", g, re.getMessage());
-                }
-            }
+            core.undo(bound);
             try {
                 writeCdi(checkpoint.all());
             } catch (RuntimeException ignored) {
@@ -272,7 +248,7 @@ public final class DraDriver {
             }
             boolean keep = p.devices().stream().filter(d -> d.group() == g).allMatch(PreparedClaims.PreparedDevice::keepBound);
             try {
-                if (binding.owns(g)) binding.release(g, !keep, false);
+                core.release(g, !keep);
             } catch (RuntimeException e) {
                 failed.add("group " + g + ": " + e.getMessage());
                 left.add(g);

@@ -21,7 +21,7 @@ import io.vfiobroker.api.pluginregistration.v1.PluginInfo;
 import io.vfiobroker.api.pluginregistration.v1.RegistrationGrpc;
 import io.vfiobroker.api.pluginregistration.v1.RegistrationStatus;
 import io.vfiobroker.api.pluginregistration.v1.RegistrationStatusResponse;
-import io.vfiobroker.kubelet.UnixGrpc;
+import io.vfiobroker.nodeplugin.UnixGrpc;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,6 +1,6 @@
 package io.vfiobroker.dra;
 
-import io.vfiobroker.kubelet.PoolConfig;
+import io.vfiobroker.nodeplugin.PoolConfig;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 
 import java.util.HashSet;

@@ -1,13 +1,10 @@
 package io.vfiobroker.dra;
 
-import io.vfiobroker.binding.BindingService;
-import io.vfiobroker.domain.PciAddress;
-import io.vfiobroker.inventory.InventoryScanner;
+import io.vfiobroker.core.DeviceProvisioning;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -25,8 +22,7 @@ public final class DraSlices implements AutoCloseable {
 
     private final SliceDevices devices;
     private final ResourceSlicePublisher publisher;
-    private final InventoryScanner scanner;
-    private final BindingService binding;
+    private final DeviceProvisioning core;
     /** Events come in bursts (a VF created is several uevents): one refresh after the burst. */
     static final Duration SETTLE = Duration.ofMillis(200);
 
@@ -38,16 +34,15 @@ public final class DraSlices implements AutoCloseable {
         return t;
     });
 
-    public DraSlices(SliceDevices devices, ResourceSlicePublisher publisher, InventoryScanner scanner, BindingService binding) {
+    public DraSlices(SliceDevices devices, ResourceSlicePublisher publisher, DeviceProvisioning core) {
         this.devices = devices;
         this.publisher = publisher;
-        this.scanner = scanner;
-        this.binding = binding;
+        this.core = core;
     }
 
     /** Publishes nothing (no API server): the kubelet side still works, the scheduler just sees no devices. */
     public static DraSlices off() {
-        return new DraSlices(null, null, null, null);
+        return new DraSlices(null, null, null);
     }
 
     public void start(Duration every) {
@@ -82,9 +77,7 @@ public final class DraSlices implements AutoCloseable {
     /** One pass: the current inventory to the API server. */
     public synchronized boolean refresh() {
         if (publisher == null) return false;
-        Map<PciAddress, String> original = new HashMap<>();
-        binding.status().forEach((a, o) -> original.put(a, o.originalDriver()));
-        SliceDevices.Offer offer = devices.offer(scanner.scan(), original);
+        SliceDevices.Offer offer = devices.offer(core.inventory(), core.originalDrivers());
         boolean wrote = publisher.publish(offer.pools());
         // Logged on change only: the refresh runs every few seconds.
         offer.withdrawn().forEach((d, why) -> {

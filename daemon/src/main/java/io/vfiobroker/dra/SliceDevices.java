@@ -6,8 +6,8 @@ import io.vfiobroker.domain.InterruptRemapping;
 import io.vfiobroker.domain.IommuUnit;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SysfsHost;
-import io.vfiobroker.kubelet.DeviceHealth;
-import io.vfiobroker.kubelet.PoolConfig;
+import io.vfiobroker.nodeplugin.DeviceHealth;
+import io.vfiobroker.nodeplugin.PoolConfig;
 import io.vfiobroker.policy.HostSelectorFacts;
 
 import java.util.ArrayList;

@@ -3,6 +3,7 @@ package io.vfiobroker.grpc;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import io.vfiobroker.concurrent.Daemons;
 import io.vfiobroker.lease.Caller;
 import io.vfiobroker.quota.QuotaExceededException;
 import io.vfiobroker.quota.UidQuota;
@@ -13,7 +14,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A server stream written from its own thread, honouring the transport's flow control: the writer waits
@@ -21,7 +21,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class FlowControl<T> {
 
-    private static final AtomicInteger THREADS = new AtomicInteger();
     /** Most stream writer threads at once; a quota total above this is refused at the call, not queued. */
     static final int MAX_WRITERS = 256;
     /**
@@ -30,11 +29,8 @@ final class FlowControl<T> {
      * per uid and in total by the stream quota (vfio-broker.quota.streams), and this pool never grows past
      * {@link #MAX_WRITERS}, so callers can't make the daemon start threads without limit.
      */
-    static final ExecutorService WRITERS = new ThreadPoolExecutor(0, MAX_WRITERS, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
-        Thread t = new Thread(r, "grpc-stream-" + THREADS.incrementAndGet());
-        t.setDaemon(true);
-        return t;
-    });
+    static final ExecutorService WRITERS = new ThreadPoolExecutor(0, MAX_WRITERS, 60, TimeUnit.SECONDS, new SynchronousQueue<>(),
+            Daemons.numbered("grpc-stream"));
 
     /** How long a client may read nothing before its stream is ended. */
     static final Duration STALL = Duration.ofSeconds(30);

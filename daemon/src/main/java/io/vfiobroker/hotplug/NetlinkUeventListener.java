@@ -1,5 +1,6 @@
 package io.vfiobroker.hotplug;
 
+import io.vfiobroker.concurrent.Daemons;
 import io.vfiobroker.nativeshim.NativeException;
 import io.vfiobroker.nativeshim.Uevent;
 import io.vfiobroker.nativeshim.UeventSocket;
@@ -24,9 +25,7 @@ public final class NetlinkUeventListener implements AutoCloseable {
 
     public NetlinkUeventListener(Consumer<Uevent> handler) {
         this.socket = UeventSocket.open();
-        this.thread = new Thread(() -> run(handler), "uevent-listener");
-        thread.setDaemon(true);
-        thread.start();
+        this.thread = Daemons.start("uevent-listener", () -> run(handler));
         log.info("event=uevent-listening");
     }
 
@@ -54,11 +53,7 @@ public final class NetlinkUeventListener implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        try {
-            thread.join(2000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        Daemons.join(thread, Duration.ofSeconds(2));
         socket.close();
     }
 }

@@ -17,6 +17,7 @@ import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 
 import static io.vfiobroker.iommu.ModelObjects.ContainerFile;
 import static io.vfiobroker.iommu.ModelObjects.DeviceFile;
@@ -109,36 +110,35 @@ public final class VfioKernelModel implements VfioKernel {
         }
     }
 
-    /** The tree's own node read-only, or with {@link #standInFiles} a file whose text says what it stands for. */
-    private OwnedFd openNode(Path node, String what) {
+    /**
+     * The tree's own node read-only, or with {@link #standInFiles} a file whose text says what it stands for; the
+     * open file is recorded as {@code file}, as the kernel's open creates it.
+     */
+    private OwnedFd openNode(Path node, String what, Function<OwnedFd, ModelObjects.File> file) {
         Path dev = host.deviceNode("iommu").getParent(); // the tree's dev/: the model opens nothing of the real host
         if (!node.toAbsolutePath().normalize().startsWith(dev)) throw new IllegalArgumentException(node + " is outside " + dev);
-        return standIns == null ? Posix.open(node, LibcAbi.O_RDONLY) : ModelObjects.standIn(standIns, what);
+        OwnedFd fd = standIns == null ? Posix.open(node, LibcAbi.O_RDONLY) : ModelObjects.standIn(standIns, what);
+        objects.add(file.apply(fd));
+        return fd;
     }
 
     @Override
     public synchronized Container openContainer(Path node) {
         enter("open container", node.toString());
-        OwnedFd fd = openNode(node, "container");
-        objects.add(new ContainerFile(fd));
-        return new Container(fd, "container " + node);
+        return new Container(openNode(node, "container", ContainerFile::new), "container " + node);
     }
 
     @Override
     public synchronized Group openGroup(Path node, int group) {
         enter("open group", node.toString());
         if (objects.group(group) != null) throw new NativeException("open " + node, Errno.EBUSY, "");
-        OwnedFd fd = openNode(node, "group " + group);
-        objects.add(new GroupFile(fd, group, node));
-        return new Group(fd, group);
+        return new Group(openNode(node, "group " + group, fd -> new GroupFile(fd, group, node)), group);
     }
 
     @Override
     public synchronized IommuFd openIommufd(Path node) {
         enter("open iommufd", node.toString());
-        OwnedFd fd = openNode(node, "iommufd");
-        objects.add(new IommufdFile(fd));
-        return new IommuFd(fd, "iommufd " + node);
+        return new IommuFd(openNode(node, "iommufd", IommufdFile::new), "iommufd " + node);
     }
 
     @Override
@@ -148,9 +148,7 @@ public final class VfioKernelModel implements VfioKernel {
         String address = host.list("sys/bus/pci/devices").stream()
                 .filter(a -> host.list("sys/bus/pci/devices/" + a + "/vfio-dev").contains(cdev)).findFirst()
                 .orElseThrow(() -> new NativeException("open " + node, Errno.ENODEV, ""));
-        OwnedFd fd = openNode(node, "device " + address);
-        objects.add(new DeviceFile(fd, address, groupOf(address), null));
-        return new Device(fd, cdev);
+        return new Device(openNode(node, "device " + address, fd -> new DeviceFile(fd, address, groupOf(address), null)), cdev);
     }
 
     @Override
@@ -224,9 +222,7 @@ public final class VfioKernelModel implements VfioKernel {
         boolean member = host.list("sys/kernel/iommu_groups/" + gf.id + "/devices").contains(address);
         if (!member || !"vfio-pci".equals(driver(address))) throw new NativeException("VFIO_GROUP_GET_DEVICE_FD", Errno.ENODEV, ctx);
         if (gf.container == null || !gf.container.iommuSet) throw new NativeException("VFIO_GROUP_GET_DEVICE_FD", Errno.EINVAL, ctx);
-        OwnedFd fd = openNode(gf.node, "device " + address);
-        objects.add(new DeviceFile(fd, address, gf.id, gf));
-        return new Device(fd, address);
+        return new Device(openNode(gf.node, "device " + address, fd -> new DeviceFile(fd, address, gf.id, gf)), address);
     }
 
     @Override

@@ -7,14 +7,18 @@ import io.grpc.StatusRuntimeException;
 import io.vfiobroker.api.deviceplugin.v1beta1.ContainerAllocateResponse;
 import io.vfiobroker.api.deviceplugin.v1beta1.RegisterRequest;
 import io.vfiobroker.api.deviceplugin.v1beta1.RegistrationGrpc;
-import io.vfiobroker.binding.BindingException;
-import io.vfiobroker.binding.BindingService;
-import io.vfiobroker.binding.Journal;
 import io.vfiobroker.cdi.CdiSpecWriter;
+import io.vfiobroker.core.DeviceProvisioning;
+import io.vfiobroker.core.PrepareException;
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SysfsHost;
-import io.vfiobroker.inventory.InventoryScanner;
+import io.vfiobroker.nodeplugin.Exposure;
+import io.vfiobroker.nodeplugin.KubeletAllocationHook;
+import io.vfiobroker.nodeplugin.PoolConfig;
+import io.vfiobroker.nodeplugin.PoolDevice;
+import io.vfiobroker.nodeplugin.UnixGrpc;
+import io.vfiobroker.policy.Principal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,7 +32,6 @@ import java.nio.file.WatchEvent;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -53,9 +56,7 @@ public final class KubeletPlugins implements AutoCloseable {
     private static final long RETRY_MILLIS = 1000;
 
     private final KubeletProperties props;
-    private final InventoryScanner scanner;
-    private final BindingService binding;
-    private final DeviceAccess access;
+    private final DeviceProvisioning core;
     private final KubeletAllocationHook hook;
     private final CdiSpecWriter cdi;
     private final Path pluginDir;
@@ -69,16 +70,13 @@ public final class KubeletPlugins implements AutoCloseable {
     private ScheduledExecutorService refresher;
     private volatile boolean closed;
 
-    public KubeletPlugins(KubeletProperties props, SysfsHost host, InventoryScanner scanner, BindingService binding,
-                          DeviceAccess access, KubeletAllocationHook hook) {
+    public KubeletPlugins(KubeletProperties props, SysfsHost host, DeviceProvisioning core, KubeletAllocationHook hook) {
         this.props = props;
-        this.scanner = scanner;
-        this.binding = binding;
-        this.access = access;
+        this.core = core;
         this.hook = hook;
         this.pluginDir = host.daemonPath(props.pluginDir());
         this.cdi = props.cdi() ? new CdiSpecWriter(host.daemonPath(props.cdiDir())) : null;
-        this.lists = new PoolLists(host, access, cdi);
+        this.lists = new PoolLists(host, core, cdi);
         for (PoolConfig p : props.pools()) {
             plugins.add(new PoolPlugin(p, props.resourceName(p), Exposure.of(p, host, props.brokerSocketDir()), this::allocate));
         }
@@ -257,9 +255,8 @@ public final class KubeletPlugins implements AutoCloseable {
 
     /** Reads the host once and updates every pool's list (and CDI spec). Safe to call from any thread. */
     public synchronized void refresh() {
-        HostInventory inv = scanner.scan();
-        Map<PciAddress, String> original = new HashMap<>();
-        for (Map.Entry<PciAddress, Journal.Owned> e : binding.status().entrySet()) original.put(e.getKey(), e.getValue().originalDriver());
+        HostInventory inv = core.inventory();
+        Map<PciAddress, String> original = core.originalDrivers();
         for (PoolPlugin p : plugins) {
             List<PoolDevice> list = lists.compute(p, inv, original);
             p.update(list);
@@ -289,23 +286,16 @@ public final class KubeletPlugins implements AutoCloseable {
                 devs.add(d);
             }
             // Health is a few seconds old at worst; policy is asked again at the moment of handing out.
-            HostInventory inv = scanner.scan();
-            for (PoolDevice d : devs) {
-                var refusal = access.refusal(p.resourceName, d.address(), inv);
-                if (refusal.isPresent()) throw Status.PERMISSION_DENIED.withDescription(refusal.get()).asException();
-            }
-            if (p.pool.mode() == PoolConfig.Mode.DEVICE_NODES) {
-                // Broker mode binds nothing here: the lease binds (and restores) when a client acquires.
-                Set<Integer> done = new LinkedHashSet<>();
-                for (PoolDevice d : devs) {
-                    if (!done.add(d.group())) continue;
-                    try {
-                        binding.bind(d.address(), false);
-                    } catch (BindingException e) {
-                        throw (e.refused() ? Status.FAILED_PRECONDITION : Status.INTERNAL)
-                                .withDescription(p.resourceName + ": cannot bind " + d.id() + ": " + e.getMessage()).asException();
-                    }
-                }
+            // Broker mode binds nothing here: the lease binds (and restores) when a client acquires.
+            List<PciAddress> addresses = devs.stream().map(PoolDevice::address).toList();
+            try {
+                core.prepare(Principal.resource(p.resourceName), addresses, p.pool.mode() == PoolConfig.Mode.DEVICE_NODES);
+            } catch (PrepareException e) {
+                throw (switch (e.kind()) {
+                    case POLICY -> Status.PERMISSION_DENIED.withDescription(e.getMessage());
+                    case BIND_REFUSED -> Status.FAILED_PRECONDITION.withDescription(p.resourceName + ": " + e.getMessage());
+                    case BIND_FAILED -> Status.INTERNAL.withDescription(p.resourceName + ": " + e.getMessage());
+                }).asException();
             }
             refresh();
             return AllocateResponses.of(p, devs, hook, cdi);

@@ -1,5 +1,6 @@
 package io.vfiobroker.kubelet;
 
+import io.vfiobroker.nodeplugin.PoolConfig;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 
 import java.time.Duration;

@@ -2,11 +2,15 @@ package io.vfiobroker.kubelet;
 
 import io.vfiobroker.cdi.CdiSpec;
 import io.vfiobroker.cdi.CdiSpecWriter;
+import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SysfsHost;
+import io.vfiobroker.nodeplugin.DeviceHealth;
+import io.vfiobroker.nodeplugin.PoolDevice;
 import io.vfiobroker.policy.HostSelectorFacts;
+import io.vfiobroker.policy.Principal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,14 +28,14 @@ final class PoolLists {
     private static final Logger log = LoggerFactory.getLogger(PoolLists.class);
 
     private final SysfsHost host;
-    private final DeviceAccess access;
+    private final DeviceProvisioning core;
     private final CdiSpecWriter cdi;
     // Every device a pool ever listed: a device that vanishes stays listed, unhealthy, until it returns.
     private final Map<String, Map<PciAddress, PoolDevice>> known = new ConcurrentHashMap<>();
 
-    PoolLists(SysfsHost host, DeviceAccess access, CdiSpecWriter cdi) {
+    PoolLists(SysfsHost host, DeviceProvisioning core, CdiSpecWriter cdi) {
         this.host = host;
-        this.access = access;
+        this.core = core;
         this.cdi = cdi;
     }
 
@@ -59,7 +63,7 @@ final class PoolLists {
 
     private String unhealthyReason(PoolPlugin p, Device d, HostInventory inv) {
         String kernel = DeviceHealth.problem(p.pool, d, inv, host);
-        return kernel != null ? kernel : access.refusal(p.resourceName, d.address(), inv).orElse(null);
+        return kernel != null ? kernel : core.refusal(Principal.resource(p.resourceName), d.address(), inv).orElse(null);
     }
 
     /** Writes the pool's CDI spec (or removes it when it has no device left). */

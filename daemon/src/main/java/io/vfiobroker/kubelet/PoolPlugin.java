@@ -22,6 +22,9 @@ import io.vfiobroker.api.deviceplugin.v1beta1.PreStartContainerResponse;
 import io.vfiobroker.api.deviceplugin.v1beta1.PreferredAllocationRequest;
 import io.vfiobroker.api.deviceplugin.v1beta1.PreferredAllocationResponse;
 import io.vfiobroker.api.deviceplugin.v1beta1.TopologyInfo;
+import io.vfiobroker.nodeplugin.Exposure;
+import io.vfiobroker.nodeplugin.PoolConfig;
+import io.vfiobroker.nodeplugin.PoolDevice;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,5 +1,6 @@
 package io.vfiobroker.kubelet;
 
+import io.vfiobroker.nodeplugin.PoolDevice;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashSet;

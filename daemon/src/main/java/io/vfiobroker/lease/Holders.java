@@ -1,5 +1,6 @@
 package io.vfiobroker.lease;
 
+import io.vfiobroker.concurrent.Daemons;
 import io.vfiobroker.host.LinuxProcesses;
 import io.vfiobroker.host.ProcessStatus;
 import io.vfiobroker.host.Processes;
@@ -85,9 +86,7 @@ public final class Holders {
 
     private synchronized void startScanner() {
         if (scanner != null) return;
-        scanner = new Thread(this::serve, "holder-scan");
-        scanner.setDaemon(true);
-        scanner.start();
+        scanner = Daemons.start("holder-scan", this::serve);
     }
 
     private void serve() {

@@ -4,6 +4,7 @@ import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.audit.AuditLog;
 import io.vfiobroker.binding.BindingException;
 import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.concurrent.Daemons;
 import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.iommu.DeviceDomain;
 import io.vfiobroker.iommu.DomainOpener;
@@ -22,11 +23,9 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -53,23 +52,13 @@ final class LeaseEnder implements AutoCloseable {
     private final AuditLog audit;
     private final SysfsHost host;
     private final Supplier<Duration> grace;
-    private final Consumer<Lease> changed;
-    private final Consumer<String> storeEnded;
-    private final AtomicInteger threads = new AtomicInteger();
+    private final LeaseChanges changes;
     private volatile boolean closed;
-    private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "lease-end-watchdog");
-        t.setDaemon(true);
-        return t;
-    });
-    private final ExecutorService workers = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "lease-end-" + threads.incrementAndGet());
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService watchdog = Daemons.scheduler("lease-end-watchdog");
+    private final ExecutorService workers = Executors.newCachedThreadPool(Daemons.numbered("lease-end"));
 
     LeaseEnder(LeaseRegistry registry, Holders holders, BindingService binding, DomainOpener domains, Memlock memlock, AuditLog audit,
-               SysfsHost host, Supplier<Duration> grace, Consumer<Lease> changed, Consumer<String> storeEnded) {
+               SysfsHost host, Supplier<Duration> grace, LeaseChanges changes) {
         this.registry = registry;
         this.holders = holders;
         this.binding = binding;
@@ -78,8 +67,7 @@ final class LeaseEnder implements AutoCloseable {
         this.audit = audit;
         this.host = host;
         this.grace = grace;
-        this.changed = changed;
-        this.storeEnded = storeEnded;
+        this.changes = changes;
     }
 
     /**
@@ -100,17 +88,17 @@ final class LeaseEnder implements AutoCloseable {
             registry.releasing(id);
             List<String> restored = releaseWatched(h);
             Lease done = registry.finish(id, reason);
-            storeEnded.accept(id);
+            changes.ended(id);
             audit.append("lease-ended", "lease", id, "uid", done.holder().uid(), "reason", reason, "devices",
                     done.allDevices().stream().map(d -> d.address().toString()).toList(), "reset", resets, "binding", restored);
             audit.sync();
             log.info("event=lease-ended lease={} reason=\"{}\" reset={} binding={}", id, reason, resets, restored);
-            changed.accept(done);
+            changes.changed(done);
             return done;
         } catch (RuntimeException e) {
             log.error("event=lease-end-failed lease={} error=\"{}\"", id, e.toString());
             Lease stuck = registry.update(id, l -> l.stuck(List.of("ending failed: " + e.getMessage())));
-            changed.accept(stuck);
+            changes.changed(stuck);
             throw e;
         }
     }
@@ -148,7 +136,7 @@ final class LeaseEnder implements AutoCloseable {
                 stuck = true;
                 Lease l = registry.update(h.lease().id(), x -> x.stuck(found.stream().map(Holders.Holder::toString).toList()));
                 audit.append("lease-stuck", "lease", l.id(), "holders", l.stuckHolders());
-                changed.accept(l);
+                changes.changed(l);
             }
             sleep(STUCK_RETRY_MS);
         }
@@ -237,7 +225,7 @@ final class LeaseEnder implements AutoCloseable {
         registry.stuckWhileReleasing(id, why).ifPresent(l -> {
             audit.append("lease-stuck", "lease", id, "holders", l.stuckHolders());
             log.warn("event=lease-stuck lease={} holders=\"{}\"", id, String.join("; ", l.stuckHolders()));
-            changed.accept(l);
+            changes.changed(l);
         });
     }
 

@@ -61,8 +61,7 @@ public final class LeaseService implements AutoCloseable {
     private final Redeemer redeemer;
     private volatile AllocationGate allocations = AllocationGate.NONE;
     private final ProcessWatch watch;
-    private final List<Consumer<Lease>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private volatile LeaseStore store;
+    private final LeaseChanges changes = new LeaseChanges();
     private volatile java.util.function.IntConsumer acquireGate = uid -> { };
 
     public LeaseService(SysfsHost host, InventoryScanner scanner, BindingService binding, PolicyService policy, DomainOpener domains,
@@ -74,13 +73,9 @@ public final class LeaseService implements AutoCloseable {
         this.registry = new LeaseRegistry(memlock, procs, MAX_UNREDEEMED_PER_UID);
         this.tickets = new Tickets(ticketTtl, id -> end(id, "ticket expired before it was redeemed"));
         this.setup = new LeaseSetup(binding, domains, memlock, procs);
-        this.ender = new LeaseEnder(registry, procs, binding, domains, memlock, audit, host, () -> leasePolicy().revokeGrace(),
-                this::notifyListeners, id -> {
-                    LeaseStore s = store;
-                    if (s != null) s.ended(id);
-                });
+        this.ender = new LeaseEnder(registry, procs, binding, domains, memlock, audit, host, () -> leasePolicy().revokeGrace(), changes);
         this.watch = new ProcessWatch(id -> end(id, "client process exited"));
-        this.redeemer = new Redeemer(tickets, registry, audit, () -> store, this::notifyListeners, this::end);
+        this.redeemer = new Redeemer(tickets, registry, audit, changes, this::end);
         binding.setGroupInUse(registry::groupInUse);
         policy.addListener(status -> WithdrawnGrants.check(policy, registry.all(), this::revoke));
     }
@@ -105,7 +100,7 @@ public final class LeaseService implements AutoCloseable {
             stored = List.of();
         }
         Map<String, String> toEnd = LeaseAdoption.adopt(stored, procs, registry, watch, audit, report);
-        this.store = store;
+        changes.persistTo(store);
         store.write(registry.all().stream().map(LeaseStore.Stored::of).toList());
         toEnd.forEach((id, why) -> registry.beginEnd(id, why).ifPresent(e -> ender.end(e.held(), why, e.handedOver())));
         for (String r : report) log.info("event=lease-store-reconciled detail=\"{}\"", r);
@@ -123,7 +118,7 @@ public final class LeaseService implements AutoCloseable {
 
     /** Called with every lease change (granted, active, ending, stuck, ended): events, metrics, the console. */
     public void addListener(Consumer<Lease> l) {
-        listeners.add(l);
+        changes.addListener(l);
     }
 
     public Duration ticketTtl() {
@@ -182,11 +177,10 @@ public final class LeaseService implements AutoCloseable {
             // pidfd_open took the pid after the start time was read: if that process died meanwhile the watch may hold a
             // later one, so the lease ends now rather than following a stranger.
             boolean gone = procs.startTime(caller.pid()).orElse(ProcessIdentity.GONE) != done.startTime();
-            LeaseStore s = store;
-            if (s != null) s.added(LeaseStore.Stored.of(h));
+            changes.added(LeaseStore.Stored.of(h));
             if (g.allocation() != null) allocations.claim(g.allocation().token(), id);
             auditGranted(lease, g);
-            notifyListeners(lease);
+            changes.changed(lease);
             if (gone) end(id, "client process exited");
             return Map.entry(lease, ticket);
         } catch (RuntimeException e) {
@@ -284,23 +278,13 @@ public final class LeaseService implements AutoCloseable {
         audit.append("lease-ending", "lease", leaseId, "uid", h.lease().holder().uid(), "reason", reason,
                 "graceSeconds", leasePolicy().revokeGrace().toSeconds());
         audit.sync();
-        notifyListeners(h.lease());
+        changes.changed(h.lease());
         return ender.end(h, reason, e.handedOver());
     }
 
     /** Waits until lease {@code id} is ENDED (tests, the CLI): true if it is by then. */
     public boolean awaitEnded(String id, Duration max) {
         return registry.awaitEnded(id, max);
-    }
-
-    private void notifyListeners(Lease l) {
-        for (Consumer<Lease> c : listeners) {
-            try {
-                c.accept(l);
-            } catch (RuntimeException e) {
-                log.warn("event=lease-listener-failed error=\"{}\"", e.getMessage());
-            }
-        }
     }
 
     // ---- queries ----------------------------------------------------------------------------------------------

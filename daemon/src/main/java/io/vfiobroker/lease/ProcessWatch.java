@@ -1,5 +1,6 @@
 package io.vfiobroker.lease;
 
+import io.vfiobroker.concurrent.Daemons;
 import io.vfiobroker.nativeshim.Epoll;
 import io.vfiobroker.nativeshim.EventFd;
 import io.vfiobroker.nativeshim.LibcAbi;
@@ -7,6 +8,7 @@ import io.vfiobroker.nativeshim.Pidfd;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -37,9 +39,7 @@ public final class ProcessWatch implements AutoCloseable {
     public ProcessWatch(Consumer<String> onExit) {
         this.onExit = onExit;
         epoll.add(stop.fd(), LibcAbi.EPOLLIN, STOP);
-        this.thread = new Thread(this::loop, "process-watch");
-        thread.setDaemon(true);
-        thread.start();
+        this.thread = Daemons.start("process-watch", this::loop);
     }
 
     /** Watches {@code pid} under {@code key}; if it is already gone, {@code onExit} runs right away. */
@@ -109,11 +109,7 @@ public final class ProcessWatch implements AutoCloseable {
     public void close() {
         running = false;
         stop.signal(1);
-        try {
-            thread.join(2000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        Daemons.join(thread, Duration.ofSeconds(2));
         byKey.values().forEach(w -> w.pidfd().close());
         byKey.clear();
         byToken.clear();

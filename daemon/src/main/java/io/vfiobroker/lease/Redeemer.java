@@ -7,8 +7,6 @@ import io.vfiobroker.nativeshim.OwnedFd;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiConsumer;
-import java.util.function.Consumer;
-import java.util.function.Supplier;
 
 /** Turns a one-time ticket into the lease's fds, for the uid the lease was granted to only. */
 final class Redeemer {
@@ -16,17 +14,14 @@ final class Redeemer {
     private final Tickets tickets;
     private final LeaseRegistry registry;
     private final AuditLog audit;
-    private final Supplier<LeaseStore> store;
-    private final Consumer<Lease> changed;
+    private final LeaseChanges changes;
     private final BiConsumer<String, String> end;
 
-    Redeemer(Tickets tickets, LeaseRegistry registry, AuditLog audit, Supplier<LeaseStore> store, Consumer<Lease> changed,
-             BiConsumer<String, String> end) {
+    Redeemer(Tickets tickets, LeaseRegistry registry, AuditLog audit, LeaseChanges changes, BiConsumer<String, String> end) {
         this.tickets = tickets;
         this.registry = registry;
         this.audit = audit;
-        this.store = store;
-        this.changed = changed;
+        this.changes = changes;
         this.end = end;
     }
 
@@ -57,10 +52,9 @@ final class Redeemer {
                 // Still under the registry's lock: an ending lease cannot close these fds before they are duplicated.
                 handover = new LeaseService.Handover(active.lease(), duplicates(active.domain().fds()));
             }
-            LeaseStore s = store.get();
-            if (s != null) s.redeemed(t.leaseId());
+            changes.redeemed(t.leaseId());
             audit.append("fds-handed-over", "lease", t.leaseId(), "uid", presenter.uid(), "pid", presenter.pid(), "fds", handover.fds().size());
-            changed.accept(active.lease());
+            changes.changed(active.lease());
             return handover;
         } finally {
             audit.sync();

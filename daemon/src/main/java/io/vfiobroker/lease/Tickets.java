@@ -1,5 +1,7 @@
 package io.vfiobroker.lease;
 
+import io.vfiobroker.concurrent.Daemons;
+
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
@@ -26,11 +28,7 @@ final class Tickets implements AutoCloseable {
     private final Map<String, Ticket> byValue = new ConcurrentHashMap<>();
     private final SecureRandom random = new SecureRandom();
     private final Duration ttl;
-    private final ScheduledThreadPoolExecutor sweeper = new ScheduledThreadPoolExecutor(1, r -> {
-        Thread th = new Thread(r, "lease-tickets");
-        th.setDaemon(true);
-        return th;
-    });
+    private final ScheduledThreadPoolExecutor sweeper = new ScheduledThreadPoolExecutor(1, Daemons.named("lease-tickets"));
 
     /** {@code onExpired} gets the lease of each ticket that expired unredeemed. */
     Tickets(Duration ttl, Consumer<String> onExpired) {

@@ -1,5 +1,6 @@
 package io.vfiobroker.policy;
 
+import io.vfiobroker.concurrent.Daemons;
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.Accounts;
@@ -196,10 +197,7 @@ public final class PolicyService implements AutoCloseable {
         } catch (IOException e) {
             log.info("event=policy-watch-polling dir={} reason=\"{}\" interval={}", dir, e.getMessage(), poll);
         }
-        Thread t = new Thread(() -> watchLoop(poll), "policy-watch");
-        t.setDaemon(true);
-        watcher = t;
-        t.start();
+        watcher = Daemons.start("policy-watch", () -> watchLoop(poll));
     }
 
     private void watchLoop(Duration poll) {

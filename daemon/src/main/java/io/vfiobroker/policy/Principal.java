@@ -23,6 +23,11 @@ public record Principal(int uid, int gid, List<Integer> groups, String userName,
         return new Principal(uid, gid, List.of(), null, null);
     }
 
+    /** A Kubernetes resource as the kubelet and DRA plugins name it: no uid, so only resource (or any) rules match. */
+    public static Principal resource(String name) {
+        return new Principal(UNMAPPED, UNMAPPED, List.of(), null, name);
+    }
+
     /** "uid 1000 (alice), gid 1000" — how decisions name the principal. */
     public String describe() {
         if (uid == UNMAPPED) {

@@ -1,5 +1,6 @@
 package io.vfiobroker.web;
 
+import io.vfiobroker.concurrent.Daemons;
 import io.vfiobroker.events.BrokerEvent;
 import io.vfiobroker.events.EventBus;
 import io.vfiobroker.events.Published;
@@ -24,7 +25,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * GET /api/v1/events: the event bus as server-sent events. Each event is named by its kind (device, binding,
@@ -37,17 +37,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 public class EventsController {
 
     private static final Duration HEARTBEAT = Duration.ofSeconds(15);
-    private static final AtomicInteger THREADS = new AtomicInteger();
     /**
      * SSE writers, a thread per stream: SseEmitter.send blocks on the client's socket, so a shared pool would let one
      * slow client stall the others. Bounded: the stream quota (vfio-broker.quota.streams) caps open streams per uid and
      * in total, and the pool never grows past 256 (beyond that a request is refused, not queued).
      */
-    private static final ExecutorService WRITERS = new ThreadPoolExecutor(0, 256, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
-        Thread t = new Thread(r, "sse-" + THREADS.incrementAndGet());
-        t.setDaemon(true);
-        return t;
-    });
+    private static final ExecutorService WRITERS = new ThreadPoolExecutor(0, 256, 60, TimeUnit.SECONDS, new SynchronousQueue<>(),
+            Daemons.numbered("sse"));
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     private final EventBus bus;

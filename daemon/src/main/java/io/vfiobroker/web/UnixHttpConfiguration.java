@@ -25,21 +25,17 @@ public class UnixHttpConfiguration {
     private static final Logger log = LoggerFactory.getLogger(UnixHttpConfiguration.class);
 
     @Bean
-    Starter unixHttpRelayStarter(HttpIdentity identity, io.vfiobroker.host.SysfsHost host,
+    Starter unixHttpRelayStarter(HttpIdentity identity, io.vfiobroker.host.SysfsHost host, HttpListenerProperties listener,
                                  @Value("${vfio-broker.web.unix-socket:}") String configured,
                                  @Value("${vfio-broker.run-dir:}") String runDir,
-                                 @Value("${vfio-broker.socket-group:}") String socketGroup,
-                                 @Value("${server.address:}") String address,
-                                 @Value("${server.ssl.key-store:}") String keyStore,
-                                 @Value("${server.ssl.bundle:}") String sslBundle) {
+                                 @Value("${vfio-broker.socket-group:}") String socketGroup) {
         Path socket = configured.isBlank() ? BrokerConfiguration.runDir(runDir, host).resolve("http.sock")
                 : "off".equals(configured.strip()) ? null : Path.of(configured.strip());
-        boolean plainLoopback = WebGuardConfiguration.loopback(address) && keyStore.isBlank() && sslBundle.isBlank();
-        if (socket != null && !plainLoopback) {
+        if (socket != null && !listener.plainLoopback()) {
             log.info("event=http-unix-off reason=\"the HTTP listener is not plain loopback\"");
             socket = null;
         }
-        return new Starter(identity, socket, address.strip(), socketGroup);
+        return new Starter(identity, socket, listener.address().strip(), socketGroup);
     }
 
     /** Starts the relay once the listener's port is known; closes it with the context. */

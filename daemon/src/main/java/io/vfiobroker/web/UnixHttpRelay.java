@@ -55,10 +55,6 @@ public final class UnixHttpRelay implements AutoCloseable {
         this.target = target;
     }
 
-    public Path socket() {
-        return socket;
-    }
-
     /** The caller behind a relayed connection, by the relay's local port on loopback; empty for any other connection. */
     public Optional<Caller> caller(int relayPort) {
         return Optional.ofNullable(callers.get(relayPort));

@@ -3,6 +3,7 @@ package io.vfiobroker.web;
 import io.vfiobroker.authz.Authorization;
 import io.vfiobroker.authz.BearerTokens;
 import org.springframework.beans.factory.annotation.Value;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -24,6 +25,7 @@ import java.util.Set;
  * 127.0.0.1, [::1] and {@code server.address}.
  */
 @Configuration(proxyBeanMethods = false)
+@EnableConfigurationProperties(HttpListenerProperties.class)
 public class WebGuardConfiguration {
 
     @Bean
@@ -37,15 +39,10 @@ public class WebGuardConfiguration {
     }
 
     @Bean
-    WebGuard webGuard(HttpIdentity identity, BearerTokens webBearerTokens,
-                      @Value("${server.address:}") String address,
-                      @Value("${vfio-broker.web.host-names:}") String names,
-                      @Value("${server.ssl.enabled:true}") boolean sslEnabled,
-                      @Value("${server.ssl.key-store:}") String keyStore,
-                      @Value("${server.ssl.bundle:}") String sslBundle,
-                      @Value("${server.ssl.client-auth:none}") String clientAuth) {
-        checkListener(address, sslEnabled && (!keyStore.isBlank() || !sslBundle.isBlank()), "need".equalsIgnoreCase(clientAuth.strip()),
-                !webBearerTokens.isEmpty());
+    WebGuard webGuard(HttpIdentity identity, BearerTokens webBearerTokens, HttpListenerProperties listener,
+                      @Value("${vfio-broker.web.host-names:}") String names) {
+        String address = listener.address();
+        checkListener(address, listener.tls(), listener.clientCertificates(), !webBearerTokens.isEmpty());
         Set<String> hosts = new LinkedHashSet<>(Set.of("localhost", "127.0.0.1", "[::1]"));
         if (!address.isBlank()) hosts.add(hostName(address.strip()));
         for (String n : names.split(",")) if (!n.isBlank()) hosts.add(hostName(n.strip()));

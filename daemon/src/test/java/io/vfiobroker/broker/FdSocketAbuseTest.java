@@ -202,16 +202,16 @@ class FdSocketAbuseTest {
             legitimateCycle(client); // warm: class loading and the gRPC channel are not what is measured here
             BlockingQueue<String> hostile = hostile(NOBODY, 64, 20);
             await(hostile, "connected 64");
-            eventually(() -> fdSocket.openConnections() == 64, "the loop accepted all 64 idle connections");
+            eventually(() -> fdSocket.stats().openConnections() == 64, "the loop accepted all 64 idle connections");
 
             legitimateCycle(client);
             // The idle connections were all still open while the ticket was served: it did not wait behind them.
-            assertThat(fdSocket.droppedIdle()).isZero();
+            assertThat(fdSocket.stats().droppedIdle()).isZero();
 
             for (int i = 0; i < 64; i++) assertThat(await(hostile, "reply ")).contains("no ticket within 1000 ms");
             assertThat(await(hostile, "open ")).isEqualTo("open 0");
-            assertThat(fdSocket.droppedIdle()).isEqualTo(64);
-            eventually(() -> fdSocket.openConnections() == 0, "every slot returned");
+            assertThat(fdSocket.stats().droppedIdle()).isEqualTo(64);
+            eventually(() -> fdSocket.stats().openConnections() == 0, "every slot returned");
             legitimateCycle(client);
         }
     }
@@ -231,13 +231,13 @@ class FdSocketAbuseTest {
         assertThat(List.of(await(other, "reply "), await(other, "reply "))).allSatisfy(r -> assertThat(r)
                 .contains("the 6 fd.sock connections open to non-admin users are all in use").contains("uid 65533"));
         assertThat(await(other, "open ")).isEqualTo("open 2");
-        assertThat(fdSocket.refusedOverQuota()).isEqualTo(4);
+        assertThat(fdSocket.stats().refusedOverQuota()).isEqualTo(4);
 
         // Root is in the reserve: its redeem goes through with 6 of 8 slots held by others.
         try (VfioBrokerClient client = VfioBrokerClient.connect(run)) {
             legitimateCycle(client);
         }
-        assertThat(fdSocket.refusedOverQuota()).isEqualTo(4);
+        assertThat(fdSocket.stats().refusedOverQuota()).isEqualTo(4);
     }
 
     private String send(byte[] message, int... fds) {
@@ -269,7 +269,7 @@ class FdSocketAbuseTest {
                 UnixSockets.shutdown(c.fd(), io.vfiobroker.nativeshim.LibcAbi.SHUT_WR);
             }
         }
-        eventually(() -> fdSocket.openConnections() == 0, "every slot returned");
+        eventually(() -> fdSocket.stats().openConnections() == 0, "every slot returned");
         try (VfioBrokerClient client = VfioBrokerClient.connect(run)) {
             legitimateCycle(client);
         }

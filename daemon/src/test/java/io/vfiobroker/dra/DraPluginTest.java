@@ -5,15 +5,16 @@ import io.vfiobroker.api.dra.v1.NodePrepareResourceResponse;
 import io.vfiobroker.binding.BindingRules;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
+import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SimulatedKernelHost;
 import io.vfiobroker.hostgen.HostSpec;
 import io.vfiobroker.hostgen.HostTreeGenerator;
 import io.vfiobroker.inventory.InventoryScanner;
 import io.vfiobroker.inventory.PciIds;
-import io.vfiobroker.kubelet.DeviceAccess;
-import io.vfiobroker.kubelet.KubeletAllocationHook;
-import io.vfiobroker.kubelet.PoolConfig;
+import io.vfiobroker.core.DeviceAccess;
+import io.vfiobroker.nodeplugin.KubeletAllocationHook;
+import io.vfiobroker.nodeplugin.PoolConfig;
 import io.vfiobroker.policy.PolicyService;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -50,7 +51,7 @@ class DraPluginTest {
     final Map<String, String> serviceAccounts = new ConcurrentHashMap<>();
     final List<String> principals = new ArrayList<>();
     DeviceAccess access = (p, d, i) -> {
-        principals.add(p);
+        principals.add(p.kubernetesResource());
         return Optional.empty();
     };
 
@@ -77,7 +78,8 @@ class DraPluginTest {
             if (c == null) throw new DraException("claim " + ref.describe() + " not found");
             return ResourceClaims.parse(ref, c, DRIVER, serviceAccounts.get(ref.namespace() + "/" + ref.name()));
         };
-        DraDriver driver = new DraDriver(props, host, scanner, binding, access, KubeletAllocationHook.NONE, source, dir.resolve("state"));
+        DraDriver driver = new DraDriver(props, host, new DeviceProvisioning(scanner, binding, (w, d, i) -> access.refusal(w, d, i)), KubeletAllocationHook.NONE,
+                source, dir.resolve("state"));
         plugin = new DraPlugin(props, host, driver);
         plugin.start();
         kubelet = new FakeDraKubelet(root);

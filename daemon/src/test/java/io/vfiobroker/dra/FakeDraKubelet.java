@@ -11,7 +11,7 @@ import io.vfiobroker.api.pluginregistration.v1.InfoRequest;
 import io.vfiobroker.api.pluginregistration.v1.PluginInfo;
 import io.vfiobroker.api.pluginregistration.v1.RegistrationGrpc;
 import io.vfiobroker.api.pluginregistration.v1.RegistrationStatus;
-import io.vfiobroker.kubelet.UnixGrpc;
+import io.vfiobroker.nodeplugin.UnixGrpc;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

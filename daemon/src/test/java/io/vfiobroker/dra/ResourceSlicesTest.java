@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.api.model.resource.v1.DeviceAttribute;
 import io.fabric8.kubernetes.api.model.resource.v1.ResourceSlice;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.binding.BindingRules;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
@@ -13,7 +14,7 @@ import io.vfiobroker.hostgen.HostSpec;
 import io.vfiobroker.hostgen.HostTreeGenerator;
 import io.vfiobroker.inventory.InventoryScanner;
 import io.vfiobroker.inventory.PciIds;
-import io.vfiobroker.kubelet.PoolConfig;
+import io.vfiobroker.nodeplugin.PoolConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -40,7 +41,8 @@ class ResourceSlicesTest {
         InventoryScanner scanner = new InventoryScanner(host, PciIds.empty());
         BindingService binding = new BindingService(host, scanner, new Journal(dir.resolve("state")), () -> BindingRules.DEFAULT);
         DraProperties props = DraProperties.of(NODE, pools);
-        return new DraSlices(new SliceDevices(props, host), new ResourceSlicePublisher(client, props), scanner, binding);
+        return new DraSlices(new SliceDevices(props, host), new ResourceSlicePublisher(client, props),
+                new DeviceProvisioning(scanner, binding, (w, d, i) -> java.util.Optional.empty()));
     }
 
     List<ResourceSlice> published() {

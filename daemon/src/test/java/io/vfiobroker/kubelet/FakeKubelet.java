@@ -8,6 +8,7 @@ import io.vfiobroker.api.deviceplugin.v1beta1.Empty;
 import io.vfiobroker.api.deviceplugin.v1beta1.ListAndWatchResponse;
 import io.vfiobroker.api.deviceplugin.v1beta1.RegisterRequest;
 import io.vfiobroker.api.deviceplugin.v1beta1.RegistrationGrpc;
+import io.vfiobroker.nodeplugin.UnixGrpc;
 
 import java.io.IOException;
 import java.nio.file.Files;

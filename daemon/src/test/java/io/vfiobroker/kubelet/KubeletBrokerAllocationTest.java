@@ -1,5 +1,7 @@
 package io.vfiobroker.kubelet;
 
+import io.vfiobroker.core.DeviceAccess;
+import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.iommu.VfioKernelModel;
 import io.vfiobroker.iommu.VfioDomainOpener;
 import io.grpc.BindableService;
@@ -29,6 +31,9 @@ import io.vfiobroker.inventory.PciIds;
 import io.vfiobroker.lease.ChildClassPath;
 import io.vfiobroker.lease.Lease;
 import io.vfiobroker.lease.LeaseService;
+import io.vfiobroker.nodeplugin.Allocations;
+import io.vfiobroker.nodeplugin.KubeletAllocationHook;
+import io.vfiobroker.nodeplugin.PoolConfig;
 import io.vfiobroker.policy.PolicyService;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -123,7 +128,8 @@ class KubeletBrokerAllocationTest {
                 java.util.Map.of("vendorDevice", List.of("8086:154c")));
         KubeletProperties props = new KubeletProperties(true, null, null, null, null, run.toString(), Duration.ofHours(1), List.of(pool));
         allocations = new Allocations(Duration.ofHours(1));
-        plugins = new KubeletPlugins(props, host, scanner, binding, DeviceAccess.policy(policy), KubeletAllocationHook.leases(leases, allocations));
+        plugins = new KubeletPlugins(props, host, new DeviceProvisioning(scanner, binding, DeviceAccess.policy(policy)),
+                KubeletAllocationHook.leases(leases, allocations));
         plugins.start();
         kubelet.nextRegistration();
         vfs = scanner.scan().devices().stream().filter(io.vfiobroker.domain.Device::isVirtualFunction)

@@ -7,6 +7,7 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
+import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.api.deviceplugin.v1beta1.DevicePluginOptions;
 import io.vfiobroker.api.deviceplugin.v1beta1.RegisterRequest;
 import io.vfiobroker.api.deviceplugin.v1beta1.RegistrationGrpc;
@@ -103,7 +104,7 @@ class KubeletInteropTest {
         BindingService binding = new BindingService(host, scanner, new Journal(dir.resolve("state")), () -> BindingRules.DEFAULT);
         KubeletProperties props = new KubeletProperties(true, null, null, null, null, null, Duration.ofHours(1),
                 List.of(KubeletPluginTest.x710(null, null)));
-        plugins = new KubeletPlugins(props, host, scanner, binding, (r, d, i) -> Optional.empty(), (r, m, d) -> Map.of());
+        plugins = new KubeletPlugins(props, host, new DeviceProvisioning(scanner, binding, (w, d, i) -> Optional.empty()), (r, m, d) -> Map.of());
         plugins.start();
 
         String reg = next();

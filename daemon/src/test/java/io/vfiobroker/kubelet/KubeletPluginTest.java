@@ -17,6 +17,8 @@ import io.vfiobroker.api.deviceplugin.v1beta1.RegisterRequest;
 import io.vfiobroker.binding.BindingRules;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
+import io.vfiobroker.core.DeviceAccess;
+import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.SimulatedKernelHost;
@@ -24,6 +26,7 @@ import io.vfiobroker.hostgen.HostSpec;
 import io.vfiobroker.hostgen.HostTreeGenerator;
 import io.vfiobroker.inventory.InventoryScanner;
 import io.vfiobroker.inventory.PciIds;
+import io.vfiobroker.nodeplugin.PoolConfig;
 import io.vfiobroker.policy.PolicyService;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -61,7 +64,7 @@ class KubeletPluginTest {
     final List<ManagedChannel> channels = new ArrayList<>();
     final Set<PciAddress> withdrawn = ConcurrentHashMap.newKeySet();
     final List<List<PciAddress>> hookCalls = new ArrayList<>();
-    DeviceAccess access = (r, d, i) -> withdrawn.contains(d) ? Optional.of("policy withdrew " + d + " from " + r) : Optional.empty();
+    DeviceAccess access = (w, d, i) -> withdrawn.contains(d) ? Optional.of("policy withdrew " + d + " from " + w.kubernetesResource()) : Optional.empty();
 
     static PoolConfig x710(PoolConfig.Mode mode, Backend backend) {
         return new PoolConfig("x710-vf", mode, backend,
@@ -79,7 +82,7 @@ class KubeletPluginTest {
         kubelet = new FakeKubelet(root.resolve("var/lib/kubelet/device-plugins")).start();
         // A long refresh interval: tests call refresh() themselves, so every change is deterministic.
         KubeletProperties props = new KubeletProperties(true, null, null, null, null, null, Duration.ofHours(1), List.of(pools));
-        plugins = new KubeletPlugins(props, host, scanner, binding, access, (r, m, d) -> {
+        plugins = new KubeletPlugins(props, host, new DeviceProvisioning(scanner, binding, (w, d, i) -> access.refusal(w, d, i)), (r, m, d) -> {
             hookCalls.add(d);
             return Map.of();
         });

@@ -1,6 +1,7 @@
 package io.vfiobroker.kubelet;
 
 import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.nodeplugin.PoolDevice;
 import org.junit.jupiter.api.Test;
 
 import java.util.LinkedHashMap;

@@ -2,6 +2,7 @@ package io.vfiobroker.kubelet;
 
 import com.marcnuri.helm.Helm;
 import io.vfiobroker.domain.Backend;
+import io.vfiobroker.nodeplugin.PoolConfig;
 import io.vfiobroker.policy.DeviceSelector;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -12,11 +12,11 @@ import io.vfiobroker.api.pluginregistration.v1.InfoRequest;
 import io.vfiobroker.api.pluginregistration.v1.PluginInfo;
 import io.vfiobroker.api.pluginregistration.v1.RegistrationGrpc;
 import io.vfiobroker.api.pluginregistration.v1.RegistrationStatus;
-import io.vfiobroker.kubelet.UnixGrpc;
 import io.vfiobroker.nativeshim.VfioAbi;
 import io.vfiobroker.nativeshim.VfioContainer;
 import io.vfiobroker.nativeshim.VfioDevice;
 import io.vfiobroker.nativeshim.VfioGroup;
+import io.vfiobroker.nodeplugin.UnixGrpc;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 

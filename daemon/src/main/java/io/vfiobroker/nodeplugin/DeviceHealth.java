@@ -1,6 +1,6 @@
-package io.vfiobroker.kubelet;
+package io.vfiobroker.nodeplugin;
 
-import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
@@ -22,7 +22,7 @@ public final class DeviceHealth {
         if (d.iommuGroup() == null) {
             return d.address() + " is in no IOMMU group: the kernel has no IOMMU enabled for it";
         }
-        if (d.boundTo(BindingService.VFIO_PCI)) {
+        if (d.boundTo(DeviceProvisioning.VFIO_PCI)) {
             IommuGroup g = inv.group(d.iommuGroup()).orElse(null);
             if (g != null && !g.viable()) {
                 return "IOMMU group " + g.id() + " of " + d.address() + " is not viable: " + String.join("; ", g.blockers());

@@ -1,4 +1,4 @@
-package io.vfiobroker.kubelet;
+package io.vfiobroker.nodeplugin;
 
 import io.vfiobroker.domain.PciAddress;
 

@@ -1,4 +1,4 @@
-package io.vfiobroker.kubelet;
+package io.vfiobroker.nodeplugin;
 
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.lease.AllocationGate;
@@ -46,7 +46,8 @@ public final class Allocations implements AllocationGate {
         this.ttl = unclaimedTtl;
     }
 
-    synchronized void ttl(Duration unclaimedTtl) {
+    /** The TTL of tokens left unclaimed from now on. */
+    public synchronized void ttl(Duration unclaimedTtl) {
         this.ttl = unclaimedTtl;
     }
 
