@@ -127,13 +127,13 @@ public final class AbuseBench {
                         + d.quotas.streams().open(HOSTILE_UID) + ", fd.sock " + d.quotas.fdConnections().open(HOSTILE_UID));
                 Thread.sleep(20);
             }
-            long droppedBefore = d.fdSocket.droppedIdle();
+            long droppedBefore = d.fdSocket.stats().droppedIdle();
             long t0 = System.nanoTime();
             double[] loaded = measure(client, d.vf, cycles);
             double secs = (System.nanoTime() - t0) / 1e9;
             System.out.printf("attacker during the loaded run: %d Watch streams open, %d fd.sock connections open now, %d dropped idle and replaced"
                     + " (%.0f/s)%n", d.quotas.streams().open(HOSTILE_UID), d.quotas.fdConnections().open(HOSTILE_UID),
-                    d.fdSocket.droppedIdle() - droppedBefore, (d.fdSocket.droppedIdle() - droppedBefore) / secs);
+                    d.fdSocket.stats().droppedIdle() - droppedBefore, (d.fdSocket.stats().droppedIdle() - droppedBefore) / secs);
             client.close();
 
             System.out.printf("%n%-40s %10s %10s %10s%n", "acquire + redeem + release, 1 client", "p50 ms", "p99 ms", "max ms");

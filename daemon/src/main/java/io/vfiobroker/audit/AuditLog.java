@@ -45,14 +45,21 @@ public final class AuditLog {
      * @param maxFiles      files kept, the current one included (total size at most about maxFiles x maxFileBytes)
      * @param refusalBurst  refusals of one event and uid written as they come in each window; the rest are counted
      * @param refusalWindow the window
+     * @param syncInterval  zero: {@link #sync()} returns once the records are on disk; else they are fsynced within this
      */
-    public record Settings(long maxFileBytes, int maxFiles, int refusalBurst, Duration refusalWindow) {
+    public record Settings(long maxFileBytes, int maxFiles, int refusalBurst, Duration refusalWindow, Duration syncInterval) {
         public static final Settings DEFAULTS = new Settings(16L << 20, 5, 20, Duration.ofSeconds(10));
 
         public Settings {
-            if (maxFileBytes < 1024 || maxFiles < 1 || refusalBurst < 0 || refusalWindow.isNegative() || refusalWindow.isZero()) {
-                throw new IllegalArgumentException("audit settings: max file size at least 1 KiB, at least one file, a positive window");
+            if (maxFileBytes < 1024 || maxFiles < 1 || refusalBurst < 0 || refusalWindow.isNegative() || refusalWindow.isZero()
+                    || syncInterval.isNegative() || syncInterval.compareTo(Duration.ofSeconds(10)) > 0) {
+                throw new IllegalArgumentException("audit settings: max file size at least 1 KiB, at least one file, a positive window, "
+                        + "a sync interval from 0 to 10s (was " + syncInterval + ")");
             }
+        }
+
+        public Settings(long maxFileBytes, int maxFiles, int refusalBurst, Duration refusalWindow) {
+            this(maxFileBytes, maxFiles, refusalBurst, refusalWindow, Duration.ZERO);
         }
     }
 
@@ -88,6 +95,7 @@ public final class AuditLog {
     private Instant nextSweep = Instant.MIN;
     private final Object syncLock = new Object();
     private volatile long synced;
+    private final DeferredSync deferred;
 
     public AuditLog(Path stateDir) {
         this(stateDir, Settings.DEFAULTS, Clock.systemUTC());
@@ -115,6 +123,7 @@ public final class AuditLog {
         List<Record> last = newest(0, 1, r -> true);
         this.seq = last.isEmpty() ? 0 : last.get(0).seq();
         this.synced = seq;
+        this.deferred = settings.syncInterval().isZero() ? null : new DeferredSync(this::syncNow, settings.syncInterval());
     }
 
     public Path file() {
@@ -210,7 +219,8 @@ public final class AuditLog {
     /** Writes what is pending and syncs: at shutdown. */
     public void close() {
         flushCoalesced();
-        sync();
+        if (deferred != null) deferred.close();
+        syncNow();
     }
 
     private void write(String event, Map<String, Object> fields, Instant now) {
@@ -248,42 +258,37 @@ public final class AuditLog {
         size = 0;
     }
 
-    /** Returns once every record appended so far is on disk; one fsync covers all the callers waiting for it. */
+    /** Every record appended so far reaches the disk: before this returns, or within the sync interval when one is set. */
     public void sync() {
-        long target;
-        FileChannel ch;
-        synchronized (this) {
-            target = seq;
-            ch = out;
-        }
-        if (target <= synced || ch == null) return;
-        synchronized (syncLock) {
-            if (target <= synced) return; // another caller's fsync covered ours
-            long upTo;
-            synchronized (this) {
-                upTo = seq;
-            }
-            try {
-                ch.force(false);
-            } catch (ClosedChannelException rotated) {
-                // rotation synced the file before closing it; a record after that is in the new file
-                synchronized (this) {
-                    if (target <= synced) return;
-                    ch = out;
-                }
-                if (ch != null) forceQuietly(ch);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot sync audit log " + file + ": " + e.getMessage(), e);
-            }
-            synced = Math.max(synced, upTo);
-        }
+        if (deferred != null) deferred.request();
+        else syncNow();
     }
 
-    private void forceQuietly(FileChannel ch) {
-        try {
-            ch.force(false);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot sync audit log " + file + ": " + e.getMessage(), e);
+    /** Returns once every record appended so far is on disk; one fsync covers all the callers waiting for it. */
+    private void syncNow() {
+        long target;
+        synchronized (this) {
+            target = seq;
+        }
+        if (target <= synced) return;
+        synchronized (syncLock) {
+            while (target > synced) { // else another caller's fsync, or a rotation, covered ours
+                long upTo;
+                FileChannel ch;
+                synchronized (this) {
+                    upTo = seq;
+                    ch = out;
+                }
+                if (ch == null) return;
+                try {
+                    ch.force(false);
+                    synced = Math.max(synced, upTo);
+                } catch (ClosedChannelException rotated) {
+                    // rotation synced the file before closing it; a record after that is in the new one
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot sync audit log " + file + ": " + e.getMessage(), e);
+                }
+            }
         }
     }
 

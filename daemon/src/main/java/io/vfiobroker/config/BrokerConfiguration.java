@@ -45,12 +45,14 @@ public class BrokerConfiguration {
     }
 
     /** Audit bounds: {@code vfio-broker.audit.max-file-size} (16MB), {@code .max-files} (5), {@code .refusal-burst} (20 per uid and
-     * kind) and {@code .refusal-window} (10s): refusals beyond the burst in a window become one coalesced record. */
+     * kind) and {@code .refusal-window} (10s): refusals beyond the burst in a window become one coalesced record.
+     * {@code .sync-interval} (50ms): records are written before a call answers and fsynced within this; 0 = before it answers. */
     @Bean(destroyMethod = "close")
     AuditLog auditLog(Journal journal, @Value("${vfio-broker.audit.max-file-size:16MB}") org.springframework.util.unit.DataSize maxFile,
                       @Value("${vfio-broker.audit.max-files:5}") int maxFiles, @Value("${vfio-broker.audit.refusal-burst:20}") int burst,
-                      @Value("${vfio-broker.audit.refusal-window:10s}") Duration window) {
-        return new AuditLog(journal.file().getParent(), new AuditLog.Settings(maxFile.toBytes(), maxFiles, burst, window));
+                      @Value("${vfio-broker.audit.refusal-window:10s}") Duration window,
+                      @Value("${vfio-broker.audit.sync-interval:50ms}") Duration syncInterval) {
+        return new AuditLog(journal.file().getParent(), new AuditLog.Settings(maxFile.toBytes(), maxFiles, burst, window, syncInterval));
     }
 
     @Bean

@@ -20,24 +20,36 @@ public record ProcessStatus(int uid, int gid, List<Integer> groups, long vmLckBy
         long lck = 0;
         long pin = 0;
         long cap = 0;
-        for (String line : text.lines().toList()) {
-            int colon = line.indexOf(':');
-            if (colon < 0) continue;
-            String[] f = line.substring(colon + 1).trim().split("\\s+");
-            switch (line.substring(0, colon)) {
-                case "Uid" -> uid = (int) number(f[0], 10, -1);
-                case "Gid" -> gid = (int) number(f[0], 10, -1);
+        // Read on every grant (memlock in use): split by hand, and only the lines decided on, not all 55.
+        for (int at = 0, end; at < text.length(); at = end + 1) {
+            end = text.indexOf('\n', at);
+            if (end < 0) end = text.length();
+            int colon = text.indexOf(':', at);
+            if (colon < 0 || colon > end) continue;
+            switch (text.substring(at, colon)) {
+                case "Uid" -> uid = (int) number(first(text, colon + 1, end), 10, -1);
+                case "Gid" -> gid = (int) number(first(text, colon + 1, end), 10, -1);
                 case "Groups" -> {
-                    for (String g : f) if (!g.isEmpty() && number(g, 10, -1) >= 0) groups.add((int) number(g, 10, -1));
+                    for (String g : text.substring(colon + 1, end).trim().split("[ \t]+")) {
+                        if (!g.isEmpty() && number(g, 10, -1) >= 0) groups.add((int) number(g, 10, -1));
+                    }
                 }
-                case "VmLck" -> lck = number(f[0], 10, 0) * 1024;
-                case "VmPin" -> pin = number(f[0], 10, 0) * 1024;
-                case "CapEff" -> cap = number(f[0], 16, -1);
+                case "VmLck" -> lck = number(first(text, colon + 1, end), 10, 0) * 1024;
+                case "VmPin" -> pin = number(first(text, colon + 1, end), 10, 0) * 1024;
+                case "CapEff" -> cap = number(first(text, colon + 1, end), 16, -1);
                 default -> {
                 }
             }
         }
         return new ProcessStatus(uid, gid, groups, lck, pin, cap);
+    }
+
+    /** The first blank-separated word of text[from, to). */
+    private static String first(String text, int from, int to) {
+        while (from < to && Character.isWhitespace(text.charAt(from))) from++;
+        int stop = from;
+        while (stop < to && !Character.isWhitespace(text.charAt(stop))) stop++;
+        return text.substring(from, stop);
     }
 
     /** Whether the effective capability set has {@code bit} (CAP_SYS_RESOURCE = 24); true when unknown. */
