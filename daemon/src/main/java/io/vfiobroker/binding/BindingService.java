@@ -93,8 +93,17 @@ public final class BindingService {
     // ---- doing ----------------------------------------------------------------------------------------------
 
     public BindingPlan bind(PciAddress device, boolean dryRun) {
-        return dryRun ? planBind(device) : reported("bind", -1, device, () -> {
-            int group = groupOf(device);
+        return dryRun ? planBind(device) : bindReported(() -> groupOf(device), device);
+    }
+
+    /** Binds {@code device}'s {@code group}, which the caller has read already (Acquire decided on it): not read again. */
+    public BindingPlan bind(int group, PciAddress device) {
+        return bindReported(() -> group, device);
+    }
+
+    private BindingPlan bindReported(java.util.function.IntSupplier groupOf, PciAddress device) {
+        return reported("bind", -1, device, () -> {
+            int group = groupOf.getAsInt();
             return changing(group, () -> execBind(planBindGroup(group, device)));
         });
     }

@@ -42,7 +42,7 @@ record LeaseSetup(BindingService binding, DomainOpener domains, Memlock memlock,
             for (Device d : g.devices()) {
                 if (g.readyGroups().contains(d.iommuGroup()) || boundHere.contains(d.iommuGroup())) continue;
                 boolean ours = binding.owns(d.iommuGroup()) || d.boundTo(BindingService.VFIO_PCI);
-                binding.bind(d.address(), false);
+                binding.bind(d.iommuGroup(), d.address());
                 if (!ours) boundHere.add(d.iommuGroup());
             }
             // A legacy lease's group members are opened too: the client could open them through the group fd, and the
