@@ -1,8 +1,9 @@
 package io.vfiobroker.audit;
 
+import io.vfiobroker.concurrent.Daemons;
+
 import java.io.UncheckedIOException;
 import java.time.Duration;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -17,11 +18,7 @@ final class DeferredSync implements AutoCloseable {
 
     private final Runnable force;
     private final long intervalNanos;
-    private final ScheduledExecutorService thread = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "audit-sync");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService thread = Daemons.scheduler("audit-sync");
     private final AtomicBoolean pending = new AtomicBoolean();
     private volatile UncheckedIOException failed;
 
@@ -49,14 +46,9 @@ final class DeferredSync implements AutoCloseable {
         }
     }
 
-    /** Stops the thread; the owner forces what is left itself. */
+    /** Stops the thread (a pending fsync still runs); the owner forces what is left after that itself. */
     @Override
     public void close() {
-        thread.shutdownNow();
-        try {
-            thread.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        Daemons.stop(thread, Duration.ofSeconds(15));
     }
 }

@@ -70,6 +70,10 @@ final class BindingPlanner {
         List<Device> members = members(group);
         BindingRules r = rules.get();
         List<String> refusals = new ArrayList<>();
+        // The caller may pass a group it read earlier (Acquire): a device that left it since is not bound through it.
+        if (requested != null && members.stream().noneMatch(d -> d.address().equals(requested))) {
+            refusals.add(requested + " is not in IOMMU group " + group + " (any more): nothing was bound");
+        }
         Map<PciAddress, List<ProtectedDevice>> prot = protection.scan(members);
         var groupRecord = InventoryScanner.group(group, members.stream().map(Device::address).toList(), Map.of());
         refusals.addAll(ProtectionScanner.refusals(groupRecord, requested != null ? requested : members.get(0).address(), prot,

@@ -88,6 +88,20 @@ class BindingServiceTest {
     }
 
     @Test
+    void aGroupPassedDownThatNoLongerHoldsTheDeviceIsRefusedWithNothingBound() {
+        BindingService s = service(HostSpec.sriovScale(1, 2));
+        List<Device> vfs = scanner.scan().devices().stream().filter(d -> d.physicalFunction() != null).toList();
+        Device vf = vfs.get(0);
+        Device other = vfs.get(1);
+        assertThatThrownBy(() -> s.bind(other.iommuGroup(), vf.address()))
+                .isInstanceOf(BindingException.class)
+                .hasMessageContaining(vf.address() + " is not in IOMMU group " + other.iommuGroup());
+        assertThat(dev(vf.address().toString()).driver()).isEqualTo("iavf");
+        assertThat(dev(other.address().toString()).driver()).isEqualTo("iavf");
+        assertThat(s.status()).isEmpty();
+    }
+
+    @Test
     void aBridgeInTheGroupIsLeftOnItsPortDriver() {
         BindingService s = service(HostSpec.sriovScale(1, 0).withLayout(HostSpec.GroupLayout.BRIDGE));
         Device pf = scanner.scan().devices().stream().filter(d -> d.sriov() != null).findFirst().orElseThrow();
