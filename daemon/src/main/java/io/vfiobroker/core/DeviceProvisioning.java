@@ -115,7 +115,8 @@ public final class DeviceProvisioning {
                 boolean ownedBefore = g != null && binding.owns(g);
                 BindingPlan plan;
                 try {
-                    plan = binding.bind(a, false);
+                    // The group the caller's inventory read is passed down, not read again (the bind refuses a device that left it).
+                    plan = g != null ? binding.bind(g, a) : binding.bind(a, false);
                 } catch (BindingException e) {
                     throw new PrepareException(e.refused() ? PrepareException.Kind.BIND_REFUSED : PrepareException.Kind.BIND_FAILED,
                             a, e.getMessage(), e);
