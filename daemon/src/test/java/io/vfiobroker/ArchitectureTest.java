@@ -68,19 +68,52 @@ class ArchitectureTest {
         }
     }
 
-    /** The services behind the core facade (core/DeviceProvisioning); Journal's records (Journal.Owned) are results, not calls. */
+    /** Every adapter package, nodeplugin/ included: what the device plugin and the DRA driver share translates too. */
+    static final String[] ADAPTER_PACKAGES = Stream.concat(Stream.of(ADAPTERS), Stream.of("nodeplugin"))
+            .map(a -> "io.vfiobroker." + a + "..").toArray(String[]::new);
+
+    /**
+     * The services behind the core facade (core/DeviceProvisioning). Journal's records (Journal.Owned) are results, not
+     * calls. lease/LeaseService stays: it is the core of leases, and it decides a lease's devices itself.
+     */
     static final Set<String> SERVICES = Set.of("io.vfiobroker.binding.BindingService", "io.vfiobroker.binding.BindingRequests",
-            "io.vfiobroker.binding.Journal", "io.vfiobroker.policy.PolicyService", "io.vfiobroker.inventory.InventoryScanner");
+            "io.vfiobroker.binding.Journal", "io.vfiobroker.inventory.InventoryScanner", "io.vfiobroker.inventory.InventoryCache");
+
+    /** CLI reports and diagnostics that read a host tree or evaluate a policy file: they bind nothing and need no daemon. */
+    static final Set<String> CLI_READS_THE_HOST = Set.of("HostOptions", "HostReport", "DevicesCommand", "PolicyCommand", "DomainCheckCommand");
+
+    static final DescribedPredicate<JavaClass> SERVICE = DescribedPredicate.describe("a service behind the core facade",
+            c -> SERVICES.contains(c.getName()));
 
     @Test
-    void kubeletDraAndTheCliCallTheCoreNotItsServices() {
-        noClasses().that().resideInAnyPackage("io.vfiobroker.kubelet..", "io.vfiobroker.dra..", "io.vfiobroker.nodeplugin..",
-                        "io.vfiobroker.cli..")
-                // Read-only reports and diagnostics: they read a host tree or evaluate a policy file, bind nothing, need no daemon.
-                .and(DescribedPredicate.not(topLevelIn("io.vfiobroker.cli", "HostOptions", "HostReport", "DevicesCommand",
-                        "PolicyCommand", "DomainCheckCommand")))
-                .should().dependOnClassesThat(DescribedPredicate.describe("a service behind the core facade",
-                        c -> SERVICES.contains(c.getName())))
+    void adaptersCallTheCoreNotItsServices() {
+        noClasses().that().resideInAnyPackage(ADAPTER_PACKAGES)
+                .and(DescribedPredicate.not(topLevelIn("io.vfiobroker.cli", CLI_READS_THE_HOST.toArray(String[]::new))))
+                .should().dependOnClassesThat(SERVICE)
+                .check(DAEMON);
+        List<String> stale = new ArrayList<>();
+        for (String name : CLI_READS_THE_HOST) {
+            boolean uses = DAEMON.stream().filter(topLevelIn("io.vfiobroker.cli", name))
+                    .anyMatch(c -> c.getDirectDependenciesFromSelf().stream().anyMatch(d -> SERVICE.test(d.getTargetClass())));
+            if (!uses) stale.add("io.vfiobroker.cli." + name + " calls no service any more: remove it from CLI_READS_THE_HOST");
+        }
+        assertThat(stale).isEmpty();
+    }
+
+    /**
+     * What an adapter may ask PolicyService: the policy document's administration (its source, load status and text,
+     * a reload, an explanation for a principal). These hand nothing out and change no device, so they stay on the service;
+     * the facade would only forward them. Whether a consumer gets a device (decide) is the core's: core/DeviceAccess
+     * behind DeviceProvisioning, or lease/LeaseService.
+     */
+    static final Set<String> POLICY_ADMIN = Set.of("source", "status", "current", "reload", "explain");
+
+    @Test
+    void adaptersLeaveDecisionsToTheCore() {
+        noClasses().that().resideInAnyPackage(ADAPTER_PACKAGES)
+                .should().accessTargetWhere(DescribedPredicate.describe("PolicyService beyond " + new TreeSet<>(POLICY_ADMIN),
+                        a -> a.getTargetOwner().getName().equals("io.vfiobroker.policy.PolicyService")
+                                && !POLICY_ADMIN.contains(a.getTarget().getName())))
                 .check(DAEMON);
     }
 

@@ -6,7 +6,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.vfiobroker.accounting.AccountingService;
 import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.audit.AuditLog;
-import io.vfiobroker.binding.BindingRequests;
 import io.vfiobroker.core.CoreWiring;
 import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.binding.BindingService;
@@ -114,24 +113,19 @@ public class ControlPlaneConfiguration {
         return new BrokerMetrics(registry, cache, leases, accounting, bus);
     }
 
-    /** Binding changes as REST and gRPC ask for them, audited with who asked. */
+    /** The core every adapter calls: gRPC, REST, the kubelet device plugin, the DRA driver. */
     @Bean
-    BindingRequests bindingRequests(BindingService binding, AuditLog audit) {
-        return new BindingRequests(binding, audit);
-    }
-
-    /** The core the kubelet device plugin and the DRA driver call. */
-    @Bean
-    DeviceProvisioning deviceProvisioning(InventoryScanner scanner, BindingRequests requests, PolicyService policy) {
-        return CoreWiring.provisioning(scanner, requests, policy);
+    DeviceProvisioning deviceProvisioning(InventoryScanner scanner, InventoryCache cache, BindingService binding, AuditLog audit,
+                                          PolicyService policy) {
+        return CoreWiring.provisioning(scanner, cache, binding, audit, policy);
     }
 
     @Bean
-    GrpcServices grpcServices(Authz authz, InventoryCache cache, LeaseService leases, PolicyService policy, AccountingService accounting,
-                              EventBus bus, MeterRegistry registry, BindingRequests bindings, io.vfiobroker.quota.Quotas quotas) {
-        return new GrpcServices(authz, List.of(new InventoryGrpcService(cache, leases, authz), new PolicyGrpcService(policy, cache, authz),
+    GrpcServices grpcServices(Authz authz, DeviceProvisioning core, LeaseService leases, PolicyService policy, AccountingService accounting,
+                              EventBus bus, MeterRegistry registry, io.vfiobroker.quota.Quotas quotas) {
+        return new GrpcServices(authz, List.of(new InventoryGrpcService(core, leases, authz), new PolicyGrpcService(policy, core, authz),
                 new AccountingGrpcService(accounting, authz, quotas.streams()), new EventsGrpcService(bus, authz, quotas.streams()),
-                new BindingsGrpcService(bindings, authz)),
+                new BindingsGrpcService(core, authz)),
                 new GrpcMetricsInterceptor(registry));
     }
 

@@ -8,6 +8,7 @@ import io.vfiobroker.binding.Journal;
 import io.vfiobroker.host.LinuxSysfsHost;
 import io.vfiobroker.host.SimulatedKernelHost;
 import io.vfiobroker.host.SysfsHost;
+import io.vfiobroker.inventory.InventoryCache;
 import io.vfiobroker.inventory.InventoryScanner;
 import io.vfiobroker.inventory.PciIds;
 import io.vfiobroker.policy.LoadStatus;
@@ -49,9 +50,10 @@ public final class CoreWiring {
         return new BindingService(host, scanner, journal, () -> BindingRules.of(policy.get()), protection);
     }
 
-    /** The facade over them; device access is the policy's. */
-    public static DeviceProvisioning provisioning(InventoryScanner scanner, BindingRequests requests, PolicyService policy) {
-        return new DeviceProvisioning(scanner, requests, DeviceAccess.policy(policy));
+    /** The facade over them; device access is the policy's, admins' binding changes are audited with who asked. */
+    public static DeviceProvisioning provisioning(InventoryScanner scanner, InventoryCache cache, BindingService binding, AuditLog audit,
+                                                  PolicyService policy) {
+        return new DeviceProvisioning(scanner, cache, new BindingRequests(binding, audit), DeviceAccess.policy(policy));
     }
 
     /** The core of a run without a daemon, and which binding rules it applies. */

@@ -7,7 +7,10 @@ import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
+import io.vfiobroker.domain.IommuGroup;
+import io.vfiobroker.domain.IommuUnit;
 import io.vfiobroker.domain.PciAddress;
+import io.vfiobroker.inventory.InventoryCache;
 import io.vfiobroker.inventory.InventoryScanner;
 import io.vfiobroker.policy.Principal;
 import org.slf4j.Logger;
@@ -24,7 +27,7 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * The application core the kubelet device plugin, the DRA driver and the CLI call: what the host has, whether
+ * The application core every adapter calls (gRPC, REST, the kubelet device plugin, the DRA driver, the CLI): what the host has, whether
  * policy lets a consumer have a device, preparing devices (policy for all first, then the bind of each whole group,
  * undone on failure), releasing, and what vfio-broker owns. Adapters translate and authorize; the order is decided here.
  */
@@ -45,16 +48,25 @@ public final class DeviceProvisioning {
     }
 
     private final InventoryScanner scanner;
+    private final InventoryCache cache;
     private final BindingRequests requests;
     private final BindingService binding;
     private final DeviceAccess access;
 
-    /** @param requests the binding service behind the audit of admin changes (bind, release, reconcile) */
-    public DeviceProvisioning(InventoryScanner scanner, BindingRequests requests, DeviceAccess access) {
+    /**
+     * @param cache    the hotplug-maintained inventory the current views answer from; null reads the host for each
+     * @param requests the binding service behind the audit of admin changes (bind, release, reconcile)
+     */
+    public DeviceProvisioning(InventoryScanner scanner, InventoryCache cache, BindingRequests requests, DeviceAccess access) {
         this.scanner = scanner;
+        this.cache = cache;
         this.requests = requests;
         this.binding = requests.service();
         this.access = access;
+    }
+
+    public DeviceProvisioning(InventoryScanner scanner, BindingRequests requests, DeviceAccess access) {
+        this(scanner, null, requests, access);
     }
 
     /** Without an audit log: what tests and a read-only caller need. */
@@ -69,7 +81,35 @@ public final class DeviceProvisioning {
         return scanner.scan();
     }
 
-    /** Devices vfio-broker bound, with what to restore them to. */
+    /** One function, read now. */
+    public Optional<Device> device(PciAddress a) {
+        return scanner.device(a);
+    }
+
+    // The current views answer from the cache, which hotplug and the daemon's own binds keep up to date: no sysfs walk per call.
+
+    /** The host as the daemon currently knows it. */
+    public HostInventory current() {
+        return cache != null ? cache.snapshot() : scanner.scan();
+    }
+
+    public List<Device> currentDevices() {
+        return cache != null ? cache.devices() : scanner.scan().devices();
+    }
+
+    public Optional<Device> currentDevice(PciAddress a) {
+        return cache != null ? cache.device(a) : scanner.device(a);
+    }
+
+    public List<IommuGroup> currentGroups() {
+        return cache != null ? cache.groups() : scanner.scan().groups();
+    }
+
+    public List<IommuUnit> currentIommuUnits() {
+        return cache != null ? cache.iommuUnits() : scanner.scan().iommuUnits();
+    }
+
+    /** Devices vfio-broker bound, with what to restore them to, by address. */
     public Map<PciAddress, Journal.Owned> owned() {
         return binding.status();
     }
@@ -165,5 +205,10 @@ public final class DeviceProvisioning {
     /** Finishes or undoes what a crashed run left half done. */
     public List<String> reconcile(String by) {
         return requests.reconcile(by);
+    }
+
+    /** An IOMMU group number as a path or query gives it. */
+    public static int parseGroup(String text) {
+        return BindingRequests.parseGroup(text);
     }
 }

@@ -15,17 +15,17 @@ import io.vfiobroker.api.v1.ReleaseBindingRequest;
 import io.vfiobroker.api.v1.SysfsWrite;
 import io.vfiobroker.binding.BindingException;
 import io.vfiobroker.binding.BindingPlan;
-import io.vfiobroker.binding.BindingRequests;
 import io.vfiobroker.binding.Journal;
 import io.vfiobroker.binding.SysfsStep;
+import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.lease.Caller;
 
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** vfiobroker.v1.Bindings: bind, release and status for admins, through the same {@link BindingRequests} as REST. */
-public record BindingsGrpcService(BindingRequests bindings, Authz authz) implements BindingsGrpc.AsyncService, BindableService {
+/** vfiobroker.v1.Bindings: bind, release and status for admins, through the core's audited binding changes, as REST. */
+public record BindingsGrpcService(DeviceProvisioning core, Authz authz) implements BindingsGrpc.AsyncService, BindableService {
 
     private static final Pattern ADDRESS = Pattern.compile("\\b[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]\\b");
     private static final Pattern LEASE = Pattern.compile("\\blease ([0-9a-f-]{36})\\b");
@@ -35,7 +35,7 @@ public record BindingsGrpcService(BindingRequests bindings, Authz authz) impleme
         call(out, "Bind", by -> {
             String address = req.getTargetCase() == BindRequest.TargetCase.ADDRESS ? req.getAddress() : null;
             Integer group = req.getTargetCase() == BindRequest.TargetCase.GROUP ? req.getGroup() : null;
-            return plan(bindings.bind(address, group, req.getDryRun(), by), req.getDryRun());
+            return plan(core.bind(address, group, req.getDryRun(), by), req.getDryRun());
         });
     }
 
@@ -45,7 +45,7 @@ public record BindingsGrpcService(BindingRequests bindings, Authz authz) impleme
             String address = req.getTargetCase() == ReleaseBindingRequest.TargetCase.ADDRESS ? req.getAddress() : null;
             Integer group = req.getTargetCase() == ReleaseBindingRequest.TargetCase.GROUP ? req.getGroup() : null;
             boolean restore = !req.hasRestoreDriver() || req.getRestoreDriver();
-            return plan(bindings.release(address, group, restore, req.getDryRun(), by), req.getDryRun());
+            return plan(core.release(address, group, restore, req.getDryRun(), by), req.getDryRun());
         });
     }
 
@@ -53,8 +53,8 @@ public record BindingsGrpcService(BindingRequests bindings, Authz authz) impleme
     public void status(BindingStatusRequest req, StreamObserver<BindingStatus> out) {
         call(out, "Status", by -> {
             BindingStatus.Builder b = BindingStatus.newBuilder();
-            if (req.getReconcile()) b.addAllReconciled(bindings.reconcile(by));
-            for (Journal.Owned o : bindings.status()) {
+            if (req.getReconcile()) b.addAllReconciled(core.reconcile(by));
+            for (Journal.Owned o : core.owned().values()) {
                 b.addDevices(BoundDevice.newBuilder().setAddress(o.device().toString()).setGroup(o.group())
                         .setOriginalDriver(ProtoMapping.nz(o.originalDriver())).setOriginalOverride(ProtoMapping.nz(o.originalOverride()))
                         .setSince(ProtoMapping.nz(o.since())));

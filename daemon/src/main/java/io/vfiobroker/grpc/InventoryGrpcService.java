@@ -16,9 +16,9 @@ import io.vfiobroker.api.v1.ListGroupsRequest;
 import io.vfiobroker.api.v1.ListGroupsResponse;
 import io.vfiobroker.api.v1.ListIommuUnitsRequest;
 import io.vfiobroker.api.v1.ListIommuUnitsResponse;
+import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.PciAddress;
-import io.vfiobroker.inventory.InventoryCache;
 import io.vfiobroker.lease.Caller;
 import io.vfiobroker.lease.Lease;
 import io.vfiobroker.lease.LeaseService;
@@ -26,8 +26,8 @@ import io.vfiobroker.lease.LeaseService;
 import java.util.HashMap;
 import java.util.Map;
 
-/** vfiobroker.v1.Inventory from the hotplug-maintained cache: no sysfs walk per call. */
-public record InventoryGrpcService(InventoryCache cache, LeaseService leases, Authz authz) implements InventoryGrpc.AsyncService, BindableService {
+/** vfiobroker.v1.Inventory from the core's current view (the hotplug-maintained cache): no sysfs walk per call. */
+public record InventoryGrpcService(DeviceProvisioning core, LeaseService leases, Authz authz) implements InventoryGrpc.AsyncService, BindableService {
 
     private Map<PciAddress, String> leasedBy() {
         Map<PciAddress, String> m = new HashMap<>();
@@ -54,7 +54,7 @@ public record InventoryGrpcService(InventoryCache cache, LeaseService leases, Au
             PciAddress pf = req.getPhysicalFunction().isEmpty() ? null : address(req.getPhysicalFunction(), "physical_function");
             Map<PciAddress, String> leased = leasedBy();
             ListDevicesResponse.Builder b = ListDevicesResponse.newBuilder();
-            for (Device d : cache.devices()) {
+            for (Device d : core.currentDevices()) {
                 if (!req.getVendorDevice().isEmpty() && !req.getVendorDevice().equalsIgnoreCase(d.vendorDevice())) continue;
                 if (!req.getDriver().isEmpty() && !req.getDriver().equals(d.driver() == null ? "none" : d.driver())) continue;
                 if (req.hasIommuGroup() && (d.iommuGroup() == null || d.iommuGroup() != req.getIommuGroup())) continue;
@@ -72,7 +72,7 @@ public record InventoryGrpcService(InventoryCache cache, LeaseService leases, Au
     public void getDevice(GetDeviceRequest req, StreamObserver<io.vfiobroker.api.v1.Device> out) {
         Calls.respond(out, () -> {
             PciAddress a = address(req.getAddress(), "address");
-            Device d = cache.device(a).orElseThrow(() -> GrpcErrors.error(Status.Code.NOT_FOUND, "DEVICE_NOT_FOUND",
+            Device d = core.currentDevice(a).orElseThrow(() -> GrpcErrors.error(Status.Code.NOT_FOUND, "DEVICE_NOT_FOUND",
                     "no PCI device " + a + " on this host", "device", a.toString()));
             return ProtoMapping.device(d, leasedBy().get(a), authz.isAdmin(CallerInterceptor.caller()));
         });
@@ -82,7 +82,7 @@ public record InventoryGrpcService(InventoryCache cache, LeaseService leases, Au
     public void listGroups(ListGroupsRequest req, StreamObserver<ListGroupsResponse> out) {
         Calls.respond(out, () -> {
             ListGroupsResponse.Builder b = ListGroupsResponse.newBuilder();
-            for (io.vfiobroker.domain.IommuGroup g : cache.groups()) {
+            for (io.vfiobroker.domain.IommuGroup g : core.currentGroups()) {
                 if (req.getViableOnly() && !g.viable()) continue;
                 b.addGroups(IommuGroup.newBuilder().setId(g.id()).addAllDevices(g.devices().stream().map(Object::toString).toList())
                         .setViable(g.viable()).addAllBlockers(g.blockers()));
@@ -95,7 +95,7 @@ public record InventoryGrpcService(InventoryCache cache, LeaseService leases, Au
     public void listIommuUnits(ListIommuUnitsRequest req, StreamObserver<ListIommuUnitsResponse> out) {
         Calls.respond(out, () -> {
             ListIommuUnitsResponse.Builder b = ListIommuUnitsResponse.newBuilder();
-            for (io.vfiobroker.domain.IommuUnit u : cache.iommuUnits()) {
+            for (io.vfiobroker.domain.IommuUnit u : core.currentIommuUnits()) {
                 b.addUnits(IommuUnit.newBuilder().setName(u.name()).setType(ProtoMapping.nz(u.type()))
                         .setInterruptRemapping(switch (u.interruptRemapping()) {
                             case SUPPORTED -> InterruptRemapping.INTERRUPT_REMAPPING_SUPPORTED;

@@ -14,8 +14,8 @@ import io.vfiobroker.api.v1.PolicyLoadState;
 import io.vfiobroker.api.v1.PolicyStatus;
 import io.vfiobroker.api.v1.ReloadPolicyRequest;
 import io.vfiobroker.api.v1.RuleTrace;
+import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.domain.PciAddress;
-import io.vfiobroker.inventory.InventoryCache;
 import io.vfiobroker.lease.Caller;
 import io.vfiobroker.policy.Decision;
 import io.vfiobroker.policy.Explanation;
@@ -25,8 +25,11 @@ import io.vfiobroker.policy.Principal;
 
 import java.util.List;
 
-/** vfiobroker.v1.Policy: status for everyone, the text and reload for admins, explain for oneself (admins: anyone). */
-public record PolicyGrpcService(PolicyService policy, InventoryCache cache, Authz authz) implements PolicyGrpc.AsyncService, BindableService {
+/**
+ * vfiobroker.v1.Policy: status for everyone, the text and reload for admins, explain for oneself (admins: anyone).
+ * Explain evaluates the policy against the core's current view of the host, as Inventory lists it.
+ */
+public record PolicyGrpcService(PolicyService policy, DeviceProvisioning core, Authz authz) implements PolicyGrpc.AsyncService, BindableService {
 
     @Override
     public void get(GetPolicyRequest req, StreamObserver<PolicyStatus> out) {
@@ -57,7 +60,7 @@ public record PolicyGrpcService(PolicyService policy, InventoryCache cache, Auth
             } else {
                 p = new Principal(caller.uid(), caller.gid(), groups(caller.pid()), null, null);
             }
-            return explanation(policy.explain(p, a, cache.snapshot()));
+            return explanation(policy.explain(p, a, core.current()));
         });
     }
 

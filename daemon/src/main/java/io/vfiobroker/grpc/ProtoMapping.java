@@ -16,11 +16,11 @@ import io.vfiobroker.api.v1.MemlockThreshold;
 import io.vfiobroker.api.v1.PolicyChange;
 import io.vfiobroker.api.v1.PrincipalMemlock;
 import io.vfiobroker.api.v1.SriovInfo;
+import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.events.BrokerEvent;
 import io.vfiobroker.events.Published;
-import io.vfiobroker.inventory.InventoryScanner;
 
 import java.time.Instant;
 
@@ -59,7 +59,7 @@ final class ProtoMapping {
 
     static DeviceState state(Device d) {
         if (d.driver() == null) return DeviceState.DEVICE_STATE_NO_DRIVER;
-        return d.boundTo(InventoryScanner.VFIO_PCI) ? DeviceState.DEVICE_STATE_VFIO : DeviceState.DEVICE_STATE_HOST_DRIVER;
+        return d.boundTo(DeviceProvisioning.VFIO_PCI) ? DeviceState.DEVICE_STATE_VFIO : DeviceState.DEVICE_STATE_HOST_DRIVER;
     }
 
     static io.vfiobroker.api.v1.Device device(Device d, String leaseId, boolean showLease) {

@@ -1,8 +1,8 @@
 package io.vfiobroker.web;
 
 import io.vfiobroker.binding.BindingPlan;
-import io.vfiobroker.binding.BindingRequests;
 import io.vfiobroker.binding.Journal;
+import io.vfiobroker.core.DeviceProvisioning;
 import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
@@ -16,7 +16,7 @@ import java.util.Collection;
 
 /**
  * Bind and release IOMMU groups (admin only: the API listens on loopback unless TLS and a login are set up).
- * The same {@link BindingRequests} serves gRPC Bindings and the CLI.
+ * The core's audited binding changes serve gRPC Bindings and the CLI too.
  */
 @RestController
 @RequestMapping("/api/v1/bindings")
@@ -24,10 +24,10 @@ public class BindingController {
 
     private static final String BY = "REST API";
 
-    private final BindingRequests bindings;
+    private final DeviceProvisioning core;
 
-    public BindingController(BindingRequests bindings) {
-        this.bindings = bindings;
+    public BindingController(DeviceProvisioning core) {
+        this.core = core;
     }
 
     /** Either {@code address} or {@code group}; {@code dryRun} answers the plan without touching anything. */
@@ -39,17 +39,17 @@ public class BindingController {
 
     @PostMapping
     public BindingPlan bind(@RequestBody BindRequest req) {
-        return bindings.bind(req.address(), req.group(), req.dryRunOrFalse(), BY);
+        return core.bind(req.address(), req.group(), req.dryRunOrFalse(), BY);
     }
 
     @DeleteMapping("/{group}")
     public BindingPlan release(@PathVariable String group, @RequestParam(defaultValue = "false") boolean dryRun,
                                @RequestParam(defaultValue = "true") boolean restore) {
-        return bindings.release(null, BindingRequests.parseGroup(group), restore, dryRun, BY);
+        return core.release(null, DeviceProvisioning.parseGroup(group), restore, dryRun, BY);
     }
 
     @GetMapping
     public Collection<Journal.Owned> status() {
-        return bindings.status();
+        return core.owned().values();
     }
 }

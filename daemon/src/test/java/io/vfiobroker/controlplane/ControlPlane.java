@@ -9,12 +9,13 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.vfiobroker.accounting.AccountingService;
 import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.audit.AuditLog;
-import io.vfiobroker.binding.BindingRequests;
 import io.vfiobroker.binding.BindingRules;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.binding.Journal;
 import io.vfiobroker.client.UnixChannels;
 import io.vfiobroker.config.ControlPlaneConfiguration;
+import io.vfiobroker.core.CoreWiring;
+import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.events.BrokerEvent;
 import io.vfiobroker.events.EventBus;
@@ -90,6 +91,7 @@ public final class ControlPlane implements AutoCloseable {
     public final LeaseService leases;
     public final EventBus bus;
     public final InventoryCache cache;
+    public final DeviceProvisioning core;
     public final UeventHandler hotplug;
     public final AccountingService accounting;
     public final SimpleMeterRegistry registry = new SimpleMeterRegistry();
@@ -113,6 +115,7 @@ public final class ControlPlane implements AutoCloseable {
         io.vfiobroker.config.BrokerConfiguration.nameLeaseUsers(binding, leases);
         this.bus = bus;
         cache = new InventoryCache(scanner);
+        core = CoreWiring.provisioning(scanner, cache, binding, audit, policy);
         EventSources.connect(bus, leases, binding, policy, cache);
         hotplug = new UeventHandler(cache, bus, leases);
         accounting = new AccountingService(() -> ControlPlaneConfiguration.holdings(leases), new Memlock(),
@@ -135,9 +138,9 @@ public final class ControlPlane implements AutoCloseable {
         Files.createDirectories(run);
         Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
         ControlPlaneConfiguration.GrpcServices services = new ControlPlaneConfiguration.GrpcServices(authz, List.<BindableService>of(
-                new InventoryGrpcService(cache, leases, authz), new PolicyGrpcService(policy, cache, authz),
+                new InventoryGrpcService(core, leases, authz), new PolicyGrpcService(policy, core, authz),
                 new AccountingGrpcService(accounting, authz), new EventsGrpcService(bus, authz),
-                new BindingsGrpcService(new BindingRequests(binding, audit), authz)), new GrpcMetricsInterceptor(registry));
+                new BindingsGrpcService(core, authz)), new GrpcMetricsInterceptor(registry));
         grpc = new GrpcServer(run.resolve("api.sock"), services.withLeases(leases, run.resolve("fd.sock")));
         return run.resolve("api.sock");
     }

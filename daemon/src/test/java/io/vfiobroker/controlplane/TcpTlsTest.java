@@ -71,7 +71,7 @@ class TcpTlsTest {
         Files.writeString(dir.resolve("tokens"), "# admins\n" + TOKEN + "\n");
         Authz authz = Authz.rootOnly();
         ControlPlaneConfiguration.GrpcServices services = new ControlPlaneConfiguration.GrpcServices(authz,
-                List.of(new InventoryGrpcService(cp.cache, cp.leases, authz), new EventsGrpcService(cp.bus, authz)), new GrpcMetricsInterceptor(cp.registry));
+                List.of(new InventoryGrpcService(cp.core, cp.leases, authz), new EventsGrpcService(cp.bus, authz)), new GrpcMetricsInterceptor(cp.registry));
         server = new TcpGrpcServer(new TcpGrpcServer.Settings("127.0.0.1", 0, dir.resolve("server.p12"), PW, dir.resolve("trust.p12"), PW,
                 dir.resolve("tokens")), services.withLeases(cp.leases, Path.of("/nonexistent")), List.of());
     }
