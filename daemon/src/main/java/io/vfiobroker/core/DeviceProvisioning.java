@@ -12,7 +12,10 @@ import io.vfiobroker.domain.IommuUnit;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.inventory.InventoryCache;
 import io.vfiobroker.inventory.InventoryScanner;
+import io.vfiobroker.iommu.DeviceNodes;
+import io.vfiobroker.policy.HostSelectorFacts;
 import io.vfiobroker.policy.Principal;
+import io.vfiobroker.policy.SelectorFacts;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,6 +55,7 @@ public final class DeviceProvisioning {
     private final BindingRequests requests;
     private final BindingService binding;
     private final DeviceAccess access;
+    private final DeviceNodes nodes;
 
     /**
      * @param cache    the hotplug-maintained inventory the current views answer from; null reads the host for each
@@ -63,6 +67,7 @@ public final class DeviceProvisioning {
         this.requests = requests;
         this.binding = requests.service();
         this.access = access;
+        this.nodes = new DeviceNodes(scanner.host());
     }
 
     public DeviceProvisioning(InventoryScanner scanner, BindingRequests requests, DeviceAccess access) {
@@ -119,6 +124,16 @@ public final class DeviceProvisioning {
         Map<PciAddress, String> m = new HashMap<>();
         binding.status().forEach((a, o) -> m.put(a, o.originalDriver()));
         return m;
+    }
+
+    /** The /dev nodes a device is reached through, as the domain opener opens them: what a container is given. */
+    public DeviceNodes deviceNodes() {
+        return nodes;
+    }
+
+    /** What a pool's selectors match on beyond the inventory: PF netdev names, and drivers vfio-broker replaced. */
+    public SelectorFacts selectorFacts(HostInventory inventory, Map<PciAddress, String> driversBefore) {
+        return new HostSelectorFacts(scanner.host(), inventory, driversBefore);
     }
 
     public boolean owns(int group) {
