@@ -47,7 +47,6 @@ public final class VfioDomainOpener implements DomainOpener {
             DeviceDomain d = switch (backend) {
                 case LEGACY -> openLegacy(devices, undo);
                 case IOMMUFD -> openIommufd(devices, undo);
-                case EITHER -> throw new IllegalArgumentException("the domain opener needs legacy or iommufd, not either");
             };
             log.info("event=domain-opened backend={} groups={} devices={}", backend.wireName(), devices.stream().map(Member::group).distinct().toList(),
                     devices.size());
