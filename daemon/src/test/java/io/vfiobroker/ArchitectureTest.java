@@ -93,8 +93,8 @@ class ArchitectureTest {
     static final Map<String, String> HOST_PATH_EXCEPTIONS = new TreeMap<>(Map.ofEntries(
             Map.entry("io.vfiobroker.cli.BindingOptions", "defaults of --policy and --host-proc, read nothing"),
             Map.entry("io.vfiobroker.config.BrokerProperties", "default of vfio-broker.host-proc, reads nothing"),
+            Map.entry("io.vfiobroker.iommu.DeviceNodes", "names the /dev nodes the domain opener opens and a container gets; finds them through the port"),
             Map.entry("io.vfiobroker.hostgen.StorageAndNetwork", "writes a generated host's mount table, whose sources are /dev/ paths"),
-            Map.entry("io.vfiobroker.nodeplugin.Exposure", "names the device nodes a container gets, reads nothing"),
             Map.entry("io.vfiobroker.protect.ProtectionScanner", "recognises /dev/ sources in the host's mount table text")));
 
     /** A string constant that is a path below one of these, and nothing else (messages may name them). */

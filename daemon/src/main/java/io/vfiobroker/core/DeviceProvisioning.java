@@ -9,7 +9,10 @@ import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.inventory.InventoryScanner;
+import io.vfiobroker.iommu.DeviceNodes;
+import io.vfiobroker.policy.HostSelectorFacts;
 import io.vfiobroker.policy.Principal;
+import io.vfiobroker.policy.SelectorFacts;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,6 +51,7 @@ public final class DeviceProvisioning {
     private final BindingRequests requests;
     private final BindingService binding;
     private final DeviceAccess access;
+    private final DeviceNodes nodes;
 
     /** @param requests the binding service behind the audit of admin changes (bind, release, reconcile) */
     public DeviceProvisioning(InventoryScanner scanner, BindingRequests requests, DeviceAccess access) {
@@ -55,6 +59,7 @@ public final class DeviceProvisioning {
         this.requests = requests;
         this.binding = requests.service();
         this.access = access;
+        this.nodes = new DeviceNodes(scanner.host());
     }
 
     /** Without an audit log: what tests and a read-only caller need. */
@@ -79,6 +84,16 @@ public final class DeviceProvisioning {
         Map<PciAddress, String> m = new HashMap<>();
         binding.status().forEach((a, o) -> m.put(a, o.originalDriver()));
         return m;
+    }
+
+    /** The /dev nodes a device is reached through, as the domain opener opens them: what a container is given. */
+    public DeviceNodes deviceNodes() {
+        return nodes;
+    }
+
+    /** What a pool's selectors match on beyond the inventory: PF netdev names, and drivers vfio-broker replaced. */
+    public SelectorFacts selectorFacts(HostInventory inventory, Map<PciAddress, String> driversBefore) {
+        return new HostSelectorFacts(scanner.host(), inventory, driversBefore);
     }
 
     public boolean owns(int group) {

@@ -33,7 +33,7 @@ public class DraConfiguration {
      * Outside a pod (no KUBERNETES_SERVICE_HOST, no client bean) nothing is published, and the log says so.
      */
     @Bean(destroyMethod = "close")
-    DraSlices draSlices(DraProperties props, SysfsHost host, DeviceProvisioning core,
+    DraSlices draSlices(DraProperties props, DeviceProvisioning core,
                         ObjectProvider<io.fabric8.kubernetes.client.KubernetesClient> client, io.vfiobroker.events.EventBus bus,
                         @org.springframework.beans.factory.annotation.Value("${vfio-broker.dra.refresh-interval:60s}") java.time.Duration every) {
         io.fabric8.kubernetes.client.KubernetesClient c = client.getIfAvailable(() -> System.getenv("KUBERNETES_SERVICE_HOST") == null ? null
@@ -42,7 +42,7 @@ public class DraConfiguration {
             org.slf4j.LoggerFactory.getLogger(DraConfiguration.class).warn("event=resourceslices-off reason=\"not in a pod: no API server to publish to\"");
             return DraSlices.off();
         }
-        DraSlices slices = new DraSlices(new SliceDevices(props, host), new ResourceSlicePublisher(c, props),
+        DraSlices slices = new DraSlices(new SliceDevices(props, core), new ResourceSlicePublisher(c, props),
                 core);
         slices.follow(bus);
         slices.start(every);

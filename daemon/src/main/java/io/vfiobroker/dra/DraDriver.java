@@ -13,7 +13,6 @@ import io.vfiobroker.nodeplugin.Exposure;
 import io.vfiobroker.nodeplugin.KubeletAllocationHook;
 import io.vfiobroker.nodeplugin.PoolConfig;
 import io.vfiobroker.nodeplugin.PoolDevice;
-import io.vfiobroker.policy.HostSelectorFacts;
 import io.vfiobroker.policy.Principal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,7 +35,6 @@ public final class DraDriver {
     private static final Logger log = LoggerFactory.getLogger(DraDriver.class);
 
     private final DraProperties props;
-    private final SysfsHost host;
     private final DeviceProvisioning core;
     private final KubeletAllocationHook hook;
     private final ClaimSource claims;
@@ -44,10 +42,10 @@ public final class DraDriver {
     private final CdiSpecWriter cdi;
     private final Map<String, PoolConfig> poolsByName = new LinkedHashMap<>();
 
+    /** @param host only where the daemon keeps its CDI specs; device facts come from {@code core} */
     public DraDriver(DraProperties props, SysfsHost host, DeviceProvisioning core, KubeletAllocationHook hook, ClaimSource claims,
                      Path stateDir) {
         this.props = props;
-        this.host = host;
         this.cdi = new CdiSpecWriter(host.daemonPath(props.cdiDir()));
         this.core = core;
         this.hook = hook;
@@ -136,7 +134,7 @@ public final class DraDriver {
             }
             Device d = inv.device(a).orElseThrow(() -> new DraException("claim " + ref.describe() + ": device " + r.device()
                     + " (" + a + ") is gone from the host"));
-            if (!pool.selectors().matches(d, new HostSelectorFacts(host, inv, original), null)) {
+            if (!pool.selectors().matches(d, core.selectorFacts(inv, original), null)) {
                 throw new DraException("claim " + ref.describe() + ": " + a + " does not belong to pool " + r.pool());
             }
             if (d.iommuGroup() == null) {
@@ -146,7 +144,7 @@ public final class DraDriver {
             if (other != null) throw new DraException("claim " + ref.describe() + ": " + a + " is prepared for claim " + other);
             ClaimConfig cfg = config(claim, r.request());
             Backend backend = cfg.backend() != null ? cfg.backend() : pool.backend();
-            if (pool.mode() == PoolConfig.Mode.DEVICE_NODES && backend == Backend.IOMMUFD && !host.exists("dev/iommu")) {
+            if (pool.mode() == PoolConfig.Mode.DEVICE_NODES && backend == Backend.IOMMUFD && !core.deviceNodes().hasShared(Backend.IOMMUFD)) {
                 throw new DraException("claim " + ref.describe() + ": backend iommufd, but the node has no /dev/iommu"
                         + " (kernel without CONFIG_IOMMUFD)");
             }
@@ -216,7 +214,7 @@ public final class DraDriver {
     }
 
     private Exposure exposure(PoolConfig pool, Backend backend) {
-        return Exposure.of(new PoolConfig(pool.name(), pool.mode(), backend, pool.selectors()), host, props.brokerSocketDir());
+        return Exposure.of(new PoolConfig(pool.name(), pool.mode(), backend, pool.selectors()), core.deviceNodes(), props.brokerSocketDir());
     }
 
     private static PoolDevice poolDevice(PciAddress a, int group) {
@@ -276,7 +274,7 @@ public final class DraDriver {
                 PoolConfig pool = poolsByName.get(d.pool());
                 PoolConfig.Mode mode = pool == null ? PoolConfig.Mode.DEVICE_NODES : pool.mode();
                 Backend backend = Backend.parse(d.backend());
-                Exposure exp = pool == null ? (backend == Backend.IOMMUFD ? new Exposure.Iommufd(host) : new Exposure.LegacyVfio())
+                Exposure exp = pool == null ? new Exposure.Nodes(backend == Backend.IOMMUFD ? Backend.IOMMUFD : Backend.LEGACY, core.deviceNodes())
                         : exposure(pool, backend);
                 PciAddress a = PciAddress.parse(d.pciAddress());
                 List<String> nodes = new ArrayList<>(exp.sharedNodes());

@@ -53,6 +53,7 @@ public final class DraPlugin implements AutoCloseable {
     private volatile Boolean registered;
     private volatile String registrationError;
 
+    /** @param host only where its sockets live below the host root */
     public DraPlugin(DraProperties props, SysfsHost host, DraDriver driver) {
         this.props = props;
         this.host = host;

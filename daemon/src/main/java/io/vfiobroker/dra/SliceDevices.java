@@ -5,10 +5,10 @@ import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.InterruptRemapping;
 import io.vfiobroker.domain.IommuUnit;
 import io.vfiobroker.domain.PciAddress;
-import io.vfiobroker.host.SysfsHost;
+import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.nodeplugin.DeviceHealth;
 import io.vfiobroker.nodeplugin.PoolConfig;
-import io.vfiobroker.policy.HostSelectorFacts;
+import io.vfiobroker.policy.SelectorFacts;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -44,11 +44,11 @@ public final class SliceDevices {
     }
 
     private final DraProperties props;
-    private final SysfsHost host;
+    private final DeviceProvisioning core;
 
-    public SliceDevices(DraProperties props, SysfsHost host) {
+    public SliceDevices(DraProperties props, DeviceProvisioning core) {
         this.props = props;
-        this.host = host;
+        this.core = core;
     }
 
     /** The devices of every configured pool, keyed by DRA pool name ({@code <node>-<pool>}), pools in config order. */
@@ -61,12 +61,12 @@ public final class SliceDevices {
         for (IommuUnit u : inv.iommuUnits()) units.put(u.name(), u);
         Map<String, List<Entry>> out = new LinkedHashMap<>();
         Map<String, String> withdrawn = new LinkedHashMap<>();
-        HostSelectorFacts facts = new HostSelectorFacts(host, inv, originalDrivers);
+        SelectorFacts facts = core.selectorFacts(inv, originalDrivers);
         for (PoolConfig pool : props.pools()) {
             List<Entry> devices = new ArrayList<>();
             for (Device d : inv.devices()) {
                 if (!pool.selectors().matches(d, facts, null)) continue;
-                String problem = DeviceHealth.problem(pool, d, inv, host);
+                String problem = DeviceHealth.problem(pool, d, inv, core.deviceNodes());
                 if (problem != null) {
                     withdrawn.put(props.poolName(pool) + "/" + DraDriver.deviceName(d.address()), problem);
                     continue;

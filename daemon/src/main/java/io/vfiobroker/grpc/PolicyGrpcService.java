@@ -95,7 +95,7 @@ public record PolicyGrpcService(PolicyService policy, InventoryCache cache, Auth
         if (d instanceof Decision.Allowed a) {
             b.setUnsafeInterrupts(a.unsafeInterrupts());
             b.setLimits(Limits.newBuilder().setMaxDevices(a.maxDevices()).setMemlockBytesPerLease(a.memlockBytesPerLease())
-                    .setMemlockBytesPerPrincipal(a.memlockBytesPerPrincipal()).setBackend(a.backend() == io.vfiobroker.domain.Backend.EITHER ? "" : a.backend().wireName()));
+                    .setMemlockBytesPerPrincipal(a.memlockBytesPerPrincipal()).setBackend(a.backends().size() == 1 ? a.limits().backendName() : ""));
         }
         for (Explanation.RuleTrace r : e.chain()) {
             b.addChain(RuleTrace.newBuilder().setRule(r.rule()).setAction(r.action().name().toLowerCase()).setLine(r.line())

@@ -49,7 +49,6 @@ final class ProtoMapping {
         return switch (b) {
             case LEGACY -> io.vfiobroker.api.v1.Backend.BACKEND_LEGACY;
             case IOMMUFD -> io.vfiobroker.api.v1.Backend.BACKEND_IOMMUFD;
-            case EITHER -> io.vfiobroker.api.v1.Backend.BACKEND_UNSPECIFIED;
         };
     }
 

@@ -2,6 +2,9 @@ package io.vfiobroker.interrupts;
 
 import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.KernelSupport;
+import io.vfiobroker.host.SysfsHost;
+
+import java.util.Optional;
 
 /**
  * The kernel's own gates on devices without interrupt isolation. Each refuses with EPERM unless its module
@@ -44,6 +47,16 @@ public enum UnsafeInterruptSwitch {
         return "sys/module/" + module + "/parameters/allow_unsafe_interrupts";
     }
 
+    /** The parameter as the host shows it now (Y or N), empty when the module is not loaded. */
+    public Optional<String> read(SysfsHost host) {
+        return host.read(parameter()).map(String::strip);
+    }
+
+    /** TRUE/FALSE as the host shows it now, null when the module is not loaded: what the inventory reports. */
+    public Boolean allowed(SysfsHost host) {
+        return read(host).map(v -> v.equals("Y") || v.equals("1")).orElse(null);
+    }
+
     /** TRUE/FALSE as the kernel reports it, null when the module is not loaded (it then starts as N). */
     public Boolean state(KernelSupport k) {
         return this == TYPE1 ? k.type1AllowUnsafeInterrupts() : k.iommufdAllowUnsafeInterrupts();
@@ -60,11 +73,9 @@ public enum UnsafeInterruptSwitch {
         return module + " " + now + ", so " + ioctl + " would fail with EPERM; " + howToAllow();
     }
 
-    /**
-     * What to add to the kernel's EPERM at {@link #ioctl()}: why it refused and how an admin changes that.
-     * {@code current} is the parameter's value as read (Y, N, or ? when unreadable).
-     */
-    public String kernelRefused(String current) {
+    /** What to add to the kernel's EPERM at {@link #ioctl()}: why it refused and how an admin changes that. */
+    public String kernelRefused(SysfsHost host) {
+        String current = read(host).orElse("?");
         String other = this == IOMMUFD ? " (a separate switch from vfio_iommu_type1's)" : "";
         return "the kernel refuses because this platform does not remap interrupts and " + module + " allow_unsafe_interrupts is "
                 + current + other + "; " + howToAllow();

@@ -4,6 +4,8 @@ import io.vfiobroker.domain.InterruptRemapping;
 import io.vfiobroker.domain.IommuUnit;
 import io.vfiobroker.domain.KernelSupport;
 import io.vfiobroker.host.SysfsHost;
+import io.vfiobroker.interrupts.InterruptChips;
+import io.vfiobroker.interrupts.UnsafeInterruptSwitch;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -87,8 +89,7 @@ final class Platforms {
     }
 
     private boolean irChips() {
-        // Whole file, as InterruptChips reads it: on many-core hosts the first IR- chip can be past the first page.
-        return host.interrupts().map(s -> s.contains(" IR-")).orElse(false);
+        return Boolean.TRUE.equals(InterruptChips.read(host).kernelRemaps());
     }
 
     KernelSupport kernelSupport() {
@@ -103,13 +104,9 @@ final class Platforms {
                 host.exists("sys/module/iommufd"),
                 host.exists("dev/vfio/vfio"),
                 host.exists("dev/iommu"),
-                host.read("sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts").map(Platforms::yes).orElse(null),
-                host.read("sys/module/iommufd/parameters/allow_unsafe_interrupts").map(Platforms::yes).orElse(null),
+                UnsafeInterruptSwitch.TYPE1.allowed(host),
+                UnsafeInterruptSwitch.IOMMUFD.allowed(host),
                 irChips);
-    }
-
-    private static Boolean yes(String v) {
-        return v.equals("Y") || v.equals("1");
     }
 
     private static long parseHexLong(String s) {

@@ -10,10 +10,8 @@ import io.vfiobroker.nativeshim.VfioAbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * Opens the domain with the VFIO container/group calls, or iommufd plus vfio cdevs, on the host's /dev. Every step
@@ -24,6 +22,7 @@ public final class VfioDomainOpener implements DomainOpener {
 
     private static final Logger log = LoggerFactory.getLogger(VfioDomainOpener.class);
     private final SysfsHost host;
+    private final DeviceNodes nodes;
     private final VfioKernel kernel;
 
     public VfioDomainOpener(SysfsHost host) {
@@ -32,20 +31,13 @@ public final class VfioDomainOpener implements DomainOpener {
 
     public VfioDomainOpener(SysfsHost host, VfioKernel kernel) {
         this.host = host;
+        this.nodes = new DeviceNodes(host);
         this.kernel = kernel;
-    }
-
-    private Path dev(String rel) {
-        return host.deviceNode(rel.substring("dev/".length()));
     }
 
     @Override
     public List<Backend> availableBackends() {
-        List<Backend> out = new ArrayList<>();
-        if (host.exists("dev/vfio/vfio")) out.add(Backend.LEGACY);
-        // /dev/vfio/devices/ only appears once a device is on vfio-pci; the vfio-dev class says cdevs are built in.
-        if (host.exists("dev/iommu") && host.exists("sys/class/vfio-dev")) out.add(Backend.IOMMUFD);
-        return out;
+        return nodes.available();
     }
 
     @Override
@@ -55,7 +47,6 @@ public final class VfioDomainOpener implements DomainOpener {
             DeviceDomain d = switch (backend) {
                 case LEGACY -> openLegacy(devices, undo);
                 case IOMMUFD -> openIommufd(devices, undo);
-                case EITHER -> throw new IllegalArgumentException("the domain opener needs legacy or iommufd, not either");
             };
             log.info("event=domain-opened backend={} groups={} devices={}", backend.wireName(), devices.stream().map(Member::group).distinct().toList(),
                     devices.size());
@@ -70,7 +61,7 @@ public final class VfioDomainOpener implements DomainOpener {
     }
 
     private DeviceDomain openLegacy(List<Member> devices, Undo undo) {
-        VfioKernel.Container container = kernel.openContainer(dev("dev/vfio/vfio"));
+        VfioKernel.Container container = kernel.openContainer(nodes.open(nodes.shared(Backend.LEGACY)));
         undo.close(container.fd());
         int version = kernel.getApiVersion(container);
         if (version != VfioAbi.VFIO_API_VERSION) {
@@ -83,7 +74,7 @@ public final class VfioDomainOpener implements DomainOpener {
         List<Integer> groups = devices.stream().map(Member::group).distinct().toList();
         List<VfioKernel.Group> groupFds = new ArrayList<>();
         for (int g : groups) {
-            VfioKernel.Group group = kernel.openGroup(dev("dev/vfio/" + g), g);
+            VfioKernel.Group group = kernel.openGroup(nodes.open(nodes.group(g)), g);
             undo.close(group.fd());
             if ((kernel.groupGetStatus(group) & VfioAbi.VFIO_GROUP_FLAGS_VIABLE) == 0) {
                 throw new DomainException("VFIO_GROUP_GET_STATUS: group " + g + " is not viable: a member is bound to a host driver",
@@ -112,7 +103,7 @@ public final class VfioDomainOpener implements DomainOpener {
     }
 
     private DeviceDomain openIommufd(List<Member> devices, Undo undo) {
-        VfioKernel.IommuFd iommufd = kernel.openIommufd(dev("dev/iommu"));
+        VfioKernel.IommuFd iommufd = kernel.openIommufd(nodes.open(nodes.shared(Backend.IOMMUFD)));
         undo.close(iommufd.fd());
         // Per-process accounting so the client's own RLIMIT_MEMLOCK applies; only possible (and only needs the
         // daemon's CAP_SYS_RESOURCE) while the iommufd holds no objects, so first.
@@ -120,10 +111,10 @@ public final class VfioDomainOpener implements DomainOpener {
         int ioas = kernel.ioasAlloc(iommufd);
         undo.handover(HandoverFd.Kind.IOMMUFD, iommufd.fd(), null, -1, ioas, List.of());
         for (Member m : devices) {
-            String cdev = cdevName(m).orElseThrow(() -> new DomainException(m.address()
+            String cdev = nodes.device(Backend.IOMMUFD, m.address(), m.group()).orElseThrow(() -> new DomainException(m.address()
                     + " has no vfio cdev (sys/bus/pci/devices/" + m.address() + "/vfio-dev/ is empty): the kernel lacks VFIO_DEVICE_CDEV",
                     "ENODEV", null));
-            VfioKernel.Device d = kernel.openCdev(dev("dev/vfio/devices/" + cdev));
+            VfioKernel.Device d = kernel.openCdev(nodes.open(cdev));
             undo.close(d.fd());
             undo.devices.add(d);
             try {
@@ -140,13 +131,7 @@ public final class VfioDomainOpener implements DomainOpener {
     /** The kernel's EPERM at an interrupt gate, with why and the switch that changes it; other errors as they are. */
     private DomainException explained(NativeException e, UnsafeInterruptSwitch sw) {
         if (e.errno() != Errno.EPERM) return new DomainException(e.getMessage(), e.errnoName(), e);
-        String now = host.read(sw.parameter()).map(String::strip).orElse("?");
-        return new DomainException(e.getMessage() + ": " + sw.kernelRefused(now), "EPERM", e);
-    }
-
-    private Optional<String> cdevName(Member m) {
-        return host.list("sys/bus/pci/devices/" + m.address() + "/vfio-dev").stream()
-                .filter(n -> n.matches("vfio[0-9]+")).findFirst();
+        return new DomainException(e.getMessage() + ": " + sw.kernelRefused(host), "EPERM", e);
     }
 
     private List<HandoverFd.Region> regions(VfioKernel.Device d) {

@@ -327,7 +327,7 @@ public final class VfioKernelModel implements VfioKernel {
 
     /** Both gates: isolated MSIs, or the module's switch set to Y. */
     private boolean safe(UnsafeInterruptSwitch sw) {
-        return interruptsIsolated || host.read(sw.parameter()).map(v -> v.strip().equals("Y")).orElse(false);
+        return interruptsIsolated || Boolean.TRUE.equals(sw.allowed(host));
     }
 
     /** Every member on vfio-pci, pci-stub, a bridge's pcieport, or no driver. */

@@ -70,15 +70,16 @@ public final class KubeletPlugins implements AutoCloseable {
     private ScheduledExecutorService refresher;
     private volatile boolean closed;
 
+    /** @param host only where the daemon keeps its own files (plugin sockets, CDI specs); device facts come from {@code core} */
     public KubeletPlugins(KubeletProperties props, SysfsHost host, DeviceProvisioning core, KubeletAllocationHook hook) {
         this.props = props;
         this.core = core;
         this.hook = hook;
         this.pluginDir = host.daemonPath(props.pluginDir());
         this.cdi = props.cdi() ? new CdiSpecWriter(host.daemonPath(props.cdiDir())) : null;
-        this.lists = new PoolLists(host, core, cdi);
+        this.lists = new PoolLists(core, cdi);
         for (PoolConfig p : props.pools()) {
-            plugins.add(new PoolPlugin(p, props.resourceName(p), Exposure.of(p, host, props.brokerSocketDir()), this::allocate));
+            plugins.add(new PoolPlugin(p, props.resourceName(p), Exposure.of(p, core.deviceNodes(), props.brokerSocketDir()), this::allocate));
         }
     }
 

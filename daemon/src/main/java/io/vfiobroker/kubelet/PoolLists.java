@@ -6,10 +6,9 @@ import io.vfiobroker.core.DeviceProvisioning;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.PciAddress;
-import io.vfiobroker.host.SysfsHost;
 import io.vfiobroker.nodeplugin.DeviceHealth;
 import io.vfiobroker.nodeplugin.PoolDevice;
-import io.vfiobroker.policy.HostSelectorFacts;
+import io.vfiobroker.policy.SelectorFacts;
 import io.vfiobroker.policy.Principal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,14 +26,12 @@ final class PoolLists {
 
     private static final Logger log = LoggerFactory.getLogger(PoolLists.class);
 
-    private final SysfsHost host;
     private final DeviceProvisioning core;
     private final CdiSpecWriter cdi;
     // Every device a pool ever listed: a device that vanishes stays listed, unhealthy, until it returns.
     private final Map<String, Map<PciAddress, PoolDevice>> known = new ConcurrentHashMap<>();
 
-    PoolLists(SysfsHost host, DeviceProvisioning core, CdiSpecWriter cdi) {
-        this.host = host;
+    PoolLists(DeviceProvisioning core, CdiSpecWriter cdi) {
         this.core = core;
         this.cdi = cdi;
     }
@@ -43,7 +40,7 @@ final class PoolLists {
     List<PoolDevice> compute(PoolPlugin p, HostInventory inv, Map<PciAddress, String> original) {
         Map<PciAddress, PoolDevice> seen = known.computeIfAbsent(p.resourceName, k -> new ConcurrentHashMap<>());
         Map<PciAddress, PoolDevice> out = new TreeMap<>();
-        HostSelectorFacts facts = new HostSelectorFacts(host, inv, original);
+        SelectorFacts facts = core.selectorFacts(inv, original);
         for (Device d : inv.devices()) {
             if (!p.pool.selectors().matches(d, facts, null)) continue;
             PoolDevice pd = new PoolDevice(d.address(), d.iommuGroup(), d.numaNode(), unhealthyReason(p, d, inv));
@@ -62,7 +59,7 @@ final class PoolLists {
     }
 
     private String unhealthyReason(PoolPlugin p, Device d, HostInventory inv) {
-        String kernel = DeviceHealth.problem(p.pool, d, inv, host);
+        String kernel = DeviceHealth.problem(p.pool, d, inv, core.deviceNodes());
         return kernel != null ? kernel : core.refusal(Principal.resource(p.resourceName), d.address(), inv).orElse(null);
     }
 

@@ -15,6 +15,7 @@ import io.vfiobroker.policy.PolicyService;
 import io.vfiobroker.policy.Principal;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -75,7 +76,6 @@ record GrantDecider(InventoryScanner scanner, PolicyService policy, DomainOpener
                 throw new LeaseException(LeaseException.Kind.INVALID, e.getMessage());
             }
         }
-        if (backendWanted == Backend.EITHER) backendWanted = null;
         if (alloc != null) {
             for (PciAddress a : wanted) {
                 if (!alloc.devices().contains(a)) {
@@ -160,9 +160,7 @@ record GrantDecider(InventoryScanner scanner, PolicyService policy, DomainOpener
     private Backend chooseBackend(Backend wanted, List<Decision.Allowed> grants) {
         List<String> offered = names(domains.availableBackends());
         Set<String> allowed = new LinkedHashSet<>(names(List.of(Backend.IOMMUFD, Backend.LEGACY)));
-        for (Decision.Allowed g : grants) {
-            if (g.backend() != Backend.EITHER) allowed.retainAll(Set.of(g.backend().wireName()));
-        }
+        for (Decision.Allowed g : grants) allowed.retainAll(names(g.backends()));
         if (wanted != null) {
             if (!allowed.contains(wanted.wireName())) {
                 throw new LeaseException(LeaseException.Kind.DENIED, "backend " + wanted.wireName() + " is not allowed by rule '" + grants.get(0).rule()
@@ -179,7 +177,7 @@ record GrantDecider(InventoryScanner scanner, PolicyService policy, DomainOpener
     }
 
     // Wire names, so refusals read "[iommufd, legacy]" as before.
-    private static List<String> names(List<Backend> backends) {
+    private static List<String> names(Collection<Backend> backends) {
         return backends.stream().map(Backend::wireName).toList();
     }
 }

@@ -5,7 +5,7 @@ import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.IommuGroup;
-import io.vfiobroker.host.SysfsHost;
+import io.vfiobroker.iommu.DeviceNodes;
 
 /**
  * Why the kernel side keeps a pool's device from being handed over, whoever asks: the device plugin reports it
@@ -18,7 +18,7 @@ public final class DeviceHealth {
     }
 
     /** The reason, or null when the device can be handed over. */
-    public static String problem(PoolConfig pool, Device d, HostInventory inv, SysfsHost host) {
+    public static String problem(PoolConfig pool, Device d, HostInventory inv, DeviceNodes nodes) {
         if (d.iommuGroup() == null) {
             return d.address() + " is in no IOMMU group: the kernel has no IOMMU enabled for it";
         }
@@ -28,7 +28,7 @@ public final class DeviceHealth {
                 return "IOMMU group " + g.id() + " of " + d.address() + " is not viable: " + String.join("; ", g.blockers());
             }
         }
-        if (pool.mode() == PoolConfig.Mode.DEVICE_NODES && pool.backend() == Backend.IOMMUFD && !host.exists("dev/iommu")) {
+        if (pool.mode() == PoolConfig.Mode.DEVICE_NODES && pool.backend() == Backend.IOMMUFD && !nodes.hasShared(Backend.IOMMUFD)) {
             return "pool " + pool.name() + " uses iommufd but the host has no /dev/iommu (kernel without CONFIG_IOMMUFD)";
         }
         return null;

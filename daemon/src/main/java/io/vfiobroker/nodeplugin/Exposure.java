@@ -1,19 +1,17 @@
 package io.vfiobroker.nodeplugin;
 
 import io.vfiobroker.domain.Backend;
-import io.vfiobroker.domain.PciAddress;
-import io.vfiobroker.host.SysfsHost;
+import io.vfiobroker.iommu.DeviceNodes;
 
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * How a pool's devices reach a container — one strategy per way, shared by Allocate and the CDI spec so both
- * always say the same thing. Paths are the node's own (/dev/...), not the host-root-relative ones we read.
+ * always say the same thing. The nodes are the core's ({@link DeviceNodes}), the ones the domain opener opens.
  */
-public sealed interface Exposure permits Exposure.LegacyVfio, Exposure.Iommufd, Exposure.Broker {
+public sealed interface Exposure permits Exposure.Nodes, Exposure.Broker {
 
     /** Container path of the daemon's client socket directory in broker mode. */
     String BROKER_DIR_IN_CONTAINER = "/run/vfio-broker";
@@ -39,48 +37,29 @@ public sealed interface Exposure permits Exposure.LegacyVfio, Exposure.Iommufd, 
     /** What the _INFO variable says about one device (sriov-dp's shape: kind → {mount, dev-mount}). */
     Map<String, Object> info(PoolDevice d);
 
-    static Exposure of(PoolConfig pool, SysfsHost host, String brokerSocketDir) {
+    static Exposure of(PoolConfig pool, DeviceNodes nodes, String brokerSocketDir) {
         if (pool.mode() == PoolConfig.Mode.BROKER) return new Broker(brokerSocketDir);
-        return pool.backend() == Backend.IOMMUFD ? new Iommufd(host) : new LegacyVfio();
+        return new Nodes(pool.backend() == Backend.IOMMUFD ? Backend.IOMMUFD : Backend.LEGACY, nodes);
     }
 
-    /** The type1 container: /dev/vfio/vfio plus each group's node. */
-    record LegacyVfio() implements Exposure {
+    /**
+     * The device nodes themselves, as the core names them: the type1 container plus each group's node, or /dev/iommu
+     * plus each device's cdev, which the kernel names only once vfio-pci has the device.
+     */
+    record Nodes(Backend backend, DeviceNodes nodes) implements Exposure {
         public List<String> sharedNodes() {
-            return List.of("/dev/vfio/vfio");
+            return List.of(nodes.shared(backend));
         }
 
         public List<String> deviceNodes(PoolDevice d) {
-            return d.group() == null ? List.of() : List.of("/dev/vfio/" + d.group());
+            return nodes.device(backend, d.address(), d.group()).map(List::of).orElse(List.of());
         }
 
         public Map<String, Object> info(PoolDevice d) {
             Map<String, Object> m = new LinkedHashMap<>();
-            m.put("mount", "/dev/vfio/vfio");
-            if (d.group() != null) m.put("dev-mount", "/dev/vfio/" + d.group());
-            return Map.of("vfio", m);
-        }
-    }
-
-    /** iommufd: /dev/iommu plus each device's cdev, which the kernel names only once vfio-pci has the device. */
-    record Iommufd(SysfsHost host) implements Exposure {
-        public List<String> sharedNodes() {
-            return List.of("/dev/iommu");
-        }
-
-        public List<String> deviceNodes(PoolDevice d) {
-            return cdev(d.address()).map(c -> List.of("/dev/vfio/devices/" + c)).orElse(List.of());
-        }
-
-        Optional<String> cdev(PciAddress a) {
-            return host.list("sys/bus/pci/devices/" + a + "/vfio-dev").stream().filter(n -> n.matches("vfio\\d+")).sorted().findFirst();
-        }
-
-        public Map<String, Object> info(PoolDevice d) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("mount", "/dev/iommu");
-            cdev(d.address()).ifPresent(c -> m.put("dev-mount", "/dev/vfio/devices/" + c));
-            return Map.of("iommufd", m);
+            m.put("mount", nodes.shared(backend));
+            nodes.device(backend, d.address(), d.group()).ifPresent(n -> m.put("dev-mount", n));
+            return Map.of(backend == Backend.IOMMUFD ? "iommufd" : "vfio", m);
         }
     }
 

@@ -30,7 +30,7 @@ public record PoolConfig(String name, Mode mode, Backend backend, DeviceSelector
                     + " starting and ending with a letter or digit (it becomes vfio-broker.io/<name>)");
         }
         if (mode == null) mode = Mode.DEVICE_NODES;
-        backend = backend == null ? Backend.LEGACY : backend.concrete("pool " + name);
+        if (backend == null) backend = Backend.LEGACY;
         if (selectors == null) {
             throw new IllegalArgumentException("pool '" + name + "' has no selectors: give vendorDevice, driver, pfName, address,"
                     + " numaNode, ... (a pool of every PCI function is never what is meant; 'any: true' says so if it is)");

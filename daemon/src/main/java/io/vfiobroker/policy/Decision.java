@@ -2,6 +2,8 @@ package io.vfiobroker.policy;
 
 import io.vfiobroker.domain.Backend;
 
+import java.util.Set;
+
 /** The answer to "may this principal have this device?". */
 public sealed interface Decision permits Decision.Allowed, Decision.Refused {
 
@@ -30,7 +32,7 @@ public sealed interface Decision permits Decision.Allowed, Decision.Refused {
         public int maxDevices() { return limits.maxDevices(); }
         public long memlockBytesPerLease() { return limits.memlockBytesPerLease(); }
         public long memlockBytesPerPrincipal() { return limits.memlockBytesPerPrincipal(); }
-        public Backend backend() { return limits.backend(); }
+        public Set<Backend> backends() { return limits.backends(); }
         public boolean keepBound() { return limits.keepBound(); }
         public boolean allowUnsafeInterrupts() { return limits.allowUnsafeInterrupts(); }
     }

@@ -18,7 +18,7 @@ public record ExplanationView(String address, PrincipalView principal, DecisionV
                              boolean keepBound, boolean allowUnsafeInterrupts) {
         static LimitsView of(Limits l) {
             return l == null ? null : new LimitsView(l.maxDevices(), l.memlockBytesPerLease(), l.memlockBytesPerPrincipal(),
-                    l.backend().wireName(), l.keepBound(), l.allowUnsafeInterrupts());
+                    l.backendName(), l.keepBound(), l.allowUnsafeInterrupts());
         }
     }
 

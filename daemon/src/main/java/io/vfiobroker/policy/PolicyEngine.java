@@ -15,6 +15,7 @@ import io.vfiobroker.interrupts.UnsafeInterruptSwitch;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Evaluates a policy for one principal and one device. Pure: everything it reads is passed in, so the same
@@ -93,7 +94,7 @@ public final class PolicyEngine {
             return new Decision.Refused(irq.summary() + "; " + by + " does not set allowUnsafeInterrupts", rule.name());
         }
         // The policy accepts the risk; now make sure the kernel will too, instead of a bare EPERM later.
-        List<UnsafeInterruptSwitch> switches = switches(limits.backend(), kernel);
+        List<UnsafeInterruptSwitch> switches = switches(limits.backends(), kernel);
         List<UnsafeInterruptSwitch> open = switches.stream().filter(s -> s.allows(kernel)).toList();
         if (open.isEmpty()) {
             String refusals = String.join("; ", switches.stream().map(s -> s.refusal(kernel)).toList());
@@ -106,22 +107,19 @@ public final class PolicyEngine {
                     + irq.summary() + "; the kernel may still refuse: " + refusals);
         }
         Limits granted = limits;
-        if (limits.backend() == Backend.EITHER && open.size() == 1) {
-            granted = limits.withBackend(open.get(0).backend());
+        if (limits.backends().size() > 1 && open.size() == 1) {
+            granted = limits.narrowedTo(open.get(0).backend());
         }
-        String narrowed = granted.backend() != limits.backend()
-                ? " (backend " + granted.backend().wireName() + " only: " + open.get(0).module() + " is the one that allows it)" : "";
+        String narrowed = !granted.equals(limits)
+                ? " (backend " + granted.backendName() + " only: " + open.get(0).module() + " is the one that allows it)" : "";
         return new Decision.Allowed(rule.name(), granted, true, subject + " is granted by " + by + " with UNSAFE interrupts"
                 + narrowed + "; " + irq.summary());
     }
 
-    private static List<UnsafeInterruptSwitch> switches(Backend b, KernelSupport k) {
-        return switch (b) {
-            case LEGACY, IOMMUFD -> List.of(UnsafeInterruptSwitch.of(b));
-            // A kernel without iommufd leaves only type1 to talk about.
-            case EITHER -> k.iommufd() || k.iommufdNode()
-                    ? List.of(UnsafeInterruptSwitch.TYPE1, UnsafeInterruptSwitch.IOMMUFD) : List.of(UnsafeInterruptSwitch.TYPE1);
-        };
+    private static List<UnsafeInterruptSwitch> switches(Set<Backend> backends, KernelSupport k) {
+        // Of several allowed, a kernel without iommufd leaves only type1 to talk about.
+        boolean withIommufd = backends.size() == 1 || k.iommufd() || k.iommufdNode();
+        return backends.stream().filter(b -> withIommufd || b != Backend.IOMMUFD).map(UnsafeInterruptSwitch::of).toList();
     }
 
     /** Fills in the user name from /etc/passwd when the caller did not know it, so decisions read well. */

@@ -232,7 +232,7 @@ public final class PolicyParser {
         int max = base.maxDevices();
         long perLease = base.memlockBytesPerLease();
         long perPrincipal = base.memlockBytesPerPrincipal();
-        Backend backend = base.backend();
+        Set<Backend> backends = base.backends();
         boolean keep = base.keepBound();
         boolean unsafe = base.allowUnsafeInterrupts();
         if (m.containsKey("maxDevices")) {
@@ -243,8 +243,13 @@ public final class PolicyParser {
         if (m.containsKey("memlockPerLease")) perLease = nodes.size(m.get("memlockPerLease").getValueNode(), path + ".memlockPerLease", perLease);
         if (m.containsKey("memlockPerPrincipal")) perPrincipal = nodes.size(m.get("memlockPerPrincipal").getValueNode(), path + ".memlockPerPrincipal", perPrincipal);
         if (m.containsKey("backend")) {
-            Backend b = nodes.enumValue(m.get("backend").getValueNode(), path + ".backend", Backend.class);
-            if (b != null) backend = b;
+            Node v = m.get("backend").getValueNode();
+            String s = nodes.string(v, path + ".backend");
+            try {
+                if (s != null) backends = Limits.backends(s);
+            } catch (IllegalArgumentException e) {
+                nodes.error(v, path + ".backend", e.getMessage());
+            }
         }
         if (m.containsKey("keepBound")) keep = nodes.bool(m.get("keepBound").getValueNode(), path + ".keepBound");
         if (m.containsKey("allowUnsafeInterrupts")) unsafe = nodes.bool(m.get("allowUnsafeInterrupts").getValueNode(), path + ".allowUnsafeInterrupts");
@@ -252,6 +257,6 @@ public final class PolicyParser {
             nodes.error(n, path + ".memlockPerLease", "is larger than memlockPerPrincipal (" + perLease + " > " + perPrincipal
                     + " bytes); one lease could never use it");
         }
-        return new Limits(max, perLease, perPrincipal, backend, keep, unsafe);
+        return new Limits(max, perLease, perPrincipal, backends, keep, unsafe);
     }
 }

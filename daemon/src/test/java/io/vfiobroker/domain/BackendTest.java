@@ -15,10 +15,4 @@ class BackendTest {
         assertThatThrownBy(() -> Backend.parse("vfio-magic")).hasMessage("unknown backend 'vfio-magic': legacy or iommufd");
         assertThatThrownBy(() -> Backend.parse("either")).hasMessageContaining("'either'");
     }
-
-    @Test
-    void eitherIsNoConcreteBackend() {
-        assertThat(Backend.LEGACY.concrete("pool p")).isEqualTo(Backend.LEGACY);
-        assertThatThrownBy(() -> Backend.EITHER.concrete("pool p")).hasMessageContaining("pool p").hasMessageContaining("legacy or iommufd");
-    }
 }

@@ -41,8 +41,14 @@ class ResourceSlicesTest {
         InventoryScanner scanner = new InventoryScanner(host, PciIds.empty());
         BindingService binding = new BindingService(host, scanner, new Journal(dir.resolve("state")), () -> BindingRules.DEFAULT);
         DraProperties props = DraProperties.of(NODE, pools);
-        return new DraSlices(new SliceDevices(props, host), new ResourceSlicePublisher(client, props),
-                new DeviceProvisioning(scanner, binding, (w, d, i) -> java.util.Optional.empty()));
+        DeviceProvisioning core = new DeviceProvisioning(scanner, binding, (w, d, i) -> java.util.Optional.empty());
+        return new DraSlices(new SliceDevices(props, core), new ResourceSlicePublisher(client, props), core);
+    }
+
+    DeviceProvisioning core(SimulatedKernelHost host) {
+        InventoryScanner scanner = new InventoryScanner(host, PciIds.empty());
+        return new DeviceProvisioning(scanner, new BindingService(host, scanner, new Journal(dir.resolve("state")), () -> BindingRules.DEFAULT),
+                (w, d, i) -> java.util.Optional.empty());
     }
 
     List<ResourceSlice> published() {
@@ -169,7 +175,7 @@ class ResourceSlicesTest {
         ResourceSlice s = published().get(0);
         assertThat(s.getSpec().getPool().getGeneration()).isEqualTo(2L);
         assertThat(s.getSpec().getDevices()).extracting(d -> d.getName()).doesNotContain(DraDriver.deviceName(vf)).hasSize(1);
-        var offer = new SliceDevices(DraProperties.of(NODE, List.of(vfs)), kernel).offer(new InventoryScanner(kernel, PciIds.empty()).scan(), Map.of());
+        var offer = new SliceDevices(DraProperties.of(NODE, List.of(vfs)), core(kernel)).offer(new InventoryScanner(kernel, PciIds.empty()).scan(), Map.of());
         assertThat(offer.withdrawn()).containsOnlyKeys(NODE + "-vf/" + DraDriver.deviceName(vf));
         assertThat(offer.withdrawn().values().iterator().next()).contains("is not viable");
 

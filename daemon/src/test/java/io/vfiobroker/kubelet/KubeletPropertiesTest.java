@@ -110,6 +110,13 @@ class KubeletPropertiesTest {
         assertThatThrownBy(() -> new PoolConfig("p", null, null, Map.of("vendorDevice", List.of("8086")))).hasMessageContaining("'8086' is not 'vvvv:dddd'");
         assertThatThrownBy(() -> new PoolConfig("p", null, null, Map.of("label", List.of("x")))).hasMessageContaining("labels");
         assertThatThrownBy(() -> new PoolConfig("p", null, null, Map.of("pfName", List.of("ens1f0#3-1")))).hasMessageContaining("ens1f0#3-1");
-        assertThatThrownBy(() -> new PoolConfig("p", PoolConfig.Mode.BROKER, Backend.EITHER, Map.of("any", List.of("true")))).hasMessageContaining("not either");
+        // A pool has one backend: "either" is none.
+        assertThatThrownBy(() -> bind("""
+                vfio-broker.kubelet.pools:
+                  - name: p
+                    backend: either
+                    selectors:
+                      any: ["true"]
+                """)).hasMessageContaining("pools[0].backend").rootCause().hasMessageContaining("either");
     }
 }

@@ -94,7 +94,7 @@ class PolicyEngineTest {
         assertThat(d).isInstanceOf(Decision.Allowed.class);
         Decision.Allowed a = (Decision.Allowed) d;
         assertThat(a.unsafeInterrupts()).isTrue();
-        assertThat(a.backend()).isEqualTo(Backend.LEGACY);
+        assertThat(a.backends()).containsExactly(Backend.LEGACY);
         assertThat(a.reason()).contains("with UNSAFE interrupts").contains("does not remap interrupts");
     }
 
@@ -105,7 +105,7 @@ class PolicyEngineTest {
         Hosts.write(root, "sys/module/iommufd/parameters/allow_unsafe_interrupts", "Y\n");
         String yaml = EDU_UNSAFE.replace("backend: legacy", "backend: either");
         Decision.Allowed a = (Decision.Allowed) decide(root, yaml, Principal.of(1000, 1000), Hosts.EDU);
-        assertThat(a.backend()).isEqualTo(Backend.IOMMUFD);
+        assertThat(a.backends()).containsExactly(Backend.IOMMUFD);
         assertThat(a.reason()).contains("backend iommufd only");
         // Legacy only, with only iommufd's switch open: the kernel would refuse VFIO_SET_IOMMU.
         Decision legacy = decide(root, EDU_UNSAFE, Principal.of(1000, 1000), Hosts.EDU);
@@ -186,7 +186,8 @@ class PolicyEngineTest {
                     limits: {maxDevices: unlimited}
                 """;
         Explanation vf = explain(root, yaml, Principal.of(5, 5), Hosts.VF0);
-        assertThat(((Decision.Allowed) vf.decision()).limits()).isEqualTo(new Limits(2, 1L << 30, 8L << 30, Backend.EITHER, false, false));
+        assertThat(((Decision.Allowed) vf.decision()).limits()).isEqualTo(new Limits(2, 1L << 30, 8L << 30, Limits.ANY_BACKEND, false, false));
+        assertThat(ExplanationView.of(vf).decision().limits().backend()).isEqualTo("either");
         assertThat(vf.chain()).extracting(Explanation.RuleTrace::outcome)
                 .containsExactly(Explanation.Outcome.DECIDED, Explanation.Outcome.OVERRIDDEN);
         Explanation pf = explain(root, yaml, Principal.of(5, 5), Hosts.PF);

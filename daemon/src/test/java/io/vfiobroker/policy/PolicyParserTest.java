@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -35,16 +36,27 @@ class PolicyParserTest {
         assertThat(p.rules()).extracting(Rule::name)
                 .containsExactly("never-the-gpu", "dpdk-vfs", "k8s-sriov", "ci-edu", "storage-team-nvme");
         Rule dpdk = p.rule("dpdk-vfs").orElseThrow();
-        assertThat(dpdk.limits()).isEqualTo(new Limits(4, 2L << 30, 8L << 30, Backend.EITHER, false, false));
+        assertThat(dpdk.limits()).isEqualTo(new Limits(4, 2L << 30, 8L << 30, Limits.ANY_BACKEND, false, false));
         Rule edu = p.rule("ci-edu").orElseThrow();
         // Keys the rule leaves out come from defaults.
-        assertThat(edu.limits()).isEqualTo(new Limits(1, 256L << 20, 1L << 30, Backend.LEGACY, true, true));
+        assertThat(edu.limits()).isEqualTo(new Limits(1, 256L << 20, 1L << 30, Set.of(Backend.LEGACY), true, true));
         assertThat(p.rule("k8s-sriov").orElseThrow().limits().memlockBytesPerPrincipal()).isEqualTo(Limits.UNLIMITED);
         assertThat(p.rule("never-the-gpu").orElseThrow().limits()).isNull();
         assertThat(p.binding().protectedOverrides()).containsExactly(PciAddress.parse("0000:5e:00.0"));
         assertThat(p.binding().deny()).hasSize(2);
         assertThat(p.labels()).containsOnlyKeys("x710-vfs", "qemu-edu");
         assertThat(dpdk.line()).isGreaterThan(60);
+    }
+
+    @Test
+    void backendIsLegacyIommufdOrEitherForBothAndIsSpeltBackSo() {
+        assertThat(Limits.backends("either")).isEqualTo(Limits.ANY_BACKEND).containsExactly(Backend.LEGACY, Backend.IOMMUFD);
+        assertThat(Limits.backends("IOMMUFD")).containsExactly(Backend.IOMMUFD);
+        for (String s : List.of("legacy", "iommufd", "either")) {
+            assertThat(new Limits(1, 1, 1, Limits.backends(s), false, false).backendName()).isEqualTo(s);
+        }
+        assertThatThrownBy(() -> new Limits(1, 1, 1, Set.of(), false, false)).hasMessageContaining("at least one");
+        assertThatThrownBy(() -> Limits.BUILT_IN.backends().add(Backend.LEGACY)).isInstanceOf(UnsupportedOperationException.class);
     }
 
     @Test
