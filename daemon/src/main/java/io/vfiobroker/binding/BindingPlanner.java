@@ -67,7 +67,18 @@ final class BindingPlanner {
     }
 
     BindingPlan planBindGroup(int group, PciAddress requested) {
-        List<Device> members = members(group);
+        return planBindGroup(members(group), group, requested);
+    }
+
+    /** Whether the group still lists exactly the members read: one directory listing, no device read. */
+    boolean sameMembers(GroupRead read) {
+        List<String> now = host.list("sys/kernel/iommu_groups/" + read.group() + "/devices").stream().filter(PciAddress::isValid).sorted().toList();
+        return now.equals(read.members().stream().map(d -> d.address().toString()).sorted().toList());
+    }
+
+    /** Plans the bind of {@code group} from {@code members} as read, sorted by address. */
+    BindingPlan planBindGroup(List<Device> members, int group, PciAddress requested) {
+        members = members.stream().sorted(java.util.Comparator.comparing(d -> d.address().toString())).toList();
         BindingRules r = rules.get();
         List<String> refusals = new ArrayList<>();
         // The caller may pass a group it read earlier (Acquire): a device that left it since is not bound through it.

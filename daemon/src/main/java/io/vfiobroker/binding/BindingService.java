@@ -35,6 +35,7 @@ public final class BindingService {
     private final GroupLocks groups = new GroupLocks();
     private final BindingPlanner planner;
     private final SysfsSteps steps;
+    private final ChangeFeed feed = new ChangeFeed();
 
     public BindingService(SysfsHost host, InventoryScanner scanner, Journal journal, Supplier<BindingRules> rules) {
         this(host, scanner, journal, rules, new ProtectionScanner(host));
@@ -96,9 +97,21 @@ public final class BindingService {
         return dryRun ? planBind(device) : bindReported(() -> groupOf(device), device);
     }
 
-    /** Binds {@code device}'s {@code group}, which the caller has read already (Acquire decided on it): not read again. */
+    /** Binds {@code device}'s {@code group}, which the caller has read already: its members are read again under the lock. */
     public BindingPlan bind(int group, PciAddress device) {
         return bindReported(() -> group, device);
+    }
+
+    /**
+     * Binds {@code device}'s group from the members the caller read (Acquire decided on them): read again under the
+     * group's lock only when a binding change ran since that read or the group's member list moved.
+     */
+    public BindingPlan bind(GroupRead read, PciAddress device) {
+        int group = read.group();
+        return reported("bind", group, device, () -> changing(group, () -> {
+            boolean current = read.changesBefore() == feed.count() && planner.sameMembers(read);
+            return execBind(current ? planner.planBindGroup(read.members(), group, device) : planBindGroup(group, device));
+        }));
     }
 
     private BindingPlan bindReported(java.util.function.IntSupplier groupOf, PciAddress device) {
@@ -115,7 +128,7 @@ public final class BindingService {
     /** A change of one group: under its own lock and the cross-process lock, after settling what was left over. */
     private BindingPlan changing(int group, Supplier<BindingPlan> work) {
         return groups.with(group, () -> journal.exclusive(() -> {
-            reconcileLocked();
+            if (!reconcileLocked().isEmpty()) feed.bump();
             return work.get();
         }));
     }
@@ -234,38 +247,17 @@ public final class BindingService {
     public record Change(String operation, int group, PciAddress requested, BindingPlan plan, RuntimeException error) {
     }
 
-    private final List<java.util.function.Consumer<Change>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private final java.util.concurrent.atomic.AtomicLong changes = new java.util.concurrent.atomic.AtomicLong();
-
     /** Counts binds and releases this service ran: a caller that read the host before can tell whether to read again. */
     public long changes() {
-        return changes.get();
+        return feed.count();
     }
-
 
     public void addListener(java.util.function.Consumer<Change> l) {
-        listeners.add(l);
+        feed.add(l);
     }
 
-    private BindingPlan reported(String op, int group, PciAddress requested, java.util.function.Supplier<BindingPlan> work) {
-        Change c = null;
-        try {
-            BindingPlan plan = work.get();
-            c = new Change(op, plan.group(), requested, plan, null);
-            return plan;
-        } catch (RuntimeException e) {
-            c = new Change(op, group, requested, null, e);
-            throw e;
-        } finally {
-            changes.incrementAndGet();
-            for (java.util.function.Consumer<Change> l : listeners) {
-                try {
-                    if (c != null) l.accept(c);
-                } catch (RuntimeException e) {
-                    log.warn("event=binding-listener-failed error=\"{}\"", e.getMessage());
-                }
-            }
-        }
+    private BindingPlan reported(String op, int group, PciAddress requested, Supplier<BindingPlan> work) {
+        return feed.reported(op, group, requested, work);
     }
 
     /** Whether vfio-broker bound a device of {@code group} (and has not released it). */

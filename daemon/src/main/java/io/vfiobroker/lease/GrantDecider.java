@@ -2,6 +2,7 @@ package io.vfiobroker.lease;
 
 import io.vfiobroker.audit.AuditLog;
 import io.vfiobroker.binding.BindingService;
+import io.vfiobroker.binding.GroupRead;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.HostInventory;
 import io.vfiobroker.domain.IommuGroup;
@@ -21,6 +22,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.LongSupplier;
 
 /**
  * Decides an Acquire before anything is touched: validates the request, reads each device and its IOMMU group once,
@@ -28,14 +30,14 @@ import java.util.Set;
  * hands over the group fd, which opens any member of the group, so policy must grant every member (each counted
  * in maxDevices); an iommufd lease hands over only the requested devices' cdevs.
  */
-record GrantDecider(InventoryScanner scanner, PolicyService policy, DomainOpener domains, AuditLog audit) {
+record GrantDecider(InventoryScanner scanner, PolicyService policy, DomainOpener domains, AuditLog audit, LongSupplier bindingChanges) {
 
     static final int MAX_DEVICES_PER_ACQUIRE = 16;
 
     /** What Acquire decided: the devices asked for, their group members the grant covers, and the limits. */
     record Grant(Caller caller, Principal principal, AllocationGate.Allocation allocation, List<Device> devices, List<Device> members,
-                 List<Decision.Allowed> decisions, Set<Integer> readyGroups, Backend backend, long memlockLimit, long memlockPerPrincipal,
-                 int maxDevices, boolean unsafeInterrupts, boolean keepBound) {
+                 List<Decision.Allowed> decisions, Set<Integer> readyGroups, Map<Integer, GroupRead> groupReads, Backend backend,
+                 long memlockLimit, long memlockPerPrincipal, int maxDevices, boolean unsafeInterrupts, boolean keepBound) {
 
         String rule() {
             return decisions.get(0).rule();
@@ -83,6 +85,8 @@ record GrantDecider(InventoryScanner scanner, PolicyService policy, DomainOpener
             }
         }
 
+        // Taken before the reads: a bind planned from them knows whether a binding change ran since.
+        long changesBefore = bindingChanges.getAsLong();
         // Policy first, for every device asked for: nothing is touched for a refused request.
         List<Decision.Allowed> decisions = new ArrayList<>();
         List<Device> devices = new ArrayList<>();
@@ -125,7 +129,11 @@ record GrantDecider(InventoryScanner scanner, PolicyService policy, DomainOpener
         long perPrincipal = decisions.stream().mapToLong(Decision.Allowed::memlockBytesPerPrincipal).filter(v -> v >= 0).min().orElse(-1);
         boolean unsafe = decisions.stream().anyMatch(Decision.Allowed::unsafeInterrupts);
         boolean keepBound = decisions.stream().anyMatch(Decision.Allowed::keepBound);
-        return new Grant(caller, who, alloc, devices, members, decisions, readyGroups, backend, limit, perPrincipal, max, unsafe, keepBound);
+        Map<Integer, GroupRead> reads = new LinkedHashMap<>();
+        groups.forEach((g, around) -> reads.put(g, new GroupRead(g, around.group(g).orElseThrow().devices().stream()
+                .flatMap(m -> around.device(m).stream()).toList(), changesBefore)));
+        return new Grant(caller, who, alloc, devices, members, decisions, readyGroups, reads, backend, limit, perPrincipal, max, unsafe,
+                keepBound);
     }
 
     /** Policy's answer for one device, or the refusal (audited) naming it, the rule, and the requested device it came with. */

@@ -69,7 +69,7 @@ public final class LeaseService implements AutoCloseable {
         this.policy = policy;
         this.memlock = memlock;
         this.audit = audit;
-        this.decider = new GrantDecider(scanner, policy, domains, audit);
+        this.decider = new GrantDecider(scanner, policy, domains, audit, binding::changes);
         this.registry = new LeaseRegistry(memlock, procs, MAX_UNREDEEMED_PER_UID);
         this.tickets = new Tickets(ticketTtl, id -> end(id, "ticket expired before it was redeemed"));
         this.setup = new LeaseSetup(binding, domains, memlock, procs);

@@ -42,7 +42,8 @@ record LeaseSetup(BindingService binding, DomainOpener domains, Memlock memlock,
             for (Device d : g.devices()) {
                 if (g.readyGroups().contains(d.iommuGroup()) || boundHere.contains(d.iommuGroup())) continue;
                 boolean ours = binding.owns(d.iommuGroup()) || d.boundTo(BindingService.VFIO_PCI);
-                binding.bind(d.iommuGroup(), d.address());
+                // The group as Acquire read it: the bind plans from it unless a binding change ran since.
+                binding.bind(g.groupReads().get(d.iommuGroup()), d.address());
                 if (!ours) boundHere.add(d.iommuGroup());
             }
             // A legacy lease's group members are opened too: the client could open them through the group fd, and the

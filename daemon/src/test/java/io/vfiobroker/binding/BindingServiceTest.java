@@ -101,6 +101,47 @@ class BindingServiceTest {
         assertThat(s.status()).isEmpty();
     }
 
+    /** The caller's read is stale once a bind ran after it: planning from it would unbind iavf from a device now on vfio-pci. */
+    @Test
+    void aGroupReadTakenBeforeABindRanIsReadAgainUnderTheLock() {
+        BindingService s = service(HostSpec.sriovScale(1, 2));
+        Device vf = firstVf();
+        GroupRead read = new GroupRead(vf.iommuGroup(), List.of(vf), s.changes());
+        s.bind(vf.address(), false);
+        s.release(vf.iommuGroup(), false, false); // kept on vfio-pci, no longer ours
+
+        BindingPlan plan = s.bind(read, vf.address());
+        assertThat(plan.steps()).isEmpty();
+        assertThat(plan.members()).singleElement().satisfies(m -> assertThat(m.action()).isEqualTo("already on vfio-pci"));
+    }
+
+    /** A read whose group no longer lists the same members is not planned from: the member it lacks is bound too. */
+    @Test
+    void aGroupReadMissingAMemberIsReadAgainAndTheWholeGroupIsBound() {
+        BindingService s = service(HostSpec.sriovScale(1, 3).withLayout(HostSpec.GroupLayout.SHARED));
+        Device vf = firstVf();
+        BindingPlan plan = s.bind(new GroupRead(vf.iommuGroup(), List.of(vf), s.changes()), vf.address());
+        assertThat(plan.members()).hasSize(4);
+        for (BindingPlan.Member m : plan.members()) assertThat(dev(m.address().toString()).driver()).isEqualTo("vfio-pci");
+    }
+
+    /** A current read is planned from as given: its facts are the plan's, not a second read's. */
+    @Test
+    void aCurrentGroupReadIsPlannedFromItsOwnFacts() {
+        BindingService s = service(HostSpec.sriovScale(1, 2));
+        Device vf = firstVf();
+        // The read says the device has no driver: a plan from it has no unbind step (the driver it names is iavf on disk).
+        Device asRead = new Device(vf.address(), vf.vendorId(), vf.deviceId(), vf.subsystemVendorId(), vf.subsystemDeviceId(), vf.pciClass(),
+                vf.vendorName(), vf.deviceName(), null, vf.driverOverride(), vf.numaNode(), vf.resetMethods(), vf.bootVga(), vf.iommuGroup(),
+                vf.iommuUnit(), vf.sriov(), vf.physicalFunction());
+        BindingPlan dry = s.planBindGroup(vf.iommuGroup(), vf.address());
+        assertThat(dry.steps()).extracting(SysfsStep::action).contains("unbind from iavf");
+        assertThatThrownBy(() -> s.bind(new GroupRead(vf.iommuGroup(), List.of(asRead), s.changes()), vf.address()))
+                .isInstanceOf(BindingException.class).hasMessageContaining("did not bind to vfio-pci");
+        assertThat(dev(vf.address().toString()).driver()).isEqualTo("iavf");
+        assertThat(s.status()).isEmpty();
+    }
+
     @Test
     void aBridgeInTheGroupIsLeftOnItsPortDriver() {
         BindingService s = service(HostSpec.sriovScale(1, 0).withLayout(HostSpec.GroupLayout.BRIDGE));

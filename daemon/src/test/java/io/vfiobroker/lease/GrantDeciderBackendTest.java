@@ -77,7 +77,7 @@ class GrantDeciderBackendTest {
         AuditLog audit = new AuditLog(dir.resolve("state"));
         open.add(policy::close);
         open.add(audit::close);
-        return new GrantDecider(Hosts.scanner(root), policy, new Offering(List.of(offered)), audit);
+        return new GrantDecider(Hosts.scanner(root), policy, new Offering(List.of(offered)), audit, () -> 0L);
     }
 
     private static Backend backend(GrantDecider d, Backend wanted) {
