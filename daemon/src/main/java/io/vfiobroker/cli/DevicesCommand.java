@@ -3,7 +3,7 @@ package io.vfiobroker.cli;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.json.DomainJson;
-import io.vfiobroker.inventory.InventoryScanner;
+import io.vfiobroker.core.HostFacts;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
@@ -21,12 +21,12 @@ final class DevicesCommand extends CliCommand {
 
     @Override
     public Integer call() {
-        InventoryScanner scanner = host.scanner();
+        HostFacts facts = host.facts();
         List<Device> devices;
         if (addresses.isEmpty()) {
-            devices = scanner.scan().devices();
+            devices = facts.inventory().devices();
         } else {
-            devices = addresses.stream().map(PciAddress::parse).map(a -> scanner.device(a)
+            devices = addresses.stream().map(PciAddress::parse).map(a -> facts.device(a)
                     .orElseThrow(() -> new IllegalArgumentException("no PCI device " + a + " under " + host.root))).toList();
         }
         var out = out();

@@ -4,8 +4,8 @@ import io.vfiobroker.domain.Backend;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.domain.PciAddress;
 import io.vfiobroker.host.LinuxSysfsHost;
-import io.vfiobroker.inventory.InventoryScanner;
-import io.vfiobroker.inventory.PciIds;
+import io.vfiobroker.core.CoreWiring;
+import io.vfiobroker.core.HostFacts;
 import io.vfiobroker.iommu.DeviceDomain;
 import io.vfiobroker.iommu.DomainException;
 import io.vfiobroker.iommu.DomainOpener;
@@ -33,7 +33,7 @@ final class DomainCheckCommand extends CliCommand {
     public Integer call() {
         LinuxSysfsHost host = new LinuxSysfsHost(root);
         PciAddress a = PciAddress.parse(address);
-        Device d = new InventoryScanner(host, PciIds.empty()).device(a)
+        Device d = new HostFacts(CoreWiring.scanner(host)).device(a)
                 .orElseThrow(() -> new IllegalArgumentException("no PCI device " + a));
         if (d.iommuGroup() == null) throw new IllegalArgumentException(a + " is in no IOMMU group");
         Backend b = Backend.parse(backend);

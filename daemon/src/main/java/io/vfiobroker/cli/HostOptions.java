@@ -1,7 +1,7 @@
 package io.vfiobroker.cli;
 
 import io.vfiobroker.core.CoreWiring;
-import io.vfiobroker.inventory.InventoryScanner;
+import io.vfiobroker.core.HostFacts;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -16,10 +16,10 @@ public final class HostOptions {
     @Option(names = "--json", description = "print JSON instead of a table")
     boolean json;
 
-    InventoryScanner scanner() {
+    HostFacts facts() {
         if (!Files.isDirectory(root)) {
             throw new IllegalArgumentException("host root " + root + " does not exist or is not a directory");
         }
-        return CoreWiring.scanner(CoreWiring.host(root, false));
+        return new HostFacts(CoreWiring.scanner(CoreWiring.host(root, false)));
     }
 }

@@ -19,7 +19,7 @@ abstract class HostReport extends CliCommand {
 
     @Override
     public final Integer call() {
-        HostInventory inv = host.scanner().scan();
+        HostInventory inv = host.facts().inventory();
         PrintWriter out = out();
         if (host.json) out.println(DomainJson.mapper().writeValueAsString(json(inv)));
         else table(inv, out);

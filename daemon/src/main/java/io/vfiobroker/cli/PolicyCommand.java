@@ -1,13 +1,11 @@
 package io.vfiobroker.cli;
 
 import io.vfiobroker.domain.PciAddress;
-import io.vfiobroker.interrupts.InterruptChips;
 import io.vfiobroker.json.DomainJson;
 import io.vfiobroker.host.Accounts;
 import io.vfiobroker.policy.ExplanationView;
 import io.vfiobroker.policy.Explanation;
 import io.vfiobroker.policy.Policy;
-import io.vfiobroker.policy.PolicyEngine;
 import io.vfiobroker.policy.PolicyError;
 import io.vfiobroker.policy.PolicyException;
 import io.vfiobroker.policy.PolicyParser;
@@ -95,10 +93,10 @@ final class PolicyCommand implements Runnable {
         @Override
         public Integer call() throws IOException {
             PciAddress a = PciAddress.parse(address);
-            var scanner = host.scanner();
-            Accounts accounts = scanner.host().accounts();
+            var facts = host.facts();
+            Accounts accounts = facts.accounts();
             int g = gid != null ? gid : accounts.primaryGid(uid).orElseThrow(() -> new CommandLine.ParameterException(
-                    spec.commandLine(), "uid " + uid + " is not in the passwd of host " + scanner.host() + "; give --gid"));
+                    spec.commandLine(), "uid " + uid + " is not in the passwd of host " + facts + "; give --gid"));
             Policy p;
             String note = null;
             try {
@@ -107,8 +105,7 @@ final class PolicyCommand implements Runnable {
                 p = Policy.defaultDeny();
                 note = policy + " does not exist: default deny";
             }
-            Explanation e = PolicyEngine.evaluate(p, new Principal(uid, g, groups, null, resource), a, scanner.scan(),
-                    InterruptChips.read(scanner.host()), accounts);
+            Explanation e = facts.explain(p, new Principal(uid, g, groups, null, resource), a);
             ExplanationView v = ExplanationView.of(e);
             var out = out();
             if (host.json) {
