@@ -104,6 +104,7 @@ final class LeaseRegistry {
     synchronized void cancel(String id) {
         Reservation r = reserved.remove(id);
         if (r != null) r.groups().forEach(gr -> groups.remove(gr, id));
+        releasing.remove(id);
     }
 
     synchronized void commit(Held h) {
@@ -179,7 +180,7 @@ final class LeaseRegistry {
         return id != null && !releasing.contains(id);
     }
 
-    /** The ender is about to release the lease's groups: the binding's in-use check lets it. */
+    /** The ender (or a failed Acquire's undo) is about to release the lease's groups: the binding's in-use check lets it. */
     synchronized void releasing(String id) {
         releasing.add(id);
     }

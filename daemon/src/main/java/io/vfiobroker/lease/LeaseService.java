@@ -167,7 +167,7 @@ public final class LeaseService implements AutoCloseable {
         Caller caller = g.caller();
         LeaseSetup.Done done = null;
         try {
-            done = setup.apply(g);
+            done = setup.apply(g, () -> registry.releasing(id));
             Lease lease = Lease.granted(id, caller, g.leased(), g.leasedMembers(), g.backend(), g.unsafeInterrupts(), g.rule(), g.memlockLimit());
             LeaseRegistry.Held h = new LeaseRegistry.Held(lease, done.domain(), done.memlockBefore(), g.keepBound(), done.startTime(),
                     g.principal(), false);
@@ -185,6 +185,8 @@ public final class LeaseService implements AutoCloseable {
             return Map.entry(lease, ticket);
         } catch (RuntimeException e) {
             tickets.dropFor(id);
+            // The groups stay reserved while the undo releases what this grant bound: nobody else takes them meanwhile.
+            registry.releasing(id);
             if (done != null) setup.undo(caller, done);
             audit.append("acquire-failed", "uid", caller.uid(), "pid", caller.pid(), "devices",
                     g.devices().stream().map(d -> d.address().toString()).toList(), "error", e.getMessage());

@@ -2,6 +2,7 @@ package io.vfiobroker.lease;
 
 import io.vfiobroker.accounting.Memlock;
 import io.vfiobroker.binding.BindingException;
+import io.vfiobroker.binding.BindingPlan;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.domain.Device;
 import io.vfiobroker.iommu.DeviceDomain;
@@ -28,7 +29,8 @@ record LeaseSetup(BindingService binding, DomainOpener domains, Memlock memlock,
     record Done(DeviceDomain domain, Rlimits.Rlimit memlockBefore, long startTime, List<Integer> boundHere) {
     }
 
-    Done apply(GrantDecider.Grant g) {
+    /** {@code undoing} runs before a failed step's undo: it lets the release through the grant's own reservation. */
+    Done apply(GrantDecider.Grant g, Runnable undoing) {
         Caller caller = g.caller();
         List<Integer> boundHere = new ArrayList<>();
         DeviceDomain domain = null;
@@ -41,10 +43,11 @@ record LeaseSetup(BindingService binding, DomainOpener domains, Memlock memlock,
             }
             for (Device d : g.devices()) {
                 if (g.readyGroups().contains(d.iommuGroup()) || boundHere.contains(d.iommuGroup())) continue;
-                boolean ours = binding.owns(d.iommuGroup()) || d.boundTo(BindingService.VFIO_PCI);
+                boolean ownedBefore = binding.owns(d.iommuGroup());
                 // The group as Acquire read it: the bind plans from it unless a binding change ran since.
-                binding.bind(g.groupReads().get(d.iommuGroup()), d.address());
-                if (!ours) boundHere.add(d.iommuGroup());
+                BindingPlan plan = binding.bind(g.groupReads().get(d.iommuGroup()), d.address());
+                // What the bind wrote made the group ours: this grant undoes exactly that.
+                if (!ownedBefore && !plan.steps().isEmpty()) boundHere.add(d.iommuGroup());
             }
             // A legacy lease's group members are opened too: the client could open them through the group fd, and the
             // daemon needs their device fds to reset them at the end.
@@ -54,6 +57,7 @@ record LeaseSetup(BindingService binding, DomainOpener domains, Memlock memlock,
             Rlimits.Rlimit before = g.memlockLimit() >= 0 ? limitMemlock(caller, startTime, g.memlockLimit()) : null;
             return new Done(domain, before, startTime, boundHere);
         } catch (RuntimeException e) {
+            undoing.run();
             undo(caller, new Done(domain, null, ProcessIdentity.GONE, boundHere));
             throw e;
         }

@@ -64,6 +64,7 @@ class AcquireReadsTest {
     CountingHost host;
     LeaseService leases;
     PolicyService policy;
+    final java.util.concurrent.atomic.AtomicBoolean failOpen = new java.util.concurrent.atomic.AtomicBoolean();
 
     @AfterEach
     void stop() throws IOException {
@@ -116,6 +117,21 @@ class AcquireReadsTest {
         }
     }
 
+    /** What the bind wrote (its plan's steps) is what a failed Acquire gives back: the group returns to its drivers. */
+    @Test
+    void aGroupTheAcquireBoundIsGivenBackWhenTheDomainFailsToOpen() throws Exception {
+        start(HostSpec.demo());
+        String gpu = address(GPU);
+        String audio = address(GPU_AUDIO);
+        failOpen.set(true);
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> leases.acquire(self(), List.of(gpu), null, 0))
+                .isInstanceOf(LeaseException.class).hasMessageContaining("EBUSY");
+        assertThat(driver(gpu)).isEqualTo("nouveau");
+        assertThat(driver(audio)).isEqualTo("snd_hda_intel");
+        assertThat(leases.active()).isEmpty();
+    }
+
     // ---- the fixture --------------------------------------------------------------------------------------------
 
     private void start(HostSpec spec) throws IOException {
@@ -128,7 +144,7 @@ class AcquireReadsTest {
         BindingService binding = new BindingService(host, scanner, new Journal(dir.resolve("state")), () -> BindingRules.of(policy.current()));
         Files.createDirectories(dir.resolve("fake"));
         VfioKernelModel kernel = VfioKernelModel.of(host).standInFiles(dir.resolve("fake"));
-        DomainOpener domains = new MarkingOpener(new VfioDomainOpener(host, kernel), host);
+        DomainOpener domains = new MarkingOpener(new VfioDomainOpener(host, kernel), host, failOpen);
         leases = new LeaseService(host, scanner, binding, policy, domains, new Memlock(), new AuditLog(dir.resolve("state")), Duration.ofSeconds(5));
     }
 
@@ -147,7 +163,7 @@ class AcquireReadsTest {
     }
 
     /** Marks the first ioctl: opening the domain is where the VFIO ioctls begin. */
-    private record MarkingOpener(DomainOpener real, CountingHost host) implements DomainOpener {
+    private record MarkingOpener(DomainOpener real, CountingHost host, java.util.concurrent.atomic.AtomicBoolean fail) implements DomainOpener {
         @Override
         public List<Backend> availableBackends() {
             return real.availableBackends();
@@ -156,6 +172,7 @@ class AcquireReadsTest {
         @Override
         public DeviceDomain open(List<Member> devices, Backend backend) {
             host.markIoctl();
+            if (fail.get()) throw new io.vfiobroker.iommu.DomainException("VFIO_GROUP_SET_CONTAINER: EBUSY (stand-in failure)", "EBUSY", null);
             return real.open(devices, backend);
         }
     }
