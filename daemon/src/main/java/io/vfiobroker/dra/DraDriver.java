@@ -274,7 +274,7 @@ public final class DraDriver {
                 PoolConfig pool = poolsByName.get(d.pool());
                 PoolConfig.Mode mode = pool == null ? PoolConfig.Mode.DEVICE_NODES : pool.mode();
                 Backend backend = Backend.parse(d.backend());
-                Exposure exp = pool == null ? new Exposure.Nodes(backend == Backend.IOMMUFD ? Backend.IOMMUFD : Backend.LEGACY, core.deviceNodes())
+                Exposure exp = pool == null ? new Exposure.Nodes(backend, core.deviceNodes())
                         : exposure(pool, backend);
                 PciAddress a = PciAddress.parse(d.pciAddress());
                 List<String> nodes = new ArrayList<>(exp.sharedNodes());

@@ -39,7 +39,7 @@ public sealed interface Exposure permits Exposure.Nodes, Exposure.Broker {
 
     static Exposure of(PoolConfig pool, DeviceNodes nodes, String brokerSocketDir) {
         if (pool.mode() == PoolConfig.Mode.BROKER) return new Broker(brokerSocketDir);
-        return new Nodes(pool.backend() == Backend.IOMMUFD ? Backend.IOMMUFD : Backend.LEGACY, nodes);
+        return new Nodes(pool.backend(), nodes);
     }
 
     /**
