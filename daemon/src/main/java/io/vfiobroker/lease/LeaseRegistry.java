@@ -248,9 +248,11 @@ final class LeaseRegistry {
      */
     private long memlockOf(int uid) {
         long use = 0;
+        Map<Integer, Long> lockedByPid = new HashMap<>(); // a process holding many leases is read once
         for (Held h : leases.values()) {
             if (h.lease().holder().uid() != uid) continue;
-            long locked = memlock.usage(h.lease().holder().pid()).map(u -> u.vmLckBytes() + u.vmPinBytes()).orElse(0L);
+            long locked = lockedByPid.computeIfAbsent(h.lease().holder().pid(),
+                    pid -> memlock.usage(pid).map(u -> u.vmLckBytes() + u.vmPinBytes()).orElse(0L));
             use += Math.max(Math.max(0, h.lease().memlockLimitBytes()), locked);
         }
         for (Reservation r : reserved.values()) if (r.uid() == uid) use += r.memlock();
