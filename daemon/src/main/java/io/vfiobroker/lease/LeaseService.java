@@ -180,7 +180,11 @@ public final class LeaseService implements AutoCloseable {
             // later one, so the lease ends now rather than following a stranger.
             boolean gone = procs.startTime(caller.pid()).orElse(ProcessIdentity.GONE) != done.startTime();
             changes.added(LeaseStore.Stored.of(h));
-            if (g.allocation() != null) allocations.claim(g.allocation().token(), id);
+            if (g.allocation() != null) {
+                allocations.claim(g.allocation().token(), id);
+                // An end that began after the commit freed the allocation before this claim: free it again.
+                if (registry.get(id).map(l -> l.state() != Lease.State.GRANTED).orElse(true)) allocations.leaseEnded(id);
+            }
             auditGranted(lease, g);
             changes.changed(lease);
             if (gone) end(id, "client process exited");

@@ -113,6 +113,47 @@ class FailedGrantTest {
         assertThat(new LeaseStore(storeFile).read()).extracting(LeaseStore.Stored::id).containsExactly(second.id());
     }
 
+    @Test
+    void anEndThatBeginsBeforeTheClaimDoesNotLeaveTheAllocationHeldByTheEndedLease() throws Exception {
+        start();
+        RacingClaims claims = new RacingClaims(new AllocationGate.Allocation("token-1", RESOURCE, Set.of(PciAddress.parse(vf))));
+        f.leases.allocations(claims);
+
+        // The client's exit is seen between the commit and the claim: its end frees the allocation first.
+        claims.endFirst = id -> f.leases.end(id, "client process exited");
+        String id = f.leases.acquire(self(), "token-1", List.of(vf), null, 0).getKey().id();
+
+        assertThat(f.leases.awaitEnded(id, java.time.Duration.ofSeconds(10))).isTrue();
+        assertThat(claims.holder).as("the allocation may be leased again, not held by an ended lease").isNull();
+    }
+
+    /** One allocation held by at most one lease, as the kubelet adapter keeps it; {@code endFirst} runs inside the claim. */
+    private static final class RacingClaims implements AllocationGate {
+        final Allocation allocation;
+        volatile java.util.function.Consumer<String> endFirst = id -> { };
+        volatile String holder;
+
+        RacingClaims(Allocation allocation) {
+            this.allocation = allocation;
+        }
+
+        @Override
+        public Allocation claimable(String token) {
+            return allocation;
+        }
+
+        @Override
+        public void claim(String token, String leaseId) {
+            endFirst.accept(leaseId);
+            holder = leaseId;
+        }
+
+        @Override
+        public synchronized void leaseEnded(String leaseId) {
+            if (leaseId.equals(holder)) holder = null;
+        }
+    }
+
     /** One allocation, whose claim fails while {@code fail} is set. */
     private static final class FailingClaims implements AllocationGate {
         final Allocation allocation;
