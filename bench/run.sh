@@ -10,6 +10,8 @@
 #        bench/run.sh abuse [cycles]              AbuseBench: acquire+redeem p99 alone vs. with 64 idle fd.sock + 64 Watch from uid 65534
 #        bench/run.sh takeback [cycles]           TakeBackBench: acquire+redeem+release p99 alone vs. while one group is being taken back,
 #                                                 and (binding every cycle) alone vs. while one group's unbind is blocked in the kernel
+#        bench/run.sh holderscan [procs,...] [fds] [passes]   HolderScanBench: a lease end's /proc/*/fd scan, CPU per pass as
+#                                                 processes holding fds are added (what each open fd on the node costs)
 #        bench/run.sh footprint [idleSeconds] [requests] [demo,big]   FootprintBench: bin/vfio-broker daemon's ready time,
 #                                                 RSS/PSS and threads against the node-agent budgets (VFIO_BROKER_JAVA_OPTS reaches it)
 # Every mode appends its run (machine, commit, date, parameters, numbers, printed lines) to bench/results/<mode>.json.
@@ -40,6 +42,12 @@ if [[ "${1:-}" == lease ]]; then
     echo "== lease run $i of $runs =="
     own DaemonLeaseBench "${@:3}"
   done
+  exit
+fi
+if [[ "${1:-}" == holderscan ]]; then
+  shift
+  mvn -q -pl bench -am install -DskipTests
+  own HolderScanBench "$@"
   exit
 fi
 if [[ "${1:-}" == soak ]]; then

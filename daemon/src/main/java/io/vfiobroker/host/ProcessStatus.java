@@ -26,7 +26,7 @@ public record ProcessStatus(int uid, int gid, List<Integer> groups, long vmLckBy
             if (end < 0) end = text.length();
             int colon = text.indexOf(':', at);
             if (colon < 0 || colon > end) continue;
-            switch (text.substring(at, colon)) {
+            switch (key(text, at, colon)) {
                 case "Uid" -> uid = (int) number(first(text, colon + 1, end), 10, -1);
                 case "Gid" -> gid = (int) number(first(text, colon + 1, end), 10, -1);
                 case "Groups" -> {
@@ -42,6 +42,14 @@ public record ProcessStatus(int uid, int gid, List<Integer> groups, long vmLckBy
             }
         }
         return new ProcessStatus(uid, gid, groups, lck, pin, cap);
+    }
+
+    private static final List<String> KEYS = List.of("Uid", "Gid", "Groups", "VmLck", "VmPin", "CapEff");
+
+    /** The line's key when it is one decided on, else "": no substring for the other 50 lines. */
+    private static String key(String text, int at, int colon) {
+        for (String k : KEYS) if (colon - at == k.length() && text.startsWith(k, at)) return k;
+        return "";
     }
 
     /** The first blank-separated word of text[from, to). */

@@ -24,6 +24,7 @@ public interface AllocationGate {
     /** The allocation {@code token} names, if it may lease now; else a {@link LeaseException} saying why. */
     Allocation claimable(String token);
 
+    /** Lease {@code leaseId} now holds the allocation; a {@link LeaseException} if another lease does or the token is gone. */
     void claim(String token, String leaseId);
 
     /** A lease ended: its allocation may be claimed again. */

@@ -158,25 +158,27 @@ record GrantDecider(InventoryScanner scanner, PolicyService policy, DomainOpener
     }
 
     private Backend chooseBackend(Backend wanted, List<Decision.Allowed> grants) {
-        List<String> offered = names(domains.availableBackends());
-        Set<String> allowed = new LinkedHashSet<>(names(List.of(Backend.IOMMUFD, Backend.LEGACY)));
-        for (Decision.Allowed g : grants) allowed.retainAll(names(g.backends()));
+        List<Backend> offered = List.copyOf(domains.availableBackends());
+        // In this order so that refusals read "[iommufd, legacy]", as they always have.
+        Set<Backend> allowed = new LinkedHashSet<>(List.of(Backend.IOMMUFD, Backend.LEGACY));
+        for (Decision.Allowed g : grants) allowed.retainAll(g.backends());
         if (wanted != null) {
-            if (!allowed.contains(wanted.wireName())) {
+            if (!allowed.contains(wanted)) {
                 throw new LeaseException(LeaseException.Kind.DENIED, "backend " + wanted.wireName() + " is not allowed by rule '" + grants.get(0).rule()
-                        + "' (allowed: " + allowed + ")", grants.get(0).rule(), null);
+                        + "' (allowed: " + names(allowed) + ")", grants.get(0).rule(), null);
             }
-            if (!offered.contains(wanted.wireName())) {
-                throw new LeaseException(LeaseException.Kind.PRECONDITION, "backend " + wanted.wireName() + " is not offered by this kernel (offered: " + offered + ")");
+            if (!offered.contains(wanted)) {
+                throw new LeaseException(LeaseException.Kind.PRECONDITION, "backend " + wanted.wireName() + " is not offered by this kernel (offered: "
+                        + names(offered) + ")");
             }
             return wanted;
         }
         // Legacy first when both are allowed: it is what every kernel and client speaks.
-        for (Backend b : List.of(Backend.LEGACY, Backend.IOMMUFD)) if (allowed.contains(b.wireName()) && offered.contains(b.wireName())) return b;
-        throw new LeaseException(LeaseException.Kind.PRECONDITION, "no IOMMU backend both allowed " + allowed + " and offered by this kernel " + offered);
+        for (Backend b : List.of(Backend.LEGACY, Backend.IOMMUFD)) if (allowed.contains(b) && offered.contains(b)) return b;
+        throw new LeaseException(LeaseException.Kind.PRECONDITION, "no IOMMU backend both allowed " + names(allowed) + " and offered by this kernel "
+                + names(offered));
     }
 
-    // Wire names, so refusals read "[iommufd, legacy]" as before.
     private static List<String> names(Collection<Backend> backends) {
         return backends.stream().map(Backend::wireName).toList();
     }

@@ -52,4 +52,16 @@ final class LeaseChanges {
         LeaseStore s = store;
         if (s != null) s.ended(id);
     }
+
+    /**
+     * A failed Acquire's lease, once its undo ran: until then the store keeps it unredeemed, which a restart ends
+     * (restoring its devices). Never throws: the Acquire's own error is what its caller must hear.
+     */
+    void abandoned(String id) {
+        try {
+            ended(id);
+        } catch (RuntimeException e) {
+            log.warn("event=lease-store-failed lease={} error=\"{}\"", id, e.getMessage());
+        }
+    }
 }

@@ -103,7 +103,8 @@ final class LeaseRegistry {
 
     synchronized void cancel(String id) {
         Reservation r = reserved.remove(id);
-        if (r != null) r.groups().forEach(gr -> groups.remove(gr, id));
+        if (r == null) return; // committed and being ended: releasing is its ender's
+        r.groups().forEach(gr -> groups.remove(gr, id));
         releasing.remove(id);
     }
 
@@ -111,6 +112,19 @@ final class LeaseRegistry {
         Reservation r = reserved.remove(h.lease().id());
         if (r == null) throw new IllegalStateException("lease " + h.lease().id() + " was not reserved");
         leases.put(h.lease().id(), h);
+    }
+
+    /**
+     * A GRANTED lease whose Acquire failed after the commit becomes a reservation again: its groups stay taken while the
+     * undo releases them, and {@link #cancel} frees them. False when its end began meanwhile: the ender has it.
+     */
+    synchronized boolean uncommit(String id) {
+        Held h = leases.get(id);
+        if (h == null || h.lease().state() != Lease.State.GRANTED) return false;
+        leases.remove(id);
+        Lease l = h.lease();
+        reserved.put(id, new Reservation(l.holder().uid(), l.groups(), l.allDevices().size(), Math.max(0, l.memlockLimitBytes()), true));
+        return true;
     }
 
     /** Adds a lease taken back after a restart: its groups are taken as they were. */
@@ -234,9 +248,11 @@ final class LeaseRegistry {
      */
     private long memlockOf(int uid) {
         long use = 0;
+        Map<Integer, Long> lockedByPid = new HashMap<>(); // a process holding many leases is read once
         for (Held h : leases.values()) {
             if (h.lease().holder().uid() != uid) continue;
-            long locked = memlock.usage(h.lease().holder().pid()).map(u -> u.vmLckBytes() + u.vmPinBytes()).orElse(0L);
+            long locked = lockedByPid.computeIfAbsent(h.lease().holder().pid(),
+                    pid -> memlock.usage(pid).map(u -> u.vmLckBytes() + u.vmPinBytes()).orElse(0L));
             use += Math.max(Math.max(0, h.lease().memlockLimitBytes()), locked);
         }
         for (Reservation r : reserved.values()) if (r.uid() == uid) use += r.memlock();

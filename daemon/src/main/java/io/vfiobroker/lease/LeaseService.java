@@ -166,6 +166,7 @@ public final class LeaseService implements AutoCloseable {
     private Map.Entry<Lease, String> grant(String id, GrantDecider.Grant g) {
         Caller caller = g.caller();
         LeaseSetup.Done done = null;
+        boolean committed = false;
         try {
             done = setup.apply(g, () -> registry.releasing(id));
             Lease lease = Lease.granted(id, caller, g.leased(), g.leasedMembers(), g.backend(), g.unsafeInterrupts(), g.rule(), g.memlockLimit());
@@ -173,25 +174,39 @@ public final class LeaseService implements AutoCloseable {
                     g.principal(), false);
             String ticket = tickets.issue(id);
             registry.commit(h);
+            committed = true;
             watch.watch(id, caller.pid());
             // pidfd_open took the pid after the start time was read: if that process died meanwhile the watch may hold a
             // later one, so the lease ends now rather than following a stranger.
             boolean gone = procs.startTime(caller.pid()).orElse(ProcessIdentity.GONE) != done.startTime();
             changes.added(LeaseStore.Stored.of(h));
-            if (g.allocation() != null) allocations.claim(g.allocation().token(), id);
+            if (g.allocation() != null) {
+                allocations.claim(g.allocation().token(), id);
+                // An end that began after the commit freed the allocation before this claim: free it again.
+                if (registry.get(id).map(l -> l.state() != Lease.State.GRANTED).orElse(true)) allocations.leaseEnded(id);
+            }
             auditGranted(lease, g);
             changes.changed(lease);
             if (gone) end(id, "client process exited");
             return Map.entry(lease, ticket);
         } catch (RuntimeException e) {
             tickets.dropFor(id);
-            // The groups stay reserved while the undo releases what this grant bound: nobody else takes them meanwhile.
-            registry.releasing(id);
-            if (done != null) setup.undo(caller, done);
+            allocations.leaseEnded(id); // also when an end that began after the commit ran before the claim
+            // A lease whose end began after its commit (its process exited, a revoke) is its ender's to restore.
+            if (!committed || registry.uncommit(id)) abandon(id, caller, done);
             audit.append("acquire-failed", "uid", caller.uid(), "pid", caller.pid(), "devices",
                     g.devices().stream().map(d -> d.address().toString()).toList(), "error", e.getMessage());
             throw LeaseSetup.translate(e);
         }
+    }
+
+    /** Undoes a failed grant: nothing of it stays registered, watched, bound or stored as active. */
+    private void abandon(String id, Caller caller, LeaseSetup.Done done) {
+        watch.unwatch(id);
+        // The groups stay reserved while the undo releases what this grant bound: nobody else takes them meanwhile.
+        registry.releasing(id);
+        if (done != null) setup.undo(caller, done);
+        changes.abandoned(id);
     }
 
     private void auditGranted(Lease lease, GrantDecider.Grant g) {

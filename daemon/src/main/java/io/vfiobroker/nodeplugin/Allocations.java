@@ -92,9 +92,23 @@ public final class Allocations implements AllocationGate {
         return new AllocationGate.Allocation(a.token(), a.resource(), a.devices());
     }
 
+    /**
+     * Checked again here, under the same lock as a later Allocate: two Acquires under one token may both have passed
+     * {@link #claimable}, and an Allocate may have replaced the token since. Either way this lease would escape the
+     * take-back a replacing Allocate does, so it is refused (and its Acquire undone).
+     */
     @Override
     public synchronized void claim(String token, String leaseId) {
-        byToken.computeIfPresent(token, (t, a) -> a.claimed(leaseId));
+        Allocation a = byToken.get(token);
+        if (a == null) {
+            throw new LeaseException(LeaseException.Kind.DENIED, "allocation token (VFIO_BROKER_ALLOCATION) replaced or expired while the lease "
+                    + leaseId + " was being granted: a later Allocate gave its devices to another container");
+        }
+        if (a.leaseId() != null && !a.leaseId().equals(leaseId)) {
+            throw new LeaseException(LeaseException.Kind.PRECONDITION, "the " + a.describe() + " is held by lease " + a.leaseId()
+                    + ": one lease per allocation at a time; release it first");
+        }
+        byToken.put(token, a.claimed(leaseId));
     }
 
     /** A lease ended: its allocation may be claimed again, until the TTL runs out. */

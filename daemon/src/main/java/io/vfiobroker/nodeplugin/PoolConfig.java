@@ -5,6 +5,7 @@ import io.vfiobroker.policy.DeviceSelector;
 import org.springframework.boot.context.properties.bind.ConstructorBinding;
 
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
 
@@ -37,9 +38,22 @@ public record PoolConfig(String name, Mode mode, Backend backend, DeviceSelector
         }
     }
 
-    /** As configuration binds it: {@code selectors} in the YAML shape of the policy's device selectors. */
+    /**
+     * As configuration binds it: {@code backend} as written (Spring's enum conversion would refuse a bad one without
+     * naming the pool), {@code selectors} in the YAML shape of the policy's device selectors.
+     */
     @ConstructorBinding
-    public PoolConfig(String name, Mode mode, Backend backend, Map<String, List<String>> selectors) {
-        this(name, mode, backend, selectors == null || selectors.isEmpty() ? null : DeviceSelector.pool(selectors, "pool '" + name + "' selectors"));
+    public PoolConfig(String name, Mode mode, String backend, Map<String, List<String>> selectors) {
+        this(name, mode, backend(name, backend),
+                selectors == null || selectors.isEmpty() ? null : DeviceSelector.pool(selectors, "pool '" + name + "' selectors"));
+    }
+
+    private static Backend backend(String pool, String written) {
+        if (written == null || written.isBlank()) return null;
+        String s = written.strip().toLowerCase(Locale.ROOT);
+        if (s.equals("legacy") || s.equals("iommufd")) return Backend.parse(s);
+        // "either" is a policy limit's spelling (both allowed); a pool exposes its devices one way.
+        throw new IllegalArgumentException("pool '" + pool + "': backend '" + written + "' is not one of legacy, iommufd"
+                + (s.equals("either") ? "; a pool has one backend: write legacy (the default) or iommufd, and let policy limits allow either" : ""));
     }
 }

@@ -110,13 +110,27 @@ class KubeletPropertiesTest {
         assertThatThrownBy(() -> new PoolConfig("p", null, null, Map.of("vendorDevice", List.of("8086")))).hasMessageContaining("'8086' is not 'vvvv:dddd'");
         assertThatThrownBy(() -> new PoolConfig("p", null, null, Map.of("label", List.of("x")))).hasMessageContaining("labels");
         assertThatThrownBy(() -> new PoolConfig("p", null, null, Map.of("pfName", List.of("ens1f0#3-1")))).hasMessageContaining("ens1f0#3-1");
-        // A pool has one backend: "either" is none.
-        assertThatThrownBy(() -> bind("""
+    }
+
+    /** What a bad pool backend says at start: the pool, the value, the accepted ones, and for "either" what to write. */
+    @Test
+    void aPoolsBackendIsLegacyOrIommufdAndABadOneNamesThePool() throws Exception {
+        String pools = """
                 vfio-broker.kubelet.pools:
-                  - name: p
-                    backend: either
-                    selectors:
-                      any: ["true"]
-                """)).hasMessageContaining("pools[0].backend").rootCause().hasMessageContaining("either");
+                  - name: nics
+                    backend: legacy
+                    selectors: { any: ["true"] }
+                  - name: edu
+                    backend: %s
+                    selectors: { any: ["true"] }
+                """;
+        // A pool has one backend: "either" is a policy limit's spelling, not a pool's.
+        assertThatThrownBy(() -> bind(pools.formatted("either"))).hasMessageContaining("pools[1]").rootCause()
+                .hasMessage("pool 'edu': backend 'either' is not one of legacy, iommufd; a pool has one backend: write legacy (the default)"
+                        + " or iommufd, and let policy limits allow either");
+        assertThatThrownBy(() -> bind(pools.formatted("vfio"))).rootCause()
+                .hasMessage("pool 'edu': backend 'vfio' is not one of legacy, iommufd");
+        assertThat(bind(pools.formatted("IOMMUFD")).pools()).extracting(PoolConfig::backend).containsExactly(Backend.LEGACY, Backend.IOMMUFD);
+        assertThat(bind(pools.formatted("''")).pools().get(1).backend()).as("unset: the default").isEqualTo(Backend.LEGACY);
     }
 }
