@@ -81,13 +81,24 @@ public final class LeaseStore {
     private static final JsonMapper JSON = JsonMapper.builder().addModule(io.vfiobroker.json.DomainJson.module()).build();
     private static final int MIN_LINES_BEFORE_COMPACTION = 64;
 
+    /** Opens the file for appending: a seam for tests that make a write fail halfway. */
+    interface Opener {
+        FileChannel open(Path file) throws IOException;
+    }
+
     private final Path file;
+    private final Opener opener;
     private FileChannel out;
     private final Map<String, Stored> active = new LinkedHashMap<>();
     private int lines;
 
     public LeaseStore(Path file) {
+        this(file, f -> FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND));
+    }
+
+    LeaseStore(Path file, Opener opener) {
         this.file = file;
+        this.opener = opener;
     }
 
     /** Replaces the whole store with {@code leases}. */
@@ -127,16 +138,32 @@ public final class LeaseStore {
     }
 
     private void append(Change c) {
+        long before = -1;
         try {
             if (out == null) {
                 Files.createDirectories(file.getParent());
-                out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+                out = opener.open(file);
             }
+            before = out.size();
             ByteBuffer line = ByteBuffer.wrap((JSON.writeValueAsString(c) + "\n").getBytes(StandardCharsets.UTF_8));
             while (line.hasRemaining()) out.write(line);
             lines++;
         } catch (IOException e) {
+            cutTornLine(before);
             throw new UncheckedIOException("cannot write lease store " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A write that failed halfway (disk full) leaves part of a line, which the next line would run into: the whole
+     * file would then read as corrupt at a restart. Cut back to where the line began.
+     */
+    private void cutTornLine(long size) {
+        if (out == null || size < 0) return;
+        try {
+            out.truncate(size);
+        } catch (IOException e) {
+            // The next read finds the torn line and keeps the file aside for a person; nothing more to do here.
         }
     }
 
