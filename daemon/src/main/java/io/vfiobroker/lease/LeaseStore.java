@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The active leases, so a restarted daemon can take its clients back: they keep their fds across the restart,
@@ -90,6 +91,13 @@ public final class LeaseStore {
     private final Opener opener;
     private FileChannel out;
     private final Map<String, Stored> active = new LinkedHashMap<>();
+    /** Ends that came before their add (a client gone right after its commit): the add is then not written. */
+    private final Set<String> endedFirst = java.util.Collections.newSetFromMap(new LinkedHashMap<>(16, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+            return size() > 256; // an add follows its early end within milliseconds; failed Acquires end ids never added
+        }
+    });
     private int lines;
 
     public LeaseStore(Path file) {
@@ -120,6 +128,7 @@ public final class LeaseStore {
     }
 
     public synchronized void added(Stored lease) {
+        if (endedFirst.remove(lease.id())) return; // a restart must not adopt a lease that has ended
         append(new Change("add", lease.id(), lease));
         active.put(lease.id(), lease);
     }
@@ -132,7 +141,10 @@ public final class LeaseStore {
     }
 
     public synchronized void ended(String id) {
-        if (active.remove(id) == null) return;
+        if (active.remove(id) == null) {
+            endedFirst.add(id);
+            return;
+        }
         append(new Change("end", id, null));
         if (lines > MIN_LINES_BEFORE_COMPACTION && lines > 2 * active.size()) write(new ArrayList<>(active.values()));
     }

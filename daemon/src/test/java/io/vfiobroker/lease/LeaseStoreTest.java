@@ -76,6 +76,17 @@ class LeaseStoreTest {
     }
 
     @Test
+    void anEndRecordedBeforeItsAddLeavesNothingForARestartToAdopt() throws Exception {
+        Path file = dir.resolve("leases.json");
+        LeaseStore store = new LeaseStore(file);
+        store.added(lease(1));
+        store.ended("lease-2"); // the client exited between the commit and the add: its end ran first
+        store.added(lease(2));
+        store.added(lease(3));
+        assertThat(new LeaseStore(file).read()).containsExactly(lease(1), lease(3));
+    }
+
+    @Test
     void aWriteThatFailsHalfwayLeavesNoTornLineForTheNextOneToRunInto() throws Exception {
         Path file = dir.resolve("leases.json");
         HalfFullDisk disk = new HalfFullDisk();
