@@ -39,13 +39,22 @@ public record PoolConfig(String name, Mode mode, Backend backend, DeviceSelector
     }
 
     /**
-     * As configuration binds it: {@code backend} as written (Spring's enum conversion would refuse a bad one without
-     * naming the pool), {@code selectors} in the YAML shape of the policy's device selectors.
+     * As configuration binds it: {@code mode} and {@code backend} as written (Spring's enum conversion would refuse a bad
+     * one without naming the pool), {@code selectors} in the YAML shape of the policy's device selectors.
      */
     @ConstructorBinding
-    public PoolConfig(String name, Mode mode, String backend, Map<String, List<String>> selectors) {
-        this(name, mode, backend(name, backend),
+    public PoolConfig(String name, String mode, String backend, Map<String, List<String>> selectors) {
+        this(name, mode(name, mode), backend(name, backend),
                 selectors == null || selectors.isEmpty() ? null : DeviceSelector.pool(selectors, "pool '" + name + "' selectors"));
+    }
+
+    private static Mode mode(String pool, String written) {
+        if (written == null || written.isBlank()) return null;
+        // As leniently as Spring binds enums: case, '-' and '_' do not matter.
+        String s = written.replaceAll("[^A-Za-z0-9]", "").toLowerCase(Locale.ROOT);
+        if (s.equals("devicenodes")) return Mode.DEVICE_NODES;
+        if (s.equals("broker")) return Mode.BROKER;
+        throw new IllegalArgumentException("pool '" + pool + "': mode '" + written + "' is not one of device-nodes, broker");
     }
 
     private static Backend backend(String pool, String written) {

@@ -124,7 +124,7 @@ class KubeletBrokerAllocationTest {
         grpc = new GrpcServer(run.resolve("api.sock"), List.<BindableService>of(new LeasesGrpcService(leases, nodeView)));
 
         kubelet = new FakeKubelet(root.resolve("var/lib/kubelet/device-plugins")).start();
-        PoolConfig pool = new PoolConfig("x710-vf", PoolConfig.Mode.BROKER, null,
+        PoolConfig pool = new PoolConfig("x710-vf", "broker", null,
                 java.util.Map.of("vendorDevice", List.of("8086:154c")));
         KubeletProperties props = new KubeletProperties(true, null, null, null, null, run.toString(), Duration.ofHours(1), List.of(pool));
         allocations = new Allocations(Duration.ofHours(1));

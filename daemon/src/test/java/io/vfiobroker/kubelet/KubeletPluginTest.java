@@ -67,7 +67,7 @@ class KubeletPluginTest {
     DeviceAccess access = (w, d, i) -> withdrawn.contains(d) ? Optional.of("policy withdrew " + d + " from " + w.kubernetesResource()) : Optional.empty();
 
     static PoolConfig x710(PoolConfig.Mode mode, Backend backend) {
-        return new PoolConfig("x710-vf", mode, backend == null ? null : backend.wireName(),
+        return new PoolConfig("x710-vf", mode == null ? null : mode.name(), backend == null ? null : backend.wireName(),
                 java.util.Map.of("vendorDevice", List.of("8086:154c"), "driver", List.of("iavf")));
     }
 

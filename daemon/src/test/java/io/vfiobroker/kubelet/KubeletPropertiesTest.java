@@ -112,6 +112,27 @@ class KubeletPropertiesTest {
         assertThatThrownBy(() -> new PoolConfig("p", null, null, Map.of("pfName", List.of("ens1f0#3-1")))).hasMessageContaining("ens1f0#3-1");
     }
 
+    /** What a bad pool mode says at start: the pool, the value and the accepted ones; spellings Spring took still bind. */
+    @Test
+    void aPoolsModeIsDeviceNodesOrBrokerAndABadOneNamesThePool() throws Exception {
+        String pools = """
+                vfio-broker.kubelet.pools:
+                  - name: nics
+                    selectors: { any: ["true"] }
+                  - name: edu
+                    mode: %s
+                    selectors: { any: ["true"] }
+                """;
+        assertThatThrownBy(() -> bind(pools.formatted("fds"))).hasMessageContaining("pools[1]").rootCause()
+                .hasMessage("pool 'edu': mode 'fds' is not one of device-nodes, broker");
+        for (String spelling : List.of("broker", "BROKER", "Broker")) {
+            assertThat(bind(pools.formatted(spelling)).pools()).extracting(PoolConfig::mode).containsExactly(PoolConfig.Mode.DEVICE_NODES, PoolConfig.Mode.BROKER);
+        }
+        for (String spelling : List.of("device-nodes", "DEVICE_NODES", "deviceNodes")) {
+            assertThat(bind(pools.formatted(spelling)).pools().get(1).mode()).isEqualTo(PoolConfig.Mode.DEVICE_NODES);
+        }
+    }
+
     /** What a bad pool backend says at start: the pool, the value, the accepted ones, and for "either" what to write. */
     @Test
     void aPoolsBackendIsLegacyOrIommufdAndABadOneNamesThePool() throws Exception {

@@ -74,4 +74,52 @@ class LeaseStoreTest {
         store.ended("lease-1");
         assertThat(new LeaseStore(file).read()).containsExactly(lease(2));
     }
+
+    @Test
+    void anEndRecordedBeforeItsAddLeavesNothingForARestartToAdopt() throws Exception {
+        Path file = dir.resolve("leases.json");
+        LeaseStore store = new LeaseStore(file);
+        store.added(lease(1));
+        store.ended("lease-2"); // the client exited between the commit and the add: its end ran first
+        store.added(lease(2));
+        store.added(lease(3));
+        assertThat(new LeaseStore(file).read()).containsExactly(lease(1), lease(3));
+    }
+
+    @Test
+    void aWriteThatFailsHalfwayLeavesNoTornLineForTheNextOneToRunInto() throws Exception {
+        Path file = dir.resolve("leases.json");
+        HalfFullDisk disk = new HalfFullDisk();
+        LeaseStore store = new LeaseStore(file, disk::open);
+        store.added(lease(1));
+        disk.failNext = true;
+        assertThatThrownBy(() -> store.added(lease(2))).hasMessageContaining("cannot write lease store").hasMessageContaining("No space left");
+        assertThat(disk.halfWritten).as("the stand-in wrote part of the line").isTrue();
+        store.added(lease(3)); // space again
+
+        assertThat(new LeaseStore(file).read()).as("what a restart reads").containsExactly(lease(1), lease(3));
+    }
+
+    /** The file's channel, whose write after {@code failNext} writes half of what it is given and fails, as a full disk. */
+    private static final class HalfFullDisk {
+        volatile boolean failNext;
+        volatile boolean halfWritten;
+
+        java.nio.channels.FileChannel open(Path f) throws java.io.IOException {
+            java.nio.channels.FileChannel real = java.nio.channels.FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.APPEND);
+            return new ForwardingChannel(real) {
+                @Override
+                public int write(java.nio.ByteBuffer src) throws java.io.IOException {
+                    if (!failNext) return super.write(src);
+                    failNext = false;
+                    java.nio.ByteBuffer half = src.duplicate();
+                    half.limit(src.position() + src.remaining() / 2);
+                    super.write(half);
+                    halfWritten = true;
+                    throw new java.io.IOException("No space left on device");
+                }
+            };
+        }
+    }
 }
