@@ -18,8 +18,8 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
-        // Before the first logger exists. Not for the daemon: Spring Boot configures logging its own way, and parsing
-        // this XML first cost it ~0.3 s of start-up under load (and a warning that the property is ignored).
+        // Before the first logger exists. Not for the daemon: Spring Boot configures logging its own way, so parsing
+        // this XML first was only work (and a warning that the property is ignored).
         boolean daemon = args.length > 0 && args[0].equals("daemon");
         if (!daemon && System.getProperty("logback.configurationFile") == null) {
             System.setProperty("logback.configurationFile", "vfio-broker-cli-logback.xml");
@@ -42,7 +42,7 @@ public final class Main implements Runnable {
 
     /**
      * The daemon's command by itself, as the tree would show it: picocli builds every command's model by reflection
-     * (its classes predate class data sharing, so they load and verify each time); the whole command line took 0.7 s at load 3.
+     * (its classes predate class data sharing, so they load and verify each time), and the daemon needs only its own.
      */
     private static CommandLine daemonAlone() {
         Command main = Main.class.getAnnotation(Command.class);
