@@ -2,6 +2,7 @@ package io.vfiobroker.cli;
 
 import io.vfiobroker.DaemonApplication;
 import io.vfiobroker.host.LinuxProcesses;
+import io.vfiobroker.hostgen.DemoHosts;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -112,6 +113,7 @@ final class DaemonCommand implements Callable<Integer> {
                 throw new java.io.UncheckedIOException("cannot create the demo directory: " + e.getMessage(), e);
             }
             args.add("--vfio-broker.demo-dir=" + dir);
+            DemoHosts.startWriting(dir.resolve("host"));
             if (System.getProperty("vfio-broker.policy-file") == null && config == null) args.add("--vfio-broker.policy-file=" + demoPolicy(dir));
         }
         if (source.root != null) {

@@ -7,8 +7,7 @@ import io.vfiobroker.binding.Journal;
 import io.vfiobroker.binding.OwnerLock;
 import io.vfiobroker.policy.PolicyService;
 import io.vfiobroker.protect.ProtectionScanner;
-import io.vfiobroker.hostgen.HostSpec;
-import io.vfiobroker.hostgen.HostTreeGenerator;
+import io.vfiobroker.hostgen.DemoHosts;
 import io.vfiobroker.inventory.InventoryScanner;
 import io.vfiobroker.json.DomainJson;
 import org.slf4j.Logger;
@@ -66,7 +65,7 @@ public class HostConfiguration {
         Path dir = configured.isBlank() ? Files.createTempDirectory("vfio-broker-demo-") : Files.createDirectories(Path.of(configured));
         Files.setPosixFilePermissions(dir, open); // createTempDirectory makes it 0700
         DemoTree tree = new DemoTree(dir);
-        HostTreeGenerator.generate(HostSpec.demo(), tree.host());
+        DemoHosts.await(tree.host()); // started by the daemon command, beside Spring's start
         Files.createDirectories(tree.host().resolve("run/vfio-broker"));
         for (Path p = tree.host().resolve("run/vfio-broker"); !p.equals(dir); p = p.getParent()) Files.setPosixFilePermissions(p, open);
         log.info("event=demo-host root={} try=\"vfio-broker client --run-dir {} ADDR (as any user the demo policy grants)\"",

@@ -1,0 +1,36 @@
+package io.vfiobroker.hostgen;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The demo host's tree, written on a thread of its own from the moment the daemon command knows it serves one:
+ * Spring's start (a single thread for seconds) runs beside it on the other core instead of after it.
+ */
+public final class DemoHosts {
+
+    private static final Map<Path, CompletableFuture<Path>> WRITING = new ConcurrentHashMap<>();
+
+    private DemoHosts() {
+    }
+
+    /** Starts writing the demo tree at {@code root}; {@link #await} answers when it is there. */
+    public static void startWriting(Path root) {
+        WRITING.computeIfAbsent(root, r -> CompletableFuture.supplyAsync(() -> HostTreeGenerator.generate(HostSpec.demo(), r)));
+    }
+
+    /** The demo tree at {@code root}: the one started earlier, else written now. A failure is the writer's own exception. */
+    public static Path await(Path root) {
+        CompletableFuture<Path> f = WRITING.remove(root);
+        if (f == null) return HostTreeGenerator.generate(HostSpec.demo(), root);
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw e;
+        }
+    }
+}

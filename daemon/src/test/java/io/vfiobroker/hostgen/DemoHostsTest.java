@@ -1,0 +1,40 @@
+package io.vfiobroker.hostgen;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class DemoHostsTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aTreeStartedEarlyIsTheOneAwaitedAndIsWrittenOnce() {
+        Path root = dir.resolve("host");
+        DemoHosts.startWriting(root);
+        DemoHosts.startWriting(root); // a second start is the same writing, not a second tree into a non-empty root
+        assertThat(DemoHosts.await(root)).isEqualTo(root);
+        assertThat(Files.isDirectory(root.resolve("sys/bus/pci/devices"))).isTrue();
+    }
+
+    @Test
+    void withoutAnEarlyStartTheTreeIsWrittenWhenAwaited() {
+        Path root = dir.resolve("host");
+        assertThat(DemoHosts.await(root)).isEqualTo(root);
+        assertThat(Files.isDirectory(root.resolve("sys/bus/pci/devices"))).isTrue();
+    }
+
+    @Test
+    void aWriterThatFailedFailsTheAwaitWithItsOwnError() throws Exception {
+        Path root = Files.createDirectories(dir.resolve("host"));
+        Files.writeString(root.resolve("left-over"), "x");
+        DemoHosts.startWriting(root);
+        assertThatThrownBy(() -> DemoHosts.await(root)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is not empty");
+    }
+}
