@@ -126,7 +126,10 @@ final class DaemonCommand implements Callable<Integer> {
         try {
             DaemonApplication.start(args.toArray(String[]::new));
         } catch (RuntimeException | Error e) {
-            if (demoDir != null) deleteTree(demoDir); // a daemon that did not start leaves no demo behind
+            if (demoDir != null) { // a daemon that did not start leaves no demo behind
+                DemoHosts.settle(demoDir.resolve("host"));
+                deleteTree(demoDir);
+            }
             throw e;
         }
         started = true;

@@ -33,4 +33,18 @@ public final class DemoHosts {
             throw e;
         }
     }
+
+    /**
+     * Waits for a writer started at {@code root} to finish, writing nothing itself: a daemon that failed to start
+     * deletes the demo directory after this, so no file is written into it afterwards.
+     */
+    public static void settle(Path root) {
+        CompletableFuture<Path> f = WRITING.remove(root);
+        if (f == null) return;
+        try {
+            f.join();
+        } catch (CompletionException ignored) {
+            // the start-up failure is what the caller reports
+        }
+    }
 }

@@ -37,4 +37,17 @@ class DemoHostsTest {
         DemoHosts.startWriting(root);
         assertThatThrownBy(() -> DemoHosts.await(root)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is not empty");
     }
+
+    @Test
+    void settlingWaitsForAStartedWriterAndWritesNothingItself() {
+        Path started = dir.resolve("started");
+        DemoHosts.startWriting(started);
+        DemoHosts.settle(started);
+        assertThat(Files.isDirectory(started.resolve("sys/bus/pci/devices"))).as("the writer had finished").isTrue();
+
+        Path never = dir.resolve("never");
+        DemoHosts.settle(never);
+        DemoHosts.settle(started); // settled already: nothing left to wait for
+        assertThat(never).doesNotExist();
+    }
 }
