@@ -89,8 +89,8 @@ public final class HolderScanBench {
         long fds = 0;
         try (Stream<Path> s = Files.list(Path.of("/proc"))) {
             for (Path p : s.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit)).toList()) {
-                try (Stream<Path> f = Files.list(p.resolve("fd"))) {
-                    fds += f.count();
+                try {
+                    fds += ProcStats.fds(Long.parseLong(p.getFileName().toString()));
                     procs++;
                 } catch (IOException | java.io.UncheckedIOException gone) {
                     // exited meanwhile, or not ours to read

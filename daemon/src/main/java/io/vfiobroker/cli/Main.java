@@ -20,8 +20,7 @@ public final class Main implements Runnable {
     public static void main(String[] args) {
         // Before the first logger exists. Not for the daemon: Spring Boot configures logging its own way, so parsing
         // this XML first was only work (and a warning that the property is ignored).
-        boolean daemon = args.length > 0 && args[0].equals("daemon");
-        if (!daemon && System.getProperty("logback.configurationFile") == null) {
+        if (!isDaemon(args) && System.getProperty("logback.configurationFile") == null) {
             System.setProperty("logback.configurationFile", "vfio-broker-cli-logback.xml");
         }
         int code = run(args);
@@ -30,7 +29,7 @@ public final class Main implements Runnable {
 
     /** Runs a command line and returns its exit code (used by tests, which must not exit the JVM). */
     public static int run(String... args) {
-        boolean daemon = args.length > 0 && args[0].equals("daemon");
+        boolean daemon = isDaemon(args);
         CommandLine cl = daemon ? daemonAlone() : new CommandLine(new Main());
         if (daemon) args = java.util.Arrays.copyOfRange(args, 1, args.length);
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
@@ -38,6 +37,10 @@ public final class Main implements Runnable {
             return 1;
         });
         return cl.execute(args);
+    }
+
+    private static boolean isDaemon(String[] args) {
+        return args.length > 0 && args[0].equals("daemon");
     }
 
     /**
