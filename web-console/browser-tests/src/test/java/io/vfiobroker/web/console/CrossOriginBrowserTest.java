@@ -5,6 +5,7 @@ import com.microsoft.playwright.BrowserContext;
 import com.microsoft.playwright.BrowserType;
 import com.microsoft.playwright.Page;
 import com.microsoft.playwright.Playwright;
+import com.microsoft.playwright.assertions.PlaywrightAssertions;
 import com.sun.net.httpserver.HttpServer;
 import io.vfiobroker.binding.BindingService;
 import io.vfiobroker.lease.Lease;
@@ -148,7 +149,8 @@ class CrossOriginBrowserTest {
             page.navigate(daemon.base + "/console/#/policy");
             page.locator(".whoami[data-admin='true']").waitFor();
             assertThat(page.locator(".whoami").textContent()).contains("uid " + DaemonUnderTest.UID).contains("admin");
-            assertThat(page.getByText("Reload policy…").count()).isEqualTo(1);
+            // The button comes with the policy text, fetched after the whoami answer: a retrying assertion waits for it.
+            PlaywrightAssertions.assertThat(page.getByText("Reload policy…")).hasCount(1);
         }
     }
 }
