@@ -84,6 +84,8 @@ class HelmChartTest {
             assertThat((String) at(c, probe, "httpGet", "port")).isEqualTo("metrics");
         }
         assertThat((Integer) at(c, "ports", "0", "containerPort")).isEqualTo(8081);
+        // The image's launcher applies the node-agent JVM profile; by default the chart adds nothing to it.
+        assertThat(env(c)).containsEntry("MALLOC_ARENA_MAX", "2").doesNotContainKeys("VFIO_BROKER_EXTRA_JAVA_OPTS", "JAVA_TOOL_OPTIONS");
 
         Map<String, String> mounts = new java.util.HashMap<>();
         for (Map<String, Object> m : (List<Map<String, Object>>) c.get("volumeMounts")) mounts.put((String) m.get("name"), (String) m.get("mountPath"));
@@ -124,6 +126,7 @@ class HelmChartTest {
                 metrics: { tokenSecret: vb-scrape }
                 nodeSelector: { vfio-broker.io/enabled: "true" }
                 tolerations: []
+                javaOpts: "-Xmx384m"
                 """);
         List<Map<String, Object>> objs = objects(new Helm(CHART).template().withName("vb").withValuesFile(v).call());
         assertThat(objs).extracting(o -> (String) o.get("kind")).contains("Service", "ServiceMonitor");
@@ -132,6 +135,8 @@ class HelmChartTest {
         assertThat((Map<String, String>) pod.get("nodeSelector")).containsEntry("vfio-broker.io/enabled", "true");
         assertThat(pod).doesNotContainKey("tolerations");
         assertThat((String) at(pod, "containers", "0", "image")).isEqualTo("registry.example/vb:9.9");
+        // After the launcher's profile, so its -Xmx wins over the profile's.
+        assertThat(env(at(pod, "containers", "0"))).containsEntry("VFIO_BROKER_EXTRA_JAVA_OPTS", "-Xmx384m");
 
         Map<String, Object> sm = one(objs, "ServiceMonitor");
         assertThat((String) at(sm, "metadata", "labels", "release")).isEqualTo("prom");
@@ -221,5 +226,14 @@ class HelmChartTest {
 
         assertThatThrownBy(() -> new Helm(CHART).template().set("dra.enabled", true).set("dra.driverName", "Not_A_Domain").call())
                 .hasMessageContaining("driverName");
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, String> env(Map<String, Object> container) {
+        Map<String, String> env = new java.util.HashMap<>();
+        for (Map<String, Object> e : (List<Map<String, Object>>) container.get("env")) {
+            if (e.get("value") != null) env.put((String) e.get("name"), (String) e.get("value"));
+        }
+        return env;
     }
 }
