@@ -108,7 +108,7 @@ final class DaemonCommand implements Callable<Integer> {
             // One directory for the generated host and the policy: the daemon makes it world-traversable and deletes it on exit.
             Path dir;
             try {
-                dir = demoDir = Files.createTempDirectory("vfio-broker-demo-");
+                dir = demoDir = DemoHosts.newDirectory();
             } catch (java.io.IOException e) {
                 throw new java.io.UncheckedIOException("cannot create the demo directory: " + e.getMessage(), e);
             }

@@ -62,8 +62,8 @@ public class HostConfiguration {
     DemoTree demoTree(BrokerProperties props, @Value("${vfio-broker.demo-dir:}") String configured) throws IOException {
         if (!props.demo()) return new DemoTree(null);
         var open = PosixFilePermissions.fromString("rwxr-xr-x");
-        Path dir = configured.isBlank() ? Files.createTempDirectory("vfio-broker-demo-") : Files.createDirectories(Path.of(configured));
-        Files.setPosixFilePermissions(dir, open); // createTempDirectory makes it 0700
+        Path dir = configured.isBlank() ? DemoHosts.newDirectory() : Files.createDirectories(Path.of(configured));
+        Files.setPosixFilePermissions(dir, open); // a temporary directory is made 0700
         DemoTree tree = new DemoTree(dir);
         DemoHosts.await(tree.host()); // started by the daemon command, beside Spring's start
         Files.createDirectories(tree.host().resolve("run/vfio-broker"));

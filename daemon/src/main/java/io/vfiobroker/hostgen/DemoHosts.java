@@ -1,5 +1,7 @@
 package io.vfiobroker.hostgen;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -15,6 +17,33 @@ public final class DemoHosts {
     private static final Map<Path, CompletableFuture<Path>> WRITING = new ConcurrentHashMap<>();
 
     private DemoHosts() {
+    }
+
+    /**
+     * A new directory for a demo: in memory ({@code /dev/shm}) when that is a writable tmpfs, else in java.io.tmpdir.
+     * The tree is ~900 small files, a stand-in for sysfs: on this machine's ext4 creating them cost 0.6 s of kernel
+     * CPU, on tmpfs 0.1 s.
+     */
+    public static Path newDirectory() throws IOException {
+        if (inMemory(SHM)) {
+            try {
+                return Files.createTempDirectory(SHM, PREFIX);
+            } catch (IOException full) {
+                // a small /dev/shm (containers give 64 MB): the disk will do
+            }
+        }
+        return Files.createTempDirectory(PREFIX);
+    }
+
+    private static final Path SHM = Path.of("/dev/shm");
+    private static final String PREFIX = "vfio-broker-demo-";
+
+    static boolean inMemory(Path dir) {
+        try {
+            return Files.isDirectory(dir) && Files.isWritable(dir) && "tmpfs".equals(Files.getFileStore(dir).type());
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** Starts writing the demo tree at {@code root}; {@link #await} answers when it is there. */

@@ -15,6 +15,24 @@ class DemoHostsTest {
     Path dir;
 
     @Test
+    void aNewDemoDirectoryIsInMemoryWhereDevShmIsATmpfs() throws Exception {
+        Path d = DemoHosts.newDirectory();
+        try {
+            assertThat(d.getFileName().toString()).startsWith("vfio-broker-demo-");
+            if (DemoHosts.inMemory(Path.of("/dev/shm"))) {
+                assertThat(d.getParent()).isEqualTo(Path.of("/dev/shm"));
+                assertThat(Files.getFileStore(d).type()).isEqualTo("tmpfs");
+            } else {
+                assertThat(d.getParent()).isEqualTo(Path.of(System.getProperty("java.io.tmpdir")));
+            }
+        } finally {
+            Files.delete(d);
+        }
+        assertThat(DemoHosts.inMemory(dir)).as("a @TempDir below /tmp on disk").isEqualTo("tmpfs".equals(Files.getFileStore(dir).type()));
+        assertThat(DemoHosts.inMemory(dir.resolve("missing"))).isFalse();
+    }
+
+    @Test
     void aTreeStartedEarlyIsTheOneAwaitedAndIsWrittenOnce() {
         Path root = dir.resolve("host");
         DemoHosts.startWriting(root);
