@@ -18,7 +18,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -122,20 +121,26 @@ public final class FootprintBench {
                 port = s.getLocalPort();
             }
             cmd.addAll(List.of("--port", String.valueOf(port)));
+            if (!host.equals("demo")) {
+                // Run and state directories of the bench's own, on disk below /tmp (not /var), in a config file as
+                // systemd's unit passes one. The demo runs as bin/demo runs it: its sockets and state in its own tree.
+                Path config = dir.resolve("daemon.properties");
+                Files.writeString(config, "vfio-broker.run-dir=" + run + "\nvfio-broker.state-dir=" + dir.resolve("state")
+                        + "\nvfio-broker.simulate-kernel=true\n");
+                cmd.addAll(List.of("--config", config.toString()));
+            }
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("daemon.log").toFile());
-            // run and state directories of the bench's own, on disk below /tmp (not the demo tree, not /var)
-            pb.environment().put("SPRING_APPLICATION_JSON", JsonMapper.builder().build().writeValueAsString(Map.of(
-                    "vfio-broker.run-dir", run.toString(), "vfio-broker.state-dir", dir.resolve("state").toString(),
-                    "vfio-broker.simulate-kernel", "true")));
             long t0 = System.nanoTime();
             Process p = pb.start();
             try {
                 double readyApi = -1, readyHealth = -1;
+                Path api = host.equals("demo") ? null : run.resolve("api.sock");
                 long deadline = t0 + TimeUnit.MINUTES.toNanos(5);
                 while (readyApi < 0 || readyHealth < 0) {
                     if (!p.isAlive()) throw new IllegalStateException("daemon exited " + p.exitValue() + ": " + tail(dir.resolve("daemon.log")));
                     if (System.nanoTime() > deadline) throw new IllegalStateException("daemon not ready in 5 min: " + tail(dir.resolve("daemon.log")));
-                    if (readyApi < 0 && BrokerProcess.accepts(run.resolve("api.sock"))) readyApi = (System.nanoTime() - t0) / 1e9;
+                    if (host.equals("demo") && api == null) api = demoRunDir(dir.resolve("daemon.log")).map(r -> r.resolve("api.sock")).orElse(null);
+                    if (readyApi < 0 && api != null && BrokerProcess.accepts(api)) readyApi = (System.nanoTime() - t0) / 1e9;
                     if (readyHealth < 0 && healthy(port)) readyHealth = (System.nanoTime() - t0) / 1e9;
                     Thread.sleep(5);
                 }
@@ -172,6 +177,16 @@ public final class FootprintBench {
                 s.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
             }
         }
+    }
+
+    private static final java.util.regex.Pattern DEMO_HOST = java.util.regex.Pattern.compile("event=demo-host root=(\\S+)");
+
+    /** The demo's run directory, once the daemon's log names the demo tree (before its sockets exist). */
+    static java.util.Optional<Path> demoRunDir(Path log) throws IOException {
+        if (!Files.exists(log)) return java.util.Optional.empty();
+        // Bytes as Latin-1: a read in the middle of a multi-byte character must not fail.
+        java.util.regex.Matcher m = DEMO_HOST.matcher(new String(Files.readAllBytes(log), java.nio.charset.StandardCharsets.ISO_8859_1));
+        return m.find() ? java.util.Optional.of(Path.of(m.group(1)).resolve("run/vfio-broker")) : java.util.Optional.empty();
     }
 
     private static boolean healthy(int port) {
