@@ -22,21 +22,34 @@ public final class DemoHosts {
     /**
      * A new directory for a demo: in memory ({@code /dev/shm}) when that is a writable tmpfs, else in java.io.tmpdir.
      * The tree is ~900 small files, a stand-in for sysfs: on this machine's ext4 creating them cost 0.6 s of kernel
-     * CPU, on tmpfs 0.1 s.
+     * CPU, on tmpfs 0.1 s. The name is short (6 random characters, not createTempDirectory's 19 digits): the demo's
+     * kubelet and DRA sockets lie deep below it, and a Unix socket path has at most 107 bytes.
      */
     public static Path newDirectory() throws IOException {
         if (inMemory(SHM)) {
             try {
-                return Files.createTempDirectory(SHM, PREFIX);
+                return create(SHM);
             } catch (IOException full) {
                 // a small /dev/shm (containers give 64 MB): the disk will do
             }
         }
-        return Files.createTempDirectory(PREFIX);
+        return create(Path.of(System.getProperty("java.io.tmpdir")));
     }
 
     private static final Path SHM = Path.of("/dev/shm");
     private static final String PREFIX = "vfio-broker-demo-";
+
+    private static Path create(Path parent) throws IOException {
+        var owner = java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        for (int attempt = 0; ; attempt++) {
+            String name = PREFIX + Long.toString(java.util.concurrent.ThreadLocalRandom.current().nextLong(36L * 36 * 36 * 36 * 36 * 36), 36);
+            try {
+                return Files.createDirectory(parent.resolve(name), owner); // mkdir fails on any name that exists, whoever made it
+            } catch (java.nio.file.FileAlreadyExistsException taken) {
+                if (attempt == 100) throw taken;
+            }
+        }
+    }
 
     static boolean inMemory(Path dir) {
         try {

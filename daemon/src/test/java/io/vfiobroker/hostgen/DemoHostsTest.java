@@ -18,7 +18,8 @@ class DemoHostsTest {
     void aNewDemoDirectoryIsInMemoryWhereDevShmIsATmpfs() throws Exception {
         Path d = DemoHosts.newDirectory();
         try {
-            assertThat(d.getFileName().toString()).startsWith("vfio-broker-demo-");
+            assertThat(d.getFileName().toString()).matches("vfio-broker-demo-[0-9a-z]{1,6}");
+            assertThat(java.nio.file.Files.getPosixFilePermissions(d)).isEqualTo(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
             if (DemoHosts.inMemory(Path.of("/dev/shm"))) {
                 assertThat(d.getParent()).isEqualTo(Path.of("/dev/shm"));
                 assertThat(Files.getFileStore(d).type()).isEqualTo("tmpfs");
