@@ -85,6 +85,11 @@ public final class AcquiredDevices implements AutoCloseable {
             }
         }
         fds.forEach(OwnedFd::close);
-        client.release(lease.getId());
+        try {
+            client.release(lease.getId());
+        } catch (io.grpc.StatusRuntimeException e) {
+            // Ended already (taken back, or ended once its fds closed): what close asks for has happened.
+            if (e.getStatus().getCode() != io.grpc.Status.Code.NOT_FOUND) throw e;
+        }
     }
 }

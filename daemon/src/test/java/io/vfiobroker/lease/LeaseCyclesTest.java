@@ -291,6 +291,24 @@ class LeaseCyclesTest {
         }
     }
 
+    @Test
+    void closingALeaseThatWasTakenBackMeanwhileDoesNotThrow() throws Exception {
+        try (VfioBrokerClient client = VfioBrokerClient.connect(run)) {
+            AcquiredDevices got = client.acquire(List.of(vf), Backend.BACKEND_UNSPECIFIED, 0);
+            String id = got.lease().getId();
+            leases.revoke(id, "revoked by admin");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (leases.get(id).orElseThrow().state() != Lease.State.ENDED) {
+                assertThat(System.nanoTime()).as("lease %s ended", id).isLessThan(deadline);
+                Thread.sleep(20);
+            }
+            // The client's close comes after the end: its Release finds no live lease, which is what it asked for.
+            got.close();
+            assertThat(got.fds()).allMatch(f -> !f.isOpen());
+            assertThat(leases.get(id).orElseThrow().endReason()).isEqualTo("revoked by admin");
+        }
+    }
+
     /**
      * LeaseHandoverTest refuses a wrong-uid ticket with a made-up Caller; this presents it on the real fd socket from a
      * process running as another uid, so the uid comes from SO_PEERCRED there, not from the gRPC call that got the ticket.
