@@ -115,6 +115,7 @@ class ArchitectureTest {
             Map.entry("io.vfiobroker.cli.BindingOptions", "defaults of --policy and --host-proc, read nothing"),
             Map.entry("io.vfiobroker.config.BrokerProperties", "default of vfio-broker.host-proc, reads nothing"),
             Map.entry("io.vfiobroker.iommu.DeviceNodes", "names the /dev nodes the domain opener opens and a container gets; finds them through the port"),
+            Map.entry("io.vfiobroker.hostgen.DemoHosts", "makes the demo's own directory below /dev/shm, a tmpfs, and reads nothing of the host"),
             Map.entry("io.vfiobroker.hostgen.StorageAndNetwork", "writes a generated host's mount table, whose sources are /dev/ paths"),
             Map.entry("io.vfiobroker.protect.ProtectionScanner", "recognises /dev/ sources in the host's mount table text")));
 
