@@ -111,6 +111,22 @@ public final class LinuxProcesses implements Processes {
     }
 
     @Override
+    public Set<String> mappedFiles(int pid) {
+        Set<String> out = new java.util.TreeSet<>();
+        if (pid <= 0) return out;
+        try (var lines = Files.lines(dir(pid).resolve("maps"), java.nio.charset.StandardCharsets.ISO_8859_1)) {
+            // address perms offset dev inode pathname: the pathname is what follows the fifth field, when there is one.
+            lines.forEach(l -> {
+                String[] f = l.trim().split("\\s+", 6);
+                if (f.length == 6 && !f[5].startsWith("[")) out.add(f[5]);
+            });
+        } catch (IOException | java.io.UncheckedIOException e) {
+            // gone meanwhile, a kernel thread, or not ours to read: maps nothing we can see
+        }
+        return out;
+    }
+
+    @Override
     public Map<Integer, String> fdLinks(int pid) {
         Map<Integer, String> out = new HashMap<>();
         if (pid <= 0) return out;

@@ -35,6 +35,13 @@ public interface Processes {
     /** Fd number to link target ("/dev/vfio/3", "socket:[123]"); empty when gone or not ours to read. */
     Map<Integer, String> fdLinks(int pid);
 
+    /**
+     * The files {@code pid} has mapped, as the last field of /proc/PID/maps names them ("/dev/vfio/devices/vfio0",
+     * "anon_inode:[vfio-device]"); empty when gone or not ours to read. A mapping holds its file open after every fd
+     * of it is closed.
+     */
+    Set<String> mappedFiles(int pid);
+
     /** Fd {@code fd} of {@code pid} links to {@code target}. */
     record FdLink(int pid, int fd, String target) {
     }

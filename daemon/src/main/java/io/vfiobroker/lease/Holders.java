@@ -163,6 +163,26 @@ public final class Holders {
         return new Holder(pid, uid, comm, startTime(pid).orElse(-1L), file);
     }
 
+    /** How /proc names a mapped device file opened through its group: the same for every device. */
+    public static final String ANON_DEVICE = "anon_inode:[vfio-device]";
+
+    /**
+     * Processes other than the daemon that map one of {@code paths} (a lease's cdev, say) or a VFIO device opened
+     * through a group ({@link #ANON_DEVICE}: which device, /proc does not say). A mapping keeps its file, and so the
+     * device, open after every fd of it is closed, which the fd scan cannot see. Reads every process's maps: for a
+     * lease end the kernel holds up, never on the common path.
+     */
+    public List<Holder> mappers(Collection<String> paths) {
+        List<Holder> out = new ArrayList<>();
+        for (int pid : proc.pids()) {
+            if (pid == self) continue;
+            Set<String> mapped = proc.mappedFiles(pid);
+            String file = paths.stream().filter(mapped::contains).findFirst().orElse(mapped.contains(ANON_DEVICE) ? ANON_DEVICE : null);
+            if (file != null) out.add(describe(pid, "a mapping of " + file));
+        }
+        return out;
+    }
+
     /**
      * SIGKILL through a pidfd, after checking the pid still names the process that was found: a pid reused since the
      * scan is left alone. Answers whether the signal went to the holder.

@@ -219,7 +219,19 @@ final class LeaseEnder implements AutoCloseable {
     private void markStuck(LeaseRegistry.Held h) {
         String id = h.lease().id();
         List<String> why = new ArrayList<>();
-        for (Holders.Holder x : holders.find(exclusivePaths(h), List.of())) why.add(x.toString());
+        Set<String> exclusive = exclusivePaths(h);
+        for (Holders.Holder x : holders.find(exclusive, List.of())) why.add(x.toString());
+        for (Holders.Holder x : holders.mappers(exclusive)) {
+            if (x.file().endsWith(Holders.ANON_DEVICE)) {
+                why.add(x + ", some VFIO device's: this lease's if no other process on this node uses VFIO");
+            } else if (holders.kill(x)) {
+                // The lease's own file, mapped after its fds were closed: a holder like any other, past its grace.
+                audit.append("lease-holder-killed", "lease", id, "pid", x.pid(), "uid", x.uid(), "comm", x.comm(), "file", x.file(),
+                        "reason", h.lease().endReason());
+                log.warn("event=lease-holder-killed lease={} pid={} comm={} uid={} file=\"{}\"", id, x.pid(), x.comm(), x.uid(), x.file());
+                why.add(x + ": killed");
+            }
+        }
         why.add("vfio-pci has not let go of group(s) " + h.lease().groups() + " after " + UNBIND_STUCK_MS
                 + " ms: its unbind waits for the last open fd of a device");
         registry.stuckWhileReleasing(id, why).ifPresent(l -> {
@@ -227,6 +239,7 @@ final class LeaseEnder implements AutoCloseable {
             log.warn("event=lease-stuck lease={} holders=\"{}\"", id, String.join("; ", l.stuckHolders()));
             changes.changed(l);
         });
+        audit.sync();
     }
 
     private List<String> release(LeaseRegistry.Held h) {

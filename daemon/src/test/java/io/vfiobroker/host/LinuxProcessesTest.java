@@ -69,6 +69,18 @@ class LinuxProcessesTest {
         assertThat(procs.memlockSoftLimit(43)).hasValue(-1);
         assertThat(procs.fdLinks(42)).isEqualTo(Map.of(3, "/dev/vfio/7", 4, "socket:[99]"));
         assertThat(procs.fdLinks(43)).isEmpty();
+        Files.writeString(p.resolve("maps"), """
+                55d0c4a00000-55d0c4a02000 r--p 00000000 fe:01 1234                       /usr/bin/sleep
+                7f1c2a000000-7f1c2a001000 rw-s 00000000 00:05 77                         /dev/vfio/devices/vfio0
+                7f1c2a001000-7f1c2a002000 rw-s 10000000000 00:0e 12                        anon_inode:[vfio-device]
+                7f1c2a002000-7f1c2a003000 r--p 00000000 fe:01 99                         /tmp/a file with spaces (deleted)
+                7ffd1e000000-7ffd1e021000 rw-p 00000000 00:00 0                          [stack]
+                7f1c2a004000-7f1c2a005000 rw-p 00000000 00:00 0
+                """);
+        assertThat(procs.mappedFiles(42)).containsExactlyInAnyOrder("/usr/bin/sleep", "/dev/vfio/devices/vfio0", "anon_inode:[vfio-device]",
+                "/tmp/a file with spaces (deleted)");
+        assertThat(procs.mappedFiles(43)).isEmpty();
+        assertThat(procs.mappedFiles(-1)).isEmpty();
         assertThat(procs.pids()).containsExactlyInAnyOrderElementsOf(List.of(42, 43));
     }
 
@@ -89,6 +101,7 @@ class LinuxProcessesTest {
             public java.util.Optional<ProcessStatus> status(int pid) { return tree.status(pid); }
             public java.util.OptionalLong memlockSoftLimit(int pid) { return tree.memlockSoftLimit(pid); }
             public Map<Integer, String> fdLinks(int pid) { return tree.fdLinks(pid); }
+            public java.util.Set<String> mappedFiles(int pid) { return tree.mappedFiles(pid); }
             public java.util.Optional<String> namespace(int pid, String kind) { return tree.namespace(pid, kind); }
             public java.util.OptionalInt ownOwner() { return tree.ownOwner(); }
             public java.util.Optional<ProcessStatus> ownStatus() { return tree.ownStatus(); }

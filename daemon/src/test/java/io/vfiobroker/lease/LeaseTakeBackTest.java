@@ -6,7 +6,9 @@ import io.vfiobroker.nativeshim.Posix;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -219,6 +221,55 @@ class LeaseTakeBackTest {
         }
         assertThat(f.nextChange(id, Lease.State.ENDED, Duration.ofSeconds(20)).endReason()).isEqualTo("revoked by admin");
         assertThat(f.driver(vf)).isEqualTo("iavf");
+    }
+
+    @Test
+    void aProcessMappingTheLeasesFileWithNoFdLeftIsNamedAndKilledOnceTheUnbindHangs() throws Exception {
+        f = new LeaseFixture(HostSpec.demo(), policy(0, ""));
+        String vf = f.address(VF_ID);
+        Map.Entry<Lease, String> g = f.leases.acquire(self(NOBODY), List.of(vf), null, 0);
+        String id = g.getKey().id();
+        // The group node of the generated tree is a file: something to map. On a real host the mapped file is the
+        // device's cdev (or its anonymous device file); mapped, it stays open after the last fd, and vfio-pci's unbind
+        // waits for it, as the simulated kernel's waits while the block file exists.
+        Path node = f.root.resolve("dev/vfio/" + g.getKey().groups().get(0));
+        Files.write(node, new byte[4096]);
+        Process mapper = new ProcessBuilder("python3", "-c", """
+                import ctypes, os, sys, time
+                # libc's mmap itself: Python's mmap module keeps a dup of the fd, and no fd must be left here.
+                libc = ctypes.CDLL(None, use_errno=True)
+                libc.mmap.restype = ctypes.c_void_p
+                libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+                fd = os.open(sys.argv[1], os.O_RDONLY)
+                addr = libc.mmap(None, 4096, 1, 1, fd, 0)  # PROT_READ, MAP_SHARED
+                if addr is None or addr == ctypes.c_void_p(-1).value:
+                    sys.exit("mmap: errno %d" % ctypes.get_errno())
+                os.close(fd)
+                print("MAPPED", flush=True)
+                time.sleep(600)
+                """, node.toString()).redirectErrorStream(true).start();
+        try {
+            assertThat(new BufferedReader(new InputStreamReader(mapper.getInputStream())).readLine()).isEqualTo("MAPPED");
+            assertThat(Files.list(Path.of("/proc/" + mapper.pid() + "/fd")).map(p -> p.toString()).toList())
+                    .as("no fd of the node left").noneMatch(p -> { try { return Files.readSymbolicLink(Path.of(p)).equals(node); } catch (IOException e) { return false; } });
+            Path block = f.root.resolve(".sim/block/" + vf);
+            Files.createDirectories(block.getParent());
+            Files.writeString(block, "");
+            try {
+                f.leases.revoke(id, "revoked by admin");
+                Lease stuck = f.nextChange(id, Lease.State.STUCK, Duration.ofSeconds(LeaseEnder.UNBIND_STUCK_MS / 1000 + 10));
+                assertThat(stuck.stuckHolders()).anyMatch(h -> h.startsWith("pid " + mapper.pid() + " (python3") && h.contains("a mapping of " + node)
+                        && h.endsWith("killed"));
+                assertThat(mapper.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+                assertThat(mapper.exitValue()).as("SIGKILL").isEqualTo(128 + LibcAbi.SIGKILL);
+                assertThat(f.audit()).contains("lease-holder-killed").contains("\"pid\":\"" + mapper.pid() + "\"");
+            } finally {
+                Files.deleteIfExists(block);
+            }
+            assertThat(f.nextChange(id, Lease.State.ENDED, Duration.ofSeconds(20)).endReason()).isEqualTo("revoked by admin");
+        } finally {
+            mapper.destroyForcibly();
+        }
     }
 
     @Test
