@@ -192,6 +192,19 @@ class LeaseTakeBackTest {
         assertThat(p.isAlive()).isTrue();
     }
 
+    /** The simulated kernel's unbind of {@code address} waits while this file exists, as vfio-pci's waits for a device's last fd. */
+    private Path blockUnbind(String address) throws IOException {
+        Path block = f.root.resolve(".sim/block/" + address);
+        Files.createDirectories(block.getParent());
+        return Files.writeString(block, "");
+    }
+
+    /** An admin's revoke, answered once the lease is STUCK: its unbind has waited past the 5 s watch. */
+    private Lease revokeUntilStuck(String id) throws Exception {
+        f.leases.revoke(id, "revoked by admin");
+        return f.nextChange(id, Lease.State.STUCK, Duration.ofSeconds(LeaseEnder.UNBIND_STUCK_MS / 1000 + 10));
+    }
+
     @Test
     void aLeaseWhoseUnbindTheKernelHoldsIsStuckSaysWhyAndHoldsUpNothingElse() throws Exception {
         f = new LeaseFixture(HostSpec.demo(), policy(0, ""));
@@ -200,13 +213,9 @@ class LeaseTakeBackTest {
         String vf = vfs.get(0);
         Map.Entry<Lease, String> g = f.leases.acquire(self(NOBODY), List.of(vf), null, 0);
         String id = g.getKey().id();
-        // The simulated kernel's unbind waits while this file exists, as vfio-pci's waits for a device's last fd.
-        Path block = f.root.resolve(".sim/block/" + vf);
-        Files.createDirectories(block.getParent());
-        Files.writeString(block, "");
+        Path block = blockUnbind(vf);
         try {
-            f.leases.revoke(id, "revoked by admin");
-            Lease stuck = f.nextChange(id, Lease.State.STUCK, Duration.ofSeconds(LeaseEnder.UNBIND_STUCK_MS / 1000 + 10));
+            Lease stuck = revokeUntilStuck(id);
             assertThat(stuck.stuckHolders()).last().asString().contains("vfio-pci has not let go").contains("unbind");
             assertThat(f.leases.get(id).orElseThrow().state()).isEqualTo(Lease.State.STUCK);
             assertThatThrownBy(() -> f.leases.acquire(self(NOBODY), List.of(vf), null, 0))
@@ -252,12 +261,9 @@ class LeaseTakeBackTest {
             assertThat(new BufferedReader(new InputStreamReader(mapper.getInputStream())).readLine()).isEqualTo("MAPPED");
             assertThat(Files.list(Path.of("/proc/" + mapper.pid() + "/fd")).map(p -> p.toString()).toList())
                     .as("no fd of the node left").noneMatch(p -> { try { return Files.readSymbolicLink(Path.of(p)).equals(node); } catch (IOException e) { return false; } });
-            Path block = f.root.resolve(".sim/block/" + vf);
-            Files.createDirectories(block.getParent());
-            Files.writeString(block, "");
+            Path block = blockUnbind(vf);
             try {
-                f.leases.revoke(id, "revoked by admin");
-                Lease stuck = f.nextChange(id, Lease.State.STUCK, Duration.ofSeconds(LeaseEnder.UNBIND_STUCK_MS / 1000 + 10));
+                Lease stuck = revokeUntilStuck(id);
                 assertThat(stuck.stuckHolders()).anyMatch(h -> h.startsWith("pid " + mapper.pid() + " (python3") && h.contains("a mapping of " + node)
                         && h.endsWith("killed"));
                 assertThat(mapper.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
