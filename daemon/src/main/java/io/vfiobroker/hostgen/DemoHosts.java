@@ -1,12 +1,15 @@
 package io.vfiobroker.hostgen;
 
 import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * The demo host's tree, written on a thread of its own from the moment the daemon command knows it serves one:
@@ -15,6 +18,8 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class DemoHosts {
 
     private static final Map<Path, CompletableFuture<Path>> WRITING = new ConcurrentHashMap<>();
+    private static final Path SHM = Path.of("/dev/shm");
+    private static final String PREFIX = "vfio-broker-demo-";
 
     private DemoHosts() {
     }
@@ -29,23 +34,20 @@ public final class DemoHosts {
         if (inMemory(SHM)) {
             try {
                 return create(SHM);
-            } catch (IOException full) {
-                // a small /dev/shm (containers give 64 MB): the disk will do
+            } catch (IOException refused) {
+                // out of inodes, or a policy (SELinux) that keeps us out: the disk will do
             }
         }
         return create(Path.of(System.getProperty("java.io.tmpdir")));
     }
 
-    private static final Path SHM = Path.of("/dev/shm");
-    private static final String PREFIX = "vfio-broker-demo-";
-
     private static Path create(Path parent) throws IOException {
-        var owner = java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        var owner = PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
         for (int attempt = 0; ; attempt++) {
-            String name = PREFIX + Long.toString(java.util.concurrent.ThreadLocalRandom.current().nextLong(36L * 36 * 36 * 36 * 36 * 36), 36);
+            String name = PREFIX + Long.toString(ThreadLocalRandom.current().nextLong(36L * 36 * 36 * 36 * 36 * 36), 36);
             try {
                 return Files.createDirectory(parent.resolve(name), owner); // mkdir fails on any name that exists, whoever made it
-            } catch (java.nio.file.FileAlreadyExistsException taken) {
+            } catch (FileAlreadyExistsException taken) {
                 if (attempt == 100) throw taken;
             }
         }
