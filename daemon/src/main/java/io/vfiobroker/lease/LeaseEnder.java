@@ -121,13 +121,7 @@ final class LeaseEnder implements AutoCloseable {
                 sleep(POLL_MS);
                 continue;
             }
-            for (Holders.Holder x : found) {
-                if (holders.kill(x)) {
-                    audit.append("lease-holder-killed", "lease", h.lease().id(), "pid", x.pid(), "uid", x.uid(), "comm", x.comm(), "file", x.file(),
-                            "reason", h.lease().endReason());
-                    log.warn("event=lease-holder-killed lease={} pid={} comm={} uid={}", h.lease().id(), x.pid(), x.comm(), x.uid());
-                }
-            }
+            for (Holders.Holder x : found) kill(h, x);
             audit.sync();
             boolean gone = true;
             for (Holders.Holder x : found) gone &= holders.awaitGone(x, KILL_WAIT_MS);
@@ -140,6 +134,15 @@ final class LeaseEnder implements AutoCloseable {
             }
             sleep(STUCK_RETRY_MS);
         }
+    }
+
+    /** SIGKILLs a holder of {@code h}'s files and, if the signal reached it, audits and logs that. */
+    private boolean kill(LeaseRegistry.Held h, Holders.Holder x) {
+        if (!holders.kill(x)) return false;
+        audit.append("lease-holder-killed", "lease", h.lease().id(), "pid", x.pid(), "uid", x.uid(), "comm", x.comm(), "file", x.file(),
+                "reason", h.lease().endReason());
+        log.warn("event=lease-holder-killed lease={} pid={} comm={} uid={}", h.lease().id(), x.pid(), x.comm(), x.uid());
+        return true;
     }
 
     /** The files only this lease's holders can have open: its group nodes and vfio cdevs (or their stand-ins). */
@@ -224,11 +227,8 @@ final class LeaseEnder implements AutoCloseable {
         for (Holders.Holder x : holders.mappers(exclusive)) {
             if (x.file().endsWith(Holders.ANON_DEVICE)) {
                 why.add(x + ", some VFIO device's: this lease's if no other process on this node uses VFIO");
-            } else if (holders.kill(x)) {
+            } else if (kill(h, x)) {
                 // The lease's own file, mapped after its fds were closed: a holder like any other, past its grace.
-                audit.append("lease-holder-killed", "lease", id, "pid", x.pid(), "uid", x.uid(), "comm", x.comm(), "file", x.file(),
-                        "reason", h.lease().endReason());
-                log.warn("event=lease-holder-killed lease={} pid={} comm={} uid={} file=\"{}\"", id, x.pid(), x.comm(), x.uid(), x.file());
                 why.add(x + ": killed");
             }
         }
