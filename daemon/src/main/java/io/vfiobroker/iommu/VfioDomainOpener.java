@@ -48,8 +48,11 @@ public final class VfioDomainOpener implements DomainOpener {
                 case LEGACY -> openLegacy(devices, undo);
                 case IOMMUFD -> openIommufd(devices, undo);
             };
-            log.info("event=domain-opened backend={} groups={} devices={}", backend.wireName(), devices.stream().map(Member::group).distinct().toList(),
-                    devices.size());
+            // lease-granted (info, and audited) follows with the same facts; this line is for tracing the opens
+            if (log.isDebugEnabled()) {
+                log.debug("event=domain-opened backend={} groups={} devices={}", backend.wireName(),
+                        devices.stream().map(Member::group).distinct().toList(), devices.size());
+            }
             return d;
         } catch (NativeException e) {
             undo.run();

@@ -59,7 +59,11 @@ final class LeaseRegistry {
      * Takes the grant's groups for lease {@code id}, or refuses: a group already taken (naming the lease and its
      * state), the uid's device count over maxDevices, its memlock over the per-principal cap, too many unredeemed tickets.
      */
-    synchronized void reserve(String id, GrantDecider.Grant g) {
+    void reserve(String id, GrantDecider.Grant g) {
+        reserve(id, g, g.memlockPerPrincipal() >= 0 && g.memlockLimit() >= 0 ? lockedByHolders(g.caller().uid()) : Map.of());
+    }
+
+    private synchronized void reserve(String id, GrantDecider.Grant g, Map<Integer, Long> lockedByPid) {
         int uid = g.caller().uid();
         for (int group : g.groups()) {
             String other = groups.get(group);
@@ -90,7 +94,7 @@ final class LeaseRegistry {
                     + " leases whose tickets are not yet redeemed; redeem or release them first");
         }
         if (g.memlockPerPrincipal() >= 0 && g.memlockLimit() >= 0) {
-            long use = memlockOf(uid);
+            long use = memlockOf(uid, lockedByPid);
             if (use + g.memlockLimit() > g.memlockPerPrincipal()) {
                 throw new LeaseException(LeaseException.Kind.EXHAUSTED, "uid " + uid + " has " + use + " bytes of memlock in use or granted "
                         + "(limits of its leases, or more where its processes locked more, and memory still locked by processes whose "
@@ -246,14 +250,12 @@ final class LeaseRegistry {
      * (VmLck + VmPin), plus what processes whose leases ended still hold locked. Limits alone would let
      * acquire → mlock → release, again and again, lock any amount.
      */
-    private long memlockOf(int uid) {
+    private long memlockOf(int uid, Map<Integer, Long> lockedByPid) {
         long use = 0;
-        Map<Integer, Long> lockedByPid = new HashMap<>(); // a process holding many leases is read once
         for (Held h : leases.values()) {
             if (h.lease().holder().uid() != uid) continue;
-            long locked = lockedByPid.computeIfAbsent(h.lease().holder().pid(),
-                    pid -> memlock.usage(pid).map(u -> u.vmLckBytes() + u.vmPinBytes()).orElse(0L));
-            use += Math.max(Math.max(0, h.lease().memlockLimitBytes()), locked);
+            // A lease committed since the read counts its limit, as a lease whose process locked less does.
+            use += Math.max(Math.max(0, h.lease().memlockLimitBytes()), lockedByPid.getOrDefault(h.lease().holder().pid(), 0L));
         }
         for (Reservation r : reserved.values()) if (r.uid() == uid) use += r.memlock();
         for (var it = residue.values().iterator(); it.hasNext(); ) {
@@ -266,6 +268,20 @@ final class LeaseRegistry {
             use += memlock.usage(r.pid()).map(u -> u.vmLckBytes() + u.vmPinBytes()).orElse(0L);
         }
         return use;
+    }
+
+    /**
+     * VmLck + VmPin of each process holding one of {@code uid}'s leases, read once per process and outside the lock:
+     * reading /proc under it would make every Acquire wait for every other's reads.
+     */
+    private Map<Integer, Long> lockedByHolders(int uid) {
+        List<Integer> pids;
+        synchronized (this) {
+            pids = leases.values().stream().map(h -> h.lease().holder()).filter(c -> c.uid() == uid).map(Caller::pid).distinct().toList();
+        }
+        Map<Integer, Long> locked = new HashMap<>();
+        for (int pid : pids) memlock.usage(pid).ifPresent(u -> locked.put(pid, u.vmLckBytes() + u.vmPinBytes()));
+        return locked;
     }
 
     /** Polls until {@code id} is ENDED (or unknown): true if it is within {@code max}. */

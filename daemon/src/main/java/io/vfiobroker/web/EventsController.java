@@ -15,11 +15,13 @@ import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.server.ResponseStatusException;
+import org.springframework.web.servlet.mvc.method.annotation.ResponseBodyEmitter;
 import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
 import tools.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.LinkedHashSet;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.SynchronousQueue;
@@ -37,6 +39,7 @@ import java.util.concurrent.TimeUnit;
 public class EventsController {
 
     private static final Duration HEARTBEAT = Duration.ofSeconds(15);
+    private static final int MAX_BATCH = 64;
     /**
      * SSE writers, a thread per stream: SseEmitter.send blocks on the client's socket, so a shared pool would let one
      * slow client stall the others. Bounded: the stream quota (vfio-broker.quota.streams) caps open streams per uid and
@@ -114,12 +117,18 @@ public class EventsController {
                     continue;
                 }
                 idleSince = System.nanoTime();
-                String data = JSON.writeValueAsString(p.json());
-                if (p.event() instanceof BrokerEvent.Dropped) {
-                    emitter.send(SseEmitter.event().id(Long.toString(p.seq())).data(data));
-                    break;
+                // What is queued goes in one write and one flush: a lease cycle publishes four events at once.
+                Set<ResponseBodyEmitter.DataWithMediaType> batch = new LinkedHashSet<>();
+                boolean dropped = false;
+                for (int n = 1; p != null; n++) {
+                    String data = JSON.writeValueAsString(p.json());
+                    dropped = p.event() instanceof BrokerEvent.Dropped;
+                    batch.addAll((dropped ? SseEmitter.event() : SseEmitter.event().name(p.event().kind())).id(Long.toString(p.seq()))
+                            .data(data).build());
+                    p = dropped || n == MAX_BATCH || sub.queued() == 0 ? null : sub.next(Duration.ZERO);
                 }
-                emitter.send(SseEmitter.event().name(p.event().kind()).id(Long.toString(p.seq())).data(data));
+                emitter.send(batch);
+                if (dropped) break;
             }
             emitter.complete();
         } catch (IOException | IllegalStateException e) {

@@ -1,6 +1,9 @@
 package io.vfiobroker.web;
 
+import io.vfiobroker.events.BrokerEvent;
+import io.vfiobroker.events.EventBus;
 import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -52,6 +55,9 @@ class EventsSseTest {
 
     @LocalServerPort
     int port;
+
+    @Autowired
+    EventBus bus;
 
     final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     final JsonMapper json = JsonMapper.builder().build();
@@ -116,6 +122,29 @@ class EventsSseTest {
             JsonNode b = json.readTree(got.get(got.size() - 1).data());
             assertThat(b.get("type").asString()).isEqualTo("bind");
             assertThat(b.get("ok").asBoolean()).isTrue();
+        } finally {
+            stream.body().close();
+        }
+    }
+
+    @Test
+    void aBurstLongerThanOneWriteArrivesWholeAndInOrder() throws Exception {
+        HttpResponse<InputStream> stream = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/v1/events?kinds=device"))
+                .header("Accept", "text/event-stream").build(), HttpResponse.BodyHandlers.ofInputStream());
+        BufferedReader r = new BufferedReader(new InputStreamReader(stream.body(), StandardCharsets.UTF_8));
+        try {
+            // Published faster than the stream writes them, so they queue and leave in batches (at most 64 per write).
+            List<Long> published = new ArrayList<>();
+            for (int i = 0; i < 150; i++) {
+                published.add(bus.publish(new BrokerEvent.DeviceChanged("device-changed", "0000:7f:00." + (i % 8), "burst-" + i, -1, null, "test",
+                        null, null, -1, List.of())).seq());
+            }
+            for (int i = 0; i < published.size(); i++) {
+                Sse e = read(r);
+                assertThat(e.name()).isEqualTo("device");
+                assertThat(Long.parseLong(e.id())).as("event %d of the burst", i).isEqualTo(published.get(i));
+                assertThat(json.readTree(e.data()).get("driver").asString()).isEqualTo("burst-" + i);
+            }
         } finally {
             stream.body().close();
         }
