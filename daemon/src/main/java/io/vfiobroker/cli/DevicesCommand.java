@@ -31,7 +31,7 @@ final class DevicesCommand extends CliCommand {
         }
         var out = out();
         if (host.json) {
-            out.println(DomainJson.mapper().writeValueAsString(devices));
+            DomainJson.print(out, devices);
             out.flush();
             return 0;
         }

@@ -21,7 +21,7 @@ abstract class HostReport extends CliCommand {
     public final Integer call() {
         HostInventory inv = host.facts().inventory();
         PrintWriter out = out();
-        if (host.json) out.println(DomainJson.mapper().writeValueAsString(json(inv)));
+        if (host.json) DomainJson.print(out, json(inv));
         else table(inv, out);
         out.flush();
         return 0;

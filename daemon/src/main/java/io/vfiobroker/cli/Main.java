@@ -29,9 +29,9 @@ public final class Main implements Runnable {
 
     /** Runs a command line and returns its exit code (used by tests, which must not exit the JVM). */
     public static int run(String... args) {
-        boolean daemon = isDaemon(args);
-        CommandLine cl = daemon ? daemonAlone() : new CommandLine(new Main());
-        if (daemon) args = java.util.Arrays.copyOfRange(args, 1, args.length);
+        CommandLine alone = alone(args);
+        CommandLine cl = alone != null ? alone : new CommandLine(new Main());
+        if (alone != null) args = java.util.Arrays.copyOfRange(args, 1, args.length);
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             commandLine.getErr().println("vfio-broker: " + message(e));
             return 1;
@@ -44,15 +44,29 @@ public final class Main implements Runnable {
     }
 
     /**
-     * The daemon's command by itself, as the tree would show it: picocli builds every command's model by reflection
-     * (its classes predate class data sharing, so they load and verify each time), and the daemon needs only its own.
+     * The command args[0] names, by itself (with its own subcommands), as the tree would show it; null when args[0]
+     * names none. picocli builds every command's model by reflection, and its classes predate class data sharing (they
+     * load and verify each time): a command line needs only its own.
      */
-    private static CommandLine daemonAlone() {
+    static CommandLine alone(String... args) {
+        if (args.length == 0) return null;
         Command main = Main.class.getAnnotation(Command.class);
-        CommandLine cl = new CommandLine(new DaemonCommand());
-        cl.setCommandName(main.name() + " daemon");
-        cl.getCommandSpec().mixinStandardHelpOptions(main.mixinStandardHelpOptions()).version(main.version());
-        return cl;
+        for (Class<?> c : main.subcommands()) {
+            if (!c.getAnnotation(Command.class).name().equals(args[0])) continue;
+            CommandLine cl = new CommandLine(c);
+            cl.setCommandName(main.name() + " " + args[0]);
+            inherit(cl, main);
+            return cl;
+        }
+        return null;
+    }
+
+    /** What the tree's INHERIT scope gives every command below it: --help, --version and the version. */
+    private static void inherit(CommandLine cl, Command main) {
+        CommandLine.Model.CommandSpec spec = cl.getCommandSpec();
+        if (!spec.mixinStandardHelpOptions()) spec.mixinStandardHelpOptions(main.mixinStandardHelpOptions());
+        spec.version(main.version());
+        for (CommandLine sub : cl.getSubcommands().values()) inherit(sub, main);
     }
 
     private static String message(Throwable e) {

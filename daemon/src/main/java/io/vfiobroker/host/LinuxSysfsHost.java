@@ -128,7 +128,8 @@ public class LinuxSysfsHost implements SysfsHost {
     @Override
     public Optional<DirSnapshot> snapshot(String dir, List<String> files, List<String> links, String linkPrefix) {
         // One native call per directory: an 8k-device inventory is dominated by per-file JVM overhead otherwise.
-        return io.vfiobroker.nativeshim.SysfsSnapshot.read(resolve(dir).toString(), files, links, linkPrefix, true)
+        // Listed only for a prefix: listing a sysfs directory costs more than the reads themselves.
+        return io.vfiobroker.nativeshim.SysfsSnapshot.read(resolve(dir).toString(), files, links, linkPrefix, !linkPrefix.isEmpty())
                 .map(s -> new DirSnapshot(s.entries(), s.files(), s.links()));
     }
 

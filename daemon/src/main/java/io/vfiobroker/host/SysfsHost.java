@@ -73,12 +73,13 @@ public interface SysfsHost {
     boolean exists(String path);
 
     /**
-     * Reads a directory in one go: its entries, the {@code files} that exist, and the targets of {@code links} and
-     * of every entry starting with {@code linkPrefix} (empty for none). Empty when the directory does not exist.
+     * Reads a directory in one go: the {@code files} that exist, the targets of {@code links} and, with a
+     * {@code linkPrefix} (empty for none), its entries and the targets of every entry starting with it. Empty when the
+     * directory does not exist.
      */
     default Optional<DirSnapshot> snapshot(String dir, List<String> files, List<String> links, String linkPrefix) {
         if (!exists(dir)) return Optional.empty();
-        List<String> entries = list(dir);
+        List<String> entries = linkPrefix.isEmpty() ? List.of() : list(dir);
         java.util.Map<String, String> f = new java.util.HashMap<>();
         java.util.Map<String, String> l = new java.util.HashMap<>();
         for (String name : files) read(dir + "/" + name).ifPresent(v -> f.put(name, v));

@@ -57,7 +57,15 @@ public final class InventoryScanner {
     }
 
     private Optional<DirSnapshot> snapshot(PciAddress address) {
-        return host.snapshot(DEVICES + address, DEVICE_FILES, DEVICE_LINKS, "virtfn");
+        Optional<DirSnapshot> snap = host.snapshot(DEVICES + address, DEVICE_FILES, DEVICE_LINKS, "");
+        // A PF's virtfnN links are 0..sriov_numvfs-1: read by name, so no device directory is listed (a VF has none).
+        int numVfs = snap.map(s -> s.files().get("sriov_numvfs")).map(InventoryScanner::parseIntOr).orElse(0);
+        if (numVfs <= 0) return snap;
+        List<String> virtfns = new ArrayList<>(numVfs);
+        for (int i = 0; i < numVfs; i++) virtfns.add("virtfn" + i);
+        Map<String, String> links = new java.util.HashMap<>(snap.get().links());
+        host.snapshot(DEVICES + address, List.of(), virtfns, "").ifPresent(v -> links.putAll(v.links()));
+        return Optional.of(new DirSnapshot(List.of(), snap.get().files(), links));
     }
 
     /**

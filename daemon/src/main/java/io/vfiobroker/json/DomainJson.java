@@ -37,6 +37,15 @@ public final class DomainJson {
         return JsonMapper.builder().addModule(module()).enable(SerializationFeature.INDENT_OUTPUT).build();
     }
 
+    /**
+     * Prints value as {@link #mapper()} writes it, then a newline, leaving out open: an inventory of thousands of
+     * devices streams out as it is written instead of being built as one string first.
+     */
+    public static void print(java.io.PrintWriter out, Object value) {
+        mapper().writer().without(tools.jackson.core.StreamWriteFeature.AUTO_CLOSE_TARGET).writeValue(out, value);
+        out.println();
+    }
+
     private static final class FromText<T> extends tools.jackson.databind.ValueDeserializer<T> {
         private final java.util.function.Function<String, T> parse;
 

@@ -54,4 +54,22 @@ class HelpOptionsTest {
             System.setErr(stderr);
         }
     }
+
+    @Test
+    void aCommandBuiltByItselfShowsWhatTheTreeShows() {
+        CommandLine tree = new CommandLine(new Main());
+        List<List<String>> commands = new ArrayList<>();
+        collect(tree, List.of(), commands);
+        for (List<String> cmd : commands) {
+            CommandLine inTree = tree;
+            for (String name : cmd) inTree = inTree.getSubcommands().get(name);
+            CommandLine alone = Main.alone(cmd.get(0));
+            assertThat(alone).as("%s built by itself", cmd.get(0)).isNotNull();
+            for (String name : cmd.subList(1, cmd.size())) alone = alone.getSubcommands().get(name);
+            assertThat(alone.getUsageMessage()).as("%s", cmd).isEqualTo(inTree.getUsageMessage());
+            assertThat(alone.getCommandSpec().version()).as("%s", cmd).containsExactly(inTree.getCommandSpec().version());
+        }
+        assertThat(Main.alone("--help")).isNull();
+        assertThat(Main.alone("no-such-command")).isNull();
+    }
 }

@@ -21,7 +21,8 @@ class PciAddressTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"../../..", "0000:3b:02.8", "0000:3b:20.0", "000:3b:02.0", "0000:3b:2.0", "0000:3b:02.0/..",
-            "0000:3b:02.0\n", " 0000:3b:02.0", "0000:zz:02.0", "", "0000:3b:02", "../0000:00:00.0"})
+            "0000:3b:02.0\n", " 0000:3b:02.0", "0000:zz:02.0", "", "0000:3b:02", "../0000:00:00.0",
+            "+000:3b:02.0", "0000:3b:0\uff12.0", "0000:3b:02:0", "0000.3b:02.0", "000000:3b:02.0", "0000:3b:02.-"})
     void rejectsAnythingElseNamingTheInput(String bad) {
         assertThat(PciAddress.isValid(bad)).isFalse();
         assertThatThrownBy(() -> PciAddress.parse(bad))
