@@ -120,3 +120,33 @@ fi
 rest "/api/v1/leases/$SL" > "$R/v10/stuck-after.json"
 driver_of "$EDU" > "$R/v10/stuck-driver-after"
 rest "/api/v1/audit?size=200" > "$R/v10/audit.json"
+
+# g) A client that maps BAR0 and then closes every fd: no fd is left for the scan to find, but the mapping keeps the
+# device open, so vfio-pci's remove waits; after 5 s the lease is STUCK and the daemon reads every process's maps. An
+# iommufd lease's cdev maps under its own path: that client is killed. A device fd opened through a legacy group maps
+# as anon_inode:[vfio-device], which does not say whose: that client is named, not killed, and the scenario ends it.
+policy_v10 3 > "$R/v10/policy-grace3-mmap.json" 2>&1
+for B in iommufd legacy; do
+  [ "$B" = iommufd ] && [ ! -e /dev/iommu ] && continue
+  N=v10/mmap-$B
+  probe_start "$N" --backend "$B" "$EDU2"
+  if probe_acquired "$N" && probe_say "$N" mmap && probe_wait "$N" 'mapped|mmap-failed' 60 \
+      && grep -q '"event":"mapped"' "$E2E_RESULTS/$N.out"; then
+    L=$(probe_lease "$N")
+    revoke "$L" "$R/$N-delete.out"
+    ( timeline "$R/$N-timeline.txt" "$L" "$EDU2" "$(probe_pid "$N")" 45 ) &
+    TL=$!
+    for _ in $(seq 1 160); do st=$(lease_state "$L"); { [ "$st" = STUCK ] || [ "$st" = ENDED ]; } && break; sleep 0.25; done
+    rest "/api/v1/leases/$L" > "$R/$N-stuck.json"
+    if [ "$B" = legacy ]; then   # named, not killed: its stdin closes and it exits by itself
+      sleep 2; probe_end "$N" 10; ENDED=yes
+    fi
+    wait "$TL"
+    rest "/api/v1/leases/$L" > "$R/$N-after.json"
+  fi
+  [ "${ENDED:-}" = yes ] || probe_end "$N" 30
+  ENDED=
+  wait "$REVOKE_JOB" 2>/dev/null
+done
+driver_of "$EDU2" > "$R/v10/mmap-driver-after"
+rest "/api/v1/audit?size=200" > "$R/v10/mmap-audit.json"

@@ -118,13 +118,23 @@ public final class LinuxProcesses implements Processes {
             // address perms offset dev inode pathname: the pathname is what follows the fifth field, when there is one.
             lines.forEach(l -> {
                 String[] f = l.trim().split("\\s+", 6);
-                if (f.length == 6 && !f[5].startsWith("[")) out.add(f[5]);
+                if (f.length == 6 && !f[5].startsWith("[")) out.add(withoutDeleted(f[5]));
             });
         } catch (IOException | java.io.UncheckedIOException e) {
             // gone meanwhile, a kernel thread, or not ours to read: maps nothing we can see
         }
         return out;
     }
+
+    /**
+     * A mapped file's path as it was opened: the kernel appends " (deleted)" once the path is unlinked, as a vfio cdev's
+     * /dev node is when vfio-pci's remove starts, while the mapping still holds the file open.
+     */
+    static String withoutDeleted(String path) {
+        return path.endsWith(DELETED) ? path.substring(0, path.length() - DELETED.length()) : path;
+    }
+
+    private static final String DELETED = " (deleted)";
 
     @Override
     public Map<Integer, String> fdLinks(int pid) {

@@ -12,7 +12,8 @@ import java.util.Optional;
  * /dev/vfio/N appears while a group member is bound to vfio-pci. Tests can make a step fail for one device by
  * writing the step's name ("unbind", "bind", "drivers_probe", "driver_override") to {@code .sim/fail/<address>}, and
  * make an unbind of one device block, as vfio-pci's remove does while a device fd is open, for as long as
- * {@code .sim/block/<address>} exists (the write waits outside the simulated kernel's lock, so other devices move on).
+ * {@code .sim/block/<address>} exists (the write waits outside the simulated kernel's lock, so other devices move on;
+ * a vfio-pci device's cdevs go first, as the kernel's remove deletes them before it waits).
  * Only for generated trees (demo and tests) — never selected for a real root.
  */
 public class SimulatedKernelHost extends LinuxSysfsHost {
@@ -38,6 +39,7 @@ public class SimulatedKernelHost extends LinuxSysfsHost {
 
     private void awaitUnblocked(String address) throws IOException {
         if (!address.matches("[0-9a-f:.]+")) return; // refused as no such device by the write itself
+        if (exists(".sim/block/" + address)) removeCdevs(address);
         while (exists(".sim/block/" + address)) {
             try {
                 Thread.sleep(10);
@@ -45,6 +47,19 @@ public class SimulatedKernelHost extends LinuxSysfsHost {
                 Thread.currentThread().interrupt();
                 throw new java.io.InterruptedIOException("interrupted while " + address + "'s unbind was blocked");
             }
+        }
+    }
+
+    /**
+     * vfio-pci's remove deletes a device's cdev (its sysfs vfio-dev/ entry and /dev/vfio/devices node) before it waits
+     * for the device's last user: an unbind that waits has already taken them away.
+     */
+    private synchronized void removeCdevs(String address) throws IOException {
+        if (!"vfio-pci".equals(currentDriver(address).orElse(null))) return;
+        for (String cdev : list(DEVICES + address + "/vfio-dev")) {
+            if (!cdev.matches("vfio[0-9]+")) continue;
+            Files.deleteIfExists(resolve("dev/vfio/devices/" + cdev));
+            Files.deleteIfExists(resolve(DEVICES + address + "/vfio-dev/" + cdev));
         }
     }
 

@@ -81,12 +81,15 @@ final class LeaseEnder implements AutoCloseable {
     private Lease run(LeaseRegistry.Held h, String reason, boolean handedOver) {
         String id = h.lease().id();
         try {
-            letGo(h, handedOver);
+            // Read now, while vfio-pci has the devices: once its remove starts (a STUCK unbind), a device's cdev is gone
+            // from sysfs and /dev, though a mapping still holds it.
+            Set<String> exclusive = exclusivePaths(h);
+            letGo(h, handedOver, exclusive);
             List<String> resets = reset(h);
             h.domain().close();
             restoreMemlock(h);
             registry.releasing(id);
-            List<String> restored = releaseWatched(h);
+            List<String> restored = releaseWatched(h, exclusive);
             Lease done = registry.finish(id, reason);
             changes.ended(id);
             audit.append("lease-ended", "lease", id, "uid", done.holder().uid(), "reason", reason, "devices",
@@ -107,10 +110,9 @@ final class LeaseEnder implements AutoCloseable {
      * Waits out the grace while holders remain, then kills them (through pidfds, checking each is still the process
      * found), until none is left. A holder that forks is found again in the next scan.
      */
-    private void letGo(LeaseRegistry.Held h, boolean handedOver) {
+    private void letGo(LeaseRegistry.Held h, boolean handedOver, Set<String> exclusive) {
         // Never handed over: the daemon's own copies are the only ones (its group fd keeps the group node single-open).
         if (!handedOver && !h.adopted()) return;
-        Set<String> exclusive = exclusivePaths(h);
         List<Integer> mine = h.domain().fds().stream().filter(f -> f.fd().isOpen()).map(f -> f.fd().fd()).toList();
         long deadline = System.nanoTime() + grace.get().toNanos();
         boolean stuck = false;
@@ -191,10 +193,10 @@ final class LeaseEnder implements AutoCloseable {
     }
 
     /** Releases the groups; if that has not returned after {@link #UNBIND_STUCK_MS}, the lease is STUCK and says why. */
-    private List<String> releaseWatched(LeaseRegistry.Held h) {
+    private List<String> releaseWatched(LeaseRegistry.Held h, Set<String> exclusive) {
         ScheduledFuture<?> watch;
         try {
-            watch = watchdog.schedule(() -> markStuck(h), UNBIND_STUCK_MS, TimeUnit.MILLISECONDS);
+            watch = watchdog.schedule(() -> markStuck(h, exclusive), UNBIND_STUCK_MS, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException stopping) {
             return release(h); // the daemon is stopping: release without the watch
         }
@@ -219,10 +221,9 @@ final class LeaseEnder implements AutoCloseable {
         }
     }
 
-    private void markStuck(LeaseRegistry.Held h) {
+    private void markStuck(LeaseRegistry.Held h, Set<String> exclusive) {
         String id = h.lease().id();
         List<String> why = new ArrayList<>();
-        Set<String> exclusive = exclusivePaths(h);
         for (Holders.Holder x : holders.find(exclusive, List.of())) why.add(x.toString());
         for (Holders.Holder x : holders.mappers(exclusive)) {
             if (x.file().endsWith(Holders.ANON_DEVICE)) {

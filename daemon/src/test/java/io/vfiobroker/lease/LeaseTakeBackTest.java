@@ -234,16 +234,66 @@ class LeaseTakeBackTest {
 
     @Test
     void aProcessMappingTheLeasesFileWithNoFdLeftIsNamedAndKilledOnceTheUnbindHangs() throws Exception {
-        f = new LeaseFixture(HostSpec.demo(), policy(0, ""));
+        // The ticket outlives a slow machine: an expired one would end the lease while the mapper still held its fd.
+        f = new LeaseFixture(HostSpec.demo(), policy(0, ""), Duration.ofMinutes(5));
         String vf = f.address(VF_ID);
-        Map.Entry<Lease, String> g = f.leases.acquire(self(NOBODY), List.of(vf), null, 0);
-        String id = g.getKey().id();
+        Lease lease = f.leases.acquire(self(NOBODY), List.of(vf), null, 0).getKey();
         // The group node of the generated tree is a file: something to map. On a real host the mapped file is the
         // device's cdev (or its anonymous device file); mapped, it stays open after the last fd, and vfio-pci's unbind
         // waits for it, as the simulated kernel's waits while the block file exists.
-        Path node = f.root.resolve("dev/vfio/" + g.getKey().groups().get(0));
+        Path node = f.root.resolve("dev/vfio/" + lease.groups().get(0));
         Files.write(node, new byte[4096]);
-        Process mapper = new ProcessBuilder("python3", "-c", """
+        mapperIsNamedAndKilled(vf, lease.id(), node);
+        assertThat(f.audit()).contains("lease-holder-killed");
+    }
+
+    @Test
+    void aProcessMappingTheLeasesCdevIsKilledThoughTheUnbindHasRemovedTheCdevItFindsItBy() throws Exception {
+        // The ticket outlives a slow machine: an expired one would end the lease while the mapper still held its fd.
+        f = new LeaseFixture(HostSpec.demo(), policy(0, ""), Duration.ofMinutes(5));
+        String vf = f.address(VF_ID);
+        Lease lease = f.leases.acquire(self(NOBODY), List.of(vf), null, 0).getKey();
+        // The device's cdev, as the kernel adds it on the bind to vfio-pci; vfio-pci's remove deletes it (sysfs entry
+        // and /dev node) before it waits, as the simulated kernel does at a blocked unbind: the mapping then names a
+        // deleted file, and sysfs no longer lists the cdev.
+        Files.createDirectories(f.root.resolve("sys/bus/pci/devices/" + vf + "/vfio-dev/vfio7"));
+        Path cdev = f.root.resolve("dev/vfio/devices/vfio7");
+        Files.createDirectories(cdev.getParent());
+        Files.write(cdev, new byte[4096]);
+        mapperIsNamedAndKilled(vf, lease.id(), cdev);
+        assertThat(cdev).as("removed by the unbind that waits").doesNotExist();
+    }
+
+    /**
+     * A process maps {@code file} and closes its fd; {@code vf}'s unbind blocks; lease {@code id} is revoked. The lease
+     * goes STUCK naming the mapper as killed, the mapper dies of SIGKILL (audited), and once unblocked the lease ends.
+     */
+    private void mapperIsNamedAndKilled(String vf, String id, Path file) throws Exception {
+        Process mapper = mapThenCloseFd(file);
+        try {
+            assertThat(new BufferedReader(new InputStreamReader(mapper.getInputStream())).readLine()).isEqualTo("MAPPED");
+            assertThat(Files.list(Path.of("/proc/" + mapper.pid() + "/fd")).map(p -> p.toString()).toList())
+                    .as("no fd of the file left").noneMatch(p -> { try { return Files.readSymbolicLink(Path.of(p)).equals(file); } catch (IOException e) { return false; } });
+            Path block = blockUnbind(vf);
+            try {
+                Lease stuck = revokeUntilStuck(id);
+                assertThat(stuck.stuckHolders()).anyMatch(h -> h.startsWith("pid " + mapper.pid() + " (python3") && h.contains("a mapping of " + file)
+                        && h.endsWith("killed"));
+                assertThat(mapper.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+                assertThat(mapper.exitValue()).as("SIGKILL").isEqualTo(128 + LibcAbi.SIGKILL);
+                assertThat(f.audit()).contains("\"pid\":\"" + mapper.pid() + "\"");
+            } finally {
+                Files.deleteIfExists(block);
+            }
+            assertThat(f.nextChange(id, Lease.State.ENDED, Duration.ofSeconds(20)).endReason()).isEqualTo("revoked by admin");
+        } finally {
+            mapper.destroyForcibly();
+        }
+    }
+
+    /** A python3 process that maps {@code file} with libc's mmap, closes its fd, prints MAPPED and sleeps. */
+    private static Process mapThenCloseFd(Path file) throws IOException {
+        return new ProcessBuilder("python3", "-c", """
                 import ctypes, os, sys, time
                 # libc's mmap itself: Python's mmap module keeps a dup of the fd, and no fd must be left here.
                 libc = ctypes.CDLL(None, use_errno=True)
@@ -256,26 +306,7 @@ class LeaseTakeBackTest {
                 os.close(fd)
                 print("MAPPED", flush=True)
                 time.sleep(600)
-                """, node.toString()).redirectErrorStream(true).start();
-        try {
-            assertThat(new BufferedReader(new InputStreamReader(mapper.getInputStream())).readLine()).isEqualTo("MAPPED");
-            assertThat(Files.list(Path.of("/proc/" + mapper.pid() + "/fd")).map(p -> p.toString()).toList())
-                    .as("no fd of the node left").noneMatch(p -> { try { return Files.readSymbolicLink(Path.of(p)).equals(node); } catch (IOException e) { return false; } });
-            Path block = blockUnbind(vf);
-            try {
-                Lease stuck = revokeUntilStuck(id);
-                assertThat(stuck.stuckHolders()).anyMatch(h -> h.startsWith("pid " + mapper.pid() + " (python3") && h.contains("a mapping of " + node)
-                        && h.endsWith("killed"));
-                assertThat(mapper.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
-                assertThat(mapper.exitValue()).as("SIGKILL").isEqualTo(128 + LibcAbi.SIGKILL);
-                assertThat(f.audit()).contains("lease-holder-killed").contains("\"pid\":\"" + mapper.pid() + "\"");
-            } finally {
-                Files.deleteIfExists(block);
-            }
-            assertThat(f.nextChange(id, Lease.State.ENDED, Duration.ofSeconds(20)).endReason()).isEqualTo("revoked by admin");
-        } finally {
-            mapper.destroyForcibly();
-        }
+                """, file.toString()).redirectErrorStream(true).start();
     }
 
     @Test

@@ -150,6 +150,44 @@ class RevokeIT {
 
     @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
     @MethodSource("io.vfiobroker.e2e.Matrix#leases")
+    void aClientHoldingTheDeviceOnlyThroughAMappingIsFoundOnceTheUnbindWaits(Kernel kernel, Iommu iommu) {
+        VmResult vm = vm(kernel, iommu);
+        policyLoaded(vm, "v10/policy-grace3-mmap.json");
+        String audit = vm.text("v10/mmap-audit.json");
+
+        // iommufd: the mapping names the lease's own cdev, so its process is killed like an fd holder.
+        ProbeOutput cdev = ProbeOutput.of(vm, "v10/mmap-iommufd");
+        JsonNode mapped = cdev.last("mapped");
+        assertThat(mapped.get("id").asString()).as("edu's ID read through the mapping\n%s", cdev).isEqualTo("0x010000ed");
+        assertThat(mapped.get("open").valueStream().toList()).as("VFIO fds left open").isEmpty();
+        assertThat(mapped.get("maps").toString()).as("the mapping, as /proc names it").contains("/dev/vfio/devices/vfio");
+        long killed = cdev.last("start").get("pid").asLong();
+        assertThat(cdev.exitStatus()).as("SIGKILLed by the daemon\n%s", cdev).isEqualTo("137");
+        assertThat(audit).containsPattern("lease-holder-killed[^}]*\"" + killed + "\"");
+        assertThat(json(vm, "v10/mmap-iommufd-after.json").get("state").asString()).isEqualTo("ENDED");
+        List<Sample> t = timeline(vm, "v10/mmap-iommufd-timeline.txt");
+        assertThat(t.get(t.size() - 1).released()).as("vfio-pci let go\n%s", vm.text("v10/mmap-iommufd-timeline.txt")).isTrue();
+        System.out.printf("[V10] %s %s: client holding only a BAR0 mapping of its cdev: revoke -> killed %d ms, -> vfio-pci released %d ms "
+                + "(grace 3 s, unbind wait 5 s)%n", kernel, iommu, firstMs(t, s -> !s.alive()), firstMs(t, Sample::released));
+
+        // legacy: a device fd opened through the group maps as anon_inode:[vfio-device]; the lease is STUCK naming it.
+        ProbeOutput anon = ProbeOutput.of(vm, "v10/mmap-legacy");
+        JsonNode m2 = anon.last("mapped");
+        assertThat(m2.get("id").asString()).as("edu's ID read through the mapping\n%s", anon).isEqualTo("0x010000ed");
+        assertThat(m2.get("open").valueStream().toList()).as("VFIO fds left open").isEmpty();
+        assertThat(m2.get("maps").toString()).contains("anon_inode:[vfio-device]");
+        long named = anon.last("start").get("pid").asLong();
+        JsonNode stuck = json(vm, "v10/mmap-legacy-stuck.json");
+        assertThat(stuck.get("state").asString()).as("%s", stuck).isEqualTo("STUCK");
+        assertThat(stuck.get("stuckHolders").toString()).contains("pid " + named + " ").contains("a mapping of anon_inode:[vfio-device]");
+        assertThat(anon.exitStatus()).as("not killed: it exited once the scenario closed its stdin\n%s", anon).isEqualTo("0");
+        assertThat(audit).doesNotContainPattern("lease-holder-killed[^}]*\"" + named + "\"");
+        assertThat(json(vm, "v10/mmap-legacy-after.json").get("state").asString()).isEqualTo("ENDED");
+        assertThat(vm.text("v10/mmap-driver-after").strip()).as("restored once the mapping went").isEqualTo("none");
+    }
+
+    @ParameterizedTest(name = "{0} {1}", allowZeroInvocations = true)
+    @MethodSource("io.vfiobroker.e2e.Matrix#leases")
     @Part(script = "restart.sh")
     void aDaemonKilledUnderAClientIsRestartedAndTheClientKeepsItsDevice(Kernel kernel, Iommu iommu) {
         VmResult vm = vm(kernel, iommu);

@@ -42,7 +42,9 @@ import java.util.concurrent.TimeUnit;
  * With {@code --wait} it connects, lists its leases (so the JVM and channel are warm), prints {@code ready} and
  * acquires only once stdin says {@code go}: a scenario times the Acquire, not the JVM's start.
  * Commands: {@code bar0} (BAR0 offset 0 of every device fd), {@code dma} (edu DMA round trip on the first device),
- * {@code limits} (this process's RLIMIT_MEMLOCK), {@code release}, {@code exit} (exit holding everything),
+ * {@code mmap} (maps the first device's BAR0, reads the edu ID through the mapping, then closes every fd: only
+ * the mapping still holds the device), {@code limits} (this process's RLIMIT_MEMLOCK), {@code release}, {@code exit}
+ * (exit holding everything),
  * {@code sleep} (stop reading stdin: a client that ignores everything). With {@code --watch} it watches its
  * lease on Events.Watch and, on a notice that the lease is ending, closes every fd it holds and exits 0.
  */
@@ -135,6 +137,7 @@ public final class LeaseProbe {
         for (String line; (line = in.readLine()) != null; ) {
             switch (line.strip()) {
                 case "bar0" -> print(bar0(got));
+                case "mmap" -> print(mapBar0AndCloseFds(got));
                 case "dma" -> print(dma(got));
                 case "limits" -> print(Map.of("event", "limits", "memlock", memlockLimits()));
                 case "release" -> {
@@ -205,6 +208,52 @@ public final class LeaseProbe {
             }
         }
         return Map.of("event", "bar0", "ids", ids);
+    }
+
+    /** libc's mmap, which native-shim has no call for: only a hostile client maps a device and keeps the mapping. */
+    interface Libc extends com.sun.jna.Library {
+        com.sun.jna.Pointer mmap(com.sun.jna.Pointer addr, long length, int prot, int flags, int fd, long offset);
+    }
+
+    private static final int PROT_READ = 1;
+    private static final int MAP_SHARED = 1;
+    private static final List<com.sun.jna.Pointer> MAPPINGS = new ArrayList<>(); // kept reachable: never unmapped
+
+    private static Map<String, Object> mapBar0AndCloseFds(AcquiredDevices got) {
+        String addr = got.bundle().getFdsList().stream().filter(f -> f.getKind() == FdInfo.Kind.KIND_DEVICE)
+                .map(FdInfo::getDevice).findFirst().orElse(null);
+        if (addr == null) return Map.of("event", "mmap-failed", "message", "no device fd");
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("event", "mapped");
+        m.put("device", addr);
+        VfioDevice d;
+        try {
+            d = got.device(addr);
+            var bar = d.regionInfo(VfioAbi.VFIO_PCI_BAR0_REGION_INDEX);
+            Libc libc = com.sun.jna.Native.load("c", Libc.class);
+            com.sun.jna.Pointer p = libc.mmap(null, bar.size(), PROT_READ, MAP_SHARED, d.fd(), bar.offset());
+            if (com.sun.jna.Pointer.nativeValue(p) == -1) {
+                return Map.of("event", "mmap-failed", "message", "mmap of BAR0: errno " + com.sun.jna.Native.getLastError());
+            }
+            MAPPINGS.add(p);
+            m.put("id", String.format("0x%08x", p.getInt(EDU_ID)));
+        } catch (RuntimeException e) {
+            return Map.of("event", "mmap-failed", "message", String.valueOf(e.getMessage()));
+        }
+        d.close(); // its own duplicate of the device fd
+        for (OwnedFd fd : got.fds()) fd.close();
+        m.put("open", openVfioFds());
+        m.put("maps", vfioMappings());
+        return m;
+    }
+
+    /** This process's mappings of VFIO files, as /proc/self/maps names them. */
+    private static List<String> vfioMappings() {
+        try {
+            return Files.readAllLines(Path.of("/proc/self/maps")).stream().filter(l -> l.contains("/dev/vfio/") || l.contains("[vfio-device]")).toList();
+        } catch (Exception e) {
+            return List.of("unreadable: " + e.getMessage());
+        }
     }
 
     /** RAM -> edu buffer -> RAM through the IOMMU, as ClientCommand's edu test does. */
