@@ -138,8 +138,8 @@ for B in iommufd legacy; do
     TL=$!
     for _ in $(seq 1 160); do st=$(lease_state "$L"); { [ "$st" = STUCK ] || [ "$st" = ENDED ]; } && break; sleep 0.25; done
     rest "/api/v1/leases/$L" > "$R/$N-stuck.json"
-    if [ "$B" = legacy ]; then   # named, not killed: its stdin closes and it exits by itself
-      sleep 2; probe_end "$N" 10; ENDED=yes
+    if [ "$B" = legacy ]; then   # named, not killed: told to, it exits by itself (its stdin has another writer: TL)
+      sleep 2; probe_say "$N" exit; probe_end "$N" 30; ENDED=yes
     fi
     wait "$TL"
     rest "/api/v1/leases/$L" > "$R/$N-after.json"

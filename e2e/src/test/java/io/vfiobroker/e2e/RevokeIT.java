@@ -180,7 +180,7 @@ class RevokeIT {
         JsonNode stuck = json(vm, "v10/mmap-legacy-stuck.json");
         assertThat(stuck.get("state").asString()).as("%s", stuck).isEqualTo("STUCK");
         assertThat(stuck.get("stuckHolders").toString()).contains("pid " + named + " ").contains("a mapping of anon_inode:[vfio-device]");
-        assertThat(anon.exitStatus()).as("not killed: it exited once the scenario closed its stdin\n%s", anon).isEqualTo("0");
+        assertThat(anon.exitStatus()).as("not killed: it exited when the scenario told it to\n%s", anon).isEqualTo("0");
         assertThat(audit).doesNotContainPattern("lease-holder-killed[^}]*\"" + named + "\"");
         assertThat(json(vm, "v10/mmap-legacy-after.json").get("state").asString()).isEqualTo("ENDED");
         assertThat(vm.text("v10/mmap-driver-after").strip()).as("restored once the mapping went").isEqualTo("none");
