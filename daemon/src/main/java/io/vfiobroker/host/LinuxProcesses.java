@@ -20,6 +20,8 @@ public final class LinuxProcesses implements Processes {
 
     /** The real /proc, even on a generated host tree: clients and holders are real processes. */
     public static final LinuxProcesses REAL = new LinuxProcesses(Path.of("/proc"));
+    /** What /proc/PID/maps appends to a mapped file whose path was unlinked. */
+    private static final String DELETED = " (deleted)";
 
     private final Path proc;
 
@@ -130,11 +132,9 @@ public final class LinuxProcesses implements Processes {
      * A mapped file's path as it was opened: the kernel appends " (deleted)" once the path is unlinked, as a vfio cdev's
      * /dev node is when vfio-pci's remove starts, while the mapping still holds the file open.
      */
-    static String withoutDeleted(String path) {
+    private static String withoutDeleted(String path) {
         return path.endsWith(DELETED) ? path.substring(0, path.length() - DELETED.length()) : path;
     }
-
-    private static final String DELETED = " (deleted)";
 
     @Override
     public Map<Integer, String> fdLinks(int pid) {

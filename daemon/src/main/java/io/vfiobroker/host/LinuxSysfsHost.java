@@ -126,11 +126,11 @@ public class LinuxSysfsHost implements SysfsHost {
     }
 
     @Override
-    public Optional<DirSnapshot> snapshot(String dir, List<String> files, List<String> links, String linkPrefix) {
+    public Optional<DirSnapshot> snapshot(String dir, List<String> files, List<String> links) {
         // One native call per directory: an 8k-device inventory is dominated by per-file JVM overhead otherwise.
-        // Listed only for a prefix: listing a sysfs directory costs more than the reads themselves.
-        return io.vfiobroker.nativeshim.SysfsSnapshot.read(resolve(dir).toString(), files, links, linkPrefix, !linkPrefix.isEmpty())
-                .map(s -> new DirSnapshot(s.entries(), s.files(), s.links()));
+        // Not listed: listing a sysfs directory costs more than the reads themselves.
+        return io.vfiobroker.nativeshim.SysfsSnapshot.read(resolve(dir).toString(), files, links, "", false)
+                .map(s -> new DirSnapshot(s.files(), s.links()));
     }
 
     @Override

@@ -73,21 +73,16 @@ public interface SysfsHost {
     boolean exists(String path);
 
     /**
-     * Reads a directory in one go: the {@code files} that exist, the targets of {@code links} and, with a
-     * {@code linkPrefix} (empty for none), its entries and the targets of every entry starting with it. Empty when the
-     * directory does not exist.
+     * Reads a directory's {@code files} that exist and the targets of its {@code links} in one go, without listing
+     * it. Empty when the directory does not exist.
      */
-    default Optional<DirSnapshot> snapshot(String dir, List<String> files, List<String> links, String linkPrefix) {
+    default Optional<DirSnapshot> snapshot(String dir, List<String> files, List<String> links) {
         if (!exists(dir)) return Optional.empty();
-        List<String> entries = linkPrefix.isEmpty() ? List.of() : list(dir);
         java.util.Map<String, String> f = new java.util.HashMap<>();
         java.util.Map<String, String> l = new java.util.HashMap<>();
         for (String name : files) read(dir + "/" + name).ifPresent(v -> f.put(name, v));
         for (String name : links) linkTarget(dir + "/" + name).ifPresent(v -> l.put(name, v));
-        if (!linkPrefix.isEmpty()) {
-            for (String e : entries) if (e.startsWith(linkPrefix)) linkTarget(dir + "/" + e).ifPresent(v -> l.put(e, v));
-        }
-        return Optional.of(new DirSnapshot(entries, f, l));
+        return Optional.of(new DirSnapshot(f, l));
     }
 
     /** Writes a value the way the kernel wants sysfs attributes written: one write, no truncation games. */

@@ -57,15 +57,15 @@ public final class InventoryScanner {
     }
 
     private Optional<DirSnapshot> snapshot(PciAddress address) {
-        Optional<DirSnapshot> snap = host.snapshot(DEVICES + address, DEVICE_FILES, DEVICE_LINKS, "");
+        Optional<DirSnapshot> snap = host.snapshot(DEVICES + address, DEVICE_FILES, DEVICE_LINKS);
         // A PF's virtfnN links are 0..sriov_numvfs-1: read by name, so no device directory is listed (a VF has none).
         int numVfs = snap.map(s -> s.files().get("sriov_numvfs")).map(InventoryScanner::parseIntOr).orElse(0);
         if (numVfs <= 0) return snap;
         List<String> virtfns = new ArrayList<>(numVfs);
         for (int i = 0; i < numVfs; i++) virtfns.add("virtfn" + i);
         Map<String, String> links = new java.util.HashMap<>(snap.get().links());
-        host.snapshot(DEVICES + address, List.of(), virtfns, "").ifPresent(v -> links.putAll(v.links()));
-        return Optional.of(new DirSnapshot(List.of(), snap.get().files(), links));
+        host.snapshot(DEVICES + address, List.of(), virtfns).ifPresent(v -> links.putAll(v.links()));
+        return Optional.of(new DirSnapshot(snap.get().files(), links));
     }
 
     /**
@@ -147,7 +147,7 @@ public final class InventoryScanner {
     private static final List<String> ID_LINKS = List.of("driver", "iommu");
 
     private Device readDevice(PciAddress address, Map<String, String> unitOf) {
-        return readDevice(address, snapshot(address).orElse(new DirSnapshot(List.of(), Map.of(), Map.of())), unitOf);
+        return readDevice(address, snapshot(address).orElse(new DirSnapshot(Map.of(), Map.of())), unitOf);
     }
 
     private Device readDevice(PciAddress address, DirSnapshot snap, Map<String, String> unitOf) {
@@ -173,7 +173,7 @@ public final class InventoryScanner {
             classCode = parseHex(uevent.getOrDefault("PCI_CLASS", "0"));
             driver = uevent.get("DRIVER");
         } else {
-            DirSnapshot ids = host.snapshot(DEVICES + address, ID_FILES, ID_LINKS, "").orElse(snap);
+            DirSnapshot ids = host.snapshot(DEVICES + address, ID_FILES, ID_LINKS).orElse(snap);
             f = ids.files();
             l = new java.util.HashMap<>(snap.links());
             l.putAll(ids.links());

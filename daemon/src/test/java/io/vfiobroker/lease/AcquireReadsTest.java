@@ -217,7 +217,7 @@ class AcquireReadsTest {
         }
 
         @Override
-        public Optional<DirSnapshot> snapshot(String dir, List<String> files, List<String> links, String linkPrefix) {
+        public Optional<DirSnapshot> snapshot(String dir, List<String> files, List<String> links) {
             String a = device(dir);
             if (a != null) {
                 List<String> from = StackWalker.getInstance().walk(f -> f
@@ -229,7 +229,7 @@ class AcquireReadsTest {
                     origins.computeIfAbsent(a, k -> new java.util.ArrayList<>()).add(String.join(" < ", from));
                 }
             }
-            return real.snapshot(dir, files, links, linkPrefix);
+            return real.snapshot(dir, files, links);
         }
 
         /** None: nothing may be cached by this host, so no cache hides a read. */
